@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::checksum::verify_sha256;
 use crate::error::DataError;
-use crate::mnist::MnistFile;
+use crate::mnist::{DataFile, MnistFile};
 
 /// Public mirrors of the canonical files, tried in order.
 pub const DEFAULT_MIRRORS: &[&str] = &[
@@ -157,7 +157,7 @@ impl Fetcher {
     ) -> Result<Vec<FetchOutcome>, DataError> {
         MnistFile::ALL
             .iter()
-            .map(|&file| self.fetch(dir, file, progress))
+            .map(|file| self.fetch(dir, &file.data_file(), progress))
             .collect()
     }
 
@@ -165,26 +165,26 @@ impl Fetcher {
     pub fn fetch(
         &self,
         dir: &Path,
-        file: MnistFile,
+        file: &DataFile,
         progress: &dyn FetchProgress,
     ) -> Result<FetchOutcome, DataError> {
         let result = self.fetch_inner(dir, file, progress);
-        progress.finished(&file.gz_name());
+        progress.finished(&file.gz_name);
         result
     }
 
     fn fetch_inner(
         &self,
         dir: &Path,
-        file: MnistFile,
+        file: &DataFile,
         progress: &dyn FetchProgress,
     ) -> Result<FetchOutcome, DataError> {
         std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
-        for existing in [dir.join(file.gz_name()), dir.join(file.file_name())] {
+        for existing in [dir.join(&file.gz_name), dir.join(&file.raw_name)] {
             if !existing.is_file() {
                 continue;
             }
-            match verify_sha256(&existing, &file.gz_name(), file.sha256()) {
+            match verify_sha256(&existing, &file.gz_name, &file.sha256) {
                 Ok(()) => return Ok(FetchOutcome::AlreadyPresent(existing)),
                 Err(e) => {
                     tracing::warn!(path = %existing.display(), "removing a corrupt copy: {e}");
@@ -193,7 +193,7 @@ impl Fetcher {
             }
         }
 
-        let name = file.gz_name();
+        let name = file.gz_name.clone();
         let mut attempts = Vec::new();
         for mirror in &self.mirrors {
             for attempt in 0..=self.retries {
@@ -208,7 +208,7 @@ impl Fetcher {
                 let result = self
                     .transfer(mirror, file, part.as_file_mut(), progress)
                     .and_then(|(bytes, installed_name)| {
-                        verify_sha256(part.path(), &name, file.sha256())
+                        verify_sha256(part.path(), &name, &file.sha256)
                             .map(|()| (bytes, installed_name))
                             .map_err(|e| TransferError::Permanent(e.to_string()))
                     });
@@ -248,7 +248,7 @@ impl Fetcher {
     fn transfer(
         &self,
         mirror: &Mirror,
-        file: MnistFile,
+        file: &DataFile,
         out: &mut File,
         progress: &dyn FetchProgress,
     ) -> Result<(u64, String), TransferError> {
@@ -256,22 +256,22 @@ impl Fetcher {
             Mirror::Dir(root) => {
                 let source = file
                     .locate(root)
-                    .map_err(|_| TransferError::Permanent(format!("no {} there", file.gz_name())))?;
+                    .map_err(|_| TransferError::Permanent(format!("no {} there", file.gz_name)))?;
                 let reader = File::open(&source).map_err(|e| {
                     TransferError::Permanent(format!("cannot open {}: {e}", source.display()))
                 })?;
                 let total = reader.metadata().ok().map(|m| m.len());
-                progress.started(&file.gz_name(), &source.display().to_string(), total);
+                progress.started(&file.gz_name, &source.display().to_string(), total);
                 let bytes = copy_with_progress(reader, out, progress)
                     .map_err(|e| TransferError::Transient(format!("copy failed: {e}")))?;
                 let installed = source
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| file.gz_name());
+                    .unwrap_or_else(|| file.gz_name.clone());
                 Ok((bytes, installed))
             }
             Mirror::Url(base) => {
-                let url = format!("{}/{}", base.trim_end_matches('/'), file.gz_name());
+                let url = format!("{}/{}", base.trim_end_matches('/'), file.gz_name);
                 let agent: ureq::Agent = ureq::Agent::config_builder()
                     .timeout_connect(Some(self.timeout))
                     .timeout_recv_response(Some(self.timeout))
@@ -288,7 +288,7 @@ impl Fetcher {
                     other => TransferError::Transient(format!("{url}: {other}")),
                 })?;
                 let total = response.body().content_length();
-                progress.started(&file.gz_name(), &url, total);
+                progress.started(&file.gz_name, &url, total);
                 let bytes = copy_with_progress(response.body_mut().as_reader(), out, progress)
                     .map_err(|e| TransferError::Transient(format!("{url}: transfer broke off: {e}")))?;
                 if let Some(total) = total.filter(|&t| t != bytes) {
@@ -296,7 +296,7 @@ impl Fetcher {
                         "{url}: received {bytes} of {total} bytes"
                     )));
                 }
-                Ok((bytes, file.gz_name()))
+                Ok((bytes, file.gz_name.clone()))
             }
         }
     }

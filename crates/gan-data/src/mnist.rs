@@ -59,19 +59,44 @@ impl MnistFile {
         }
     }
 
+    /// Name and checksum, for fetching and verifying.
+    pub fn data_file(self) -> DataFile {
+        DataFile {
+            gz_name: self.gz_name(),
+            raw_name: self.file_name().to_owned(),
+            sha256: self.sha256().to_owned(),
+        }
+    }
+
     /// Where this file lives in `dir`: the gzipped name, else the raw one.
     pub fn locate(self, dir: &Path) -> Result<PathBuf, DataError> {
-        let gz = dir.join(self.gz_name());
+        self.data_file().locate(dir)
+    }
+}
+
+/// A data file as stored on mirrors and on disk: gzipped or raw, with the SHA-256 of its
+/// decompressed content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataFile {
+    pub gz_name: String,
+    pub raw_name: String,
+    pub sha256: String,
+}
+
+impl DataFile {
+    /// Where this file lives in `dir`: the gzipped name, else the raw one.
+    pub fn locate(&self, dir: &Path) -> Result<PathBuf, DataError> {
+        let gz = dir.join(&self.gz_name);
         if gz.is_file() {
             return Ok(gz);
         }
-        let raw = dir.join(self.file_name());
+        let raw = dir.join(&self.raw_name);
         if raw.is_file() {
             return Ok(raw);
         }
         Err(DataError::Missing {
             dir: dir.to_owned(),
-            file: self.gz_name(),
+            file: self.gz_name.clone(),
         })
     }
 }
