@@ -6,11 +6,12 @@
 // - on Linux, `libtorch_cuda` kept as a dependency even though no symbol of it is referenced
 //   directly: rustc links with `--as-needed`, which would drop it and leave `--device cuda`
 //   reporting no GPU on a machine that has one.
-fn main() {
+//
+// Returns the libtorch lib directory, when this crate links libtorch.
+#[allow(dead_code)]
+fn link_libtorch() -> Option<std::path::PathBuf> {
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
-    let Some(lib) = std::env::var_os("DEP_TCH_LIBTORCH_LIB") else {
-        return;
-    };
+    let lib = std::env::var_os("DEP_TCH_LIBTORCH_LIB")?;
     // Through the `.libtorch` link to the real directory, so binaries survive the checkout moving.
     let lib = std::fs::canonicalize(&lib).unwrap_or_else(|_| lib.into());
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
@@ -22,4 +23,5 @@ fn main() {
         println!("cargo:rustc-link-arg=-ltorch_cuda");
         println!("cargo:rustc-link-arg=-Wl,--as-needed");
     }
+    Some(lib)
 }

@@ -168,6 +168,9 @@ mod tests {
             }
         }
         // 10,000 draws, 1,000 expected per bin, sd ≈ 30: ±150 is five sigmas.
-        assert!(counts.iter().all(|&c| (850..1150).contains(&c)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| (850..1150).contains(&c)),
+            "{counts:?}"
+        );
     }
 }

@@ -290,7 +290,9 @@ impl Fetcher {
                 let total = response.body().content_length();
                 progress.started(&file.gz_name, &url, total);
                 let bytes = copy_with_progress(response.body_mut().as_reader(), out, progress)
-                    .map_err(|e| TransferError::Transient(format!("{url}: transfer broke off: {e}")))?;
+                    .map_err(|e| {
+                        TransferError::Transient(format!("{url}: transfer broke off: {e}"))
+                    })?;
                 if let Some(total) = total.filter(|&t| t != bytes) {
                     return Err(TransferError::Transient(format!(
                         "{url}: received {bytes} of {total} bytes"

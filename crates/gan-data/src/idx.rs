@@ -318,10 +318,24 @@ mod tests {
         ));
         assert!(matches!(
             parse(&raw[..10]),
-            Err(IdxError::HeaderTruncated { found: 10, expected: 16, .. })
+            Err(IdxError::HeaderTruncated {
+                found: 10,
+                expected: 16,
+                ..
+            })
         ));
         let err = parse(&raw[..raw.len() - 1]).unwrap_err();
-        assert!(matches!(err, IdxError::Truncated { expected: 12, found: 11, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                IdxError::Truncated {
+                    expected: 12,
+                    found: 11,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert!(err.to_string().contains("fixture.idx"));
     }
 
@@ -329,7 +343,10 @@ mod tests {
     fn trailing_bytes() {
         let mut raw = images_fixture(3);
         raw.push(0);
-        assert!(matches!(parse(&raw), Err(IdxError::TrailingBytes { expected: 12, .. })));
+        assert!(matches!(
+            parse(&raw),
+            Err(IdxError::TrailingBytes { expected: 12, .. })
+        ));
     }
 
     #[test]
@@ -339,7 +356,10 @@ mod tests {
         assert!(matches!(parse(&raw), Err(IdxError::NotIdx { .. })));
         let mut raw = images_fixture(1);
         raw[2] = 0x0d; // float
-        assert!(matches!(parse(&raw), Err(IdxError::UnsupportedType { code: 0x0d, .. })));
+        assert!(matches!(
+            parse(&raw),
+            Err(IdxError::UnsupportedType { code: 0x0d, .. })
+        ));
     }
 
     #[test]
@@ -347,13 +367,24 @@ mod tests {
         let labels = parse(&encode_idx(&[4], &[1, 2, 3, 4])).unwrap();
         let err = images_from_array(labels, Path::new("l.idx")).unwrap_err();
         assert!(
-            matches!(err, IdxError::InvalidMagic { found: 0x801, expected: 0x803, .. }),
+            matches!(
+                err,
+                IdxError::InvalidMagic {
+                    found: 0x801,
+                    expected: 0x803,
+                    ..
+                }
+            ),
             "{err}"
         );
         let images = parse(&images_fixture(1)).unwrap();
         assert!(matches!(
             labels_from_array(images, Path::new("i.idx")),
-            Err(IdxError::InvalidMagic { found: 0x803, expected: 0x801, .. })
+            Err(IdxError::InvalidMagic {
+                found: 0x803,
+                expected: 0x801,
+                ..
+            })
         ));
     }
 
@@ -372,7 +403,10 @@ mod tests {
         let raw = encode_idx(&[u32::MAX, u32::MAX, u32::MAX], &[1, 2, 3]);
         assert!(matches!(parse(&raw), Err(IdxError::SizeOverflow { .. })));
         let raw = encode_idx(&[1 << 30, 28, 28], &[1, 2, 3]);
-        assert!(matches!(parse(&raw), Err(IdxError::Truncated { found: 3, .. })));
+        assert!(matches!(
+            parse(&raw),
+            Err(IdxError::Truncated { found: 3, .. })
+        ));
     }
 
     #[test]
@@ -382,7 +416,10 @@ mod tests {
         gz[mid] ^= 0xff;
         gz[mid + 1] ^= 0xff;
         let err = parse(&gz).unwrap_err();
-        assert!(matches!(err, IdxError::Gzip { .. } | IdxError::Truncated { .. }), "{err}");
+        assert!(
+            matches!(err, IdxError::Gzip { .. } | IdxError::Truncated { .. }),
+            "{err}"
+        );
         let gz = gzip(&images_fixture(50));
         let err = parse(&gz[..gz.len() / 2]).unwrap_err();
         assert!(matches!(err, IdxError::Gzip { .. }), "{err}");

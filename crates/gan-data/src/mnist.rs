@@ -241,7 +241,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_set(dir.path(), 3, &[0, 10, 9]);
         let err = Mnist::load(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("label 10 at index 1") && err.contains("train-labels"), "{err}");
+        assert!(
+            err.contains("label 10 at index 1") && err.contains("train-labels"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -249,13 +252,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_set(dir.path(), 3, &[0, 1]);
         let err = Mnist::load(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("3 images") && err.contains("2 labels"), "{err}");
+        assert!(
+            err.contains("3 images") && err.contains("2 labels"),
+            "{err}"
+        );
     }
 
     #[test]
     fn missing_file_says_how_to_fetch() {
         let dir = tempfile::tempdir().unwrap();
         let err = Mnist::load(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("train-images-idx3-ubyte.gz") && err.contains("fetch-data"), "{err}");
+        assert!(
+            err.contains("train-images-idx3-ubyte.gz") && err.contains("fetch-data"),
+            "{err}"
+        );
     }
 }

@@ -61,7 +61,9 @@ mod tests {
         assert_eq!(t.kind(), Kind::Float);
         assert_eq!(t.double_value(&[0, 0, 0, 1]), 1.0);
         assert!((t.double_value(&[1, 0, 1, 1]) - 0.2).abs() < 1e-6);
-        let t = images().to_tensor(Scaling::MinusOneToOne, Device::Cpu).unwrap();
+        let t = images()
+            .to_tensor(Scaling::MinusOneToOne, Device::Cpu)
+            .unwrap();
         assert_eq!(t.double_value(&[0, 0, 0, 0]), -1.0);
         assert_eq!(t.double_value(&[2, 0, 1, 1]), 1.0);
     }

@@ -60,18 +60,32 @@ fn serve(
             break;
         }
     }
-    let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_owned();
     *hits.lock().unwrap().entry(path.clone()).or_default() += 1;
     match routes.get(&path).cloned().unwrap_or(Reply::NotFound) {
         Reply::Ok(body) => {
-            write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len())?;
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )?;
             stream.write_all(&body)?;
         }
         Reply::NotFound => {
-            stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
+            stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            )?;
         }
         Reply::DropMidBody(body) => {
-            write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len())?;
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )?;
             stream.write_all(&body[..body.len() / 2])?;
             stream.flush()?;
         }
@@ -87,7 +101,10 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 
 /// A synthetic labels file, its gzipped bytes and its spec (checksum of the raw content).
 fn fixture(name: &str) -> (Vec<u8>, DataFile) {
-    let raw = encode_idx(&[1000], &(0..1000u32).map(|i| (i % 10) as u8).collect::<Vec<_>>());
+    let raw = encode_idx(
+        &[1000],
+        &(0..1000u32).map(|i| (i % 10) as u8).collect::<Vec<_>>(),
+    );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("raw");
     std::fs::write(&path, &raw).unwrap();
@@ -108,7 +125,10 @@ fn fetcher(mirrors: Vec<Mirror>) -> Fetcher {
 
 fn dir_entries(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|rd| rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .map(|rd| {
+            rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     names.sort();
     names
@@ -117,7 +137,10 @@ fn dir_entries(dir: &Path) -> Vec<String> {
 #[test]
 fn fetches_verifies_and_installs() {
     let (gz, spec) = fixture("labels");
-    let server = Server::start(HashMap::from([("/labels.gz".to_owned(), Reply::Ok(gz.clone()))]));
+    let server = Server::start(HashMap::from([(
+        "/labels.gz".to_owned(),
+        Reply::Ok(gz.clone()),
+    )]));
     let target = tempfile::tempdir().unwrap();
     let outcome = fetcher(vec![Mirror::parse(&server.base).unwrap()])
         .fetch(target.path(), &spec, &NoProgress)
@@ -125,7 +148,11 @@ fn fetches_verifies_and_installs() {
     let installed = target.path().join("labels.gz");
     assert_eq!(
         outcome,
-        FetchOutcome::Fetched { path: installed.clone(), from: server.base.clone(), bytes: gz.len() as u64 }
+        FetchOutcome::Fetched {
+            path: installed.clone(),
+            from: server.base.clone(),
+            bytes: gz.len() as u64
+        }
     );
     assert_eq!(std::fs::read(&installed).unwrap(), gz);
     assert_eq!(dir_entries(target.path()), vec!["labels.gz"]);
@@ -139,7 +166,10 @@ fn second_run_transfers_nothing() {
     let f = fetcher(vec![Mirror::parse(&server.base).unwrap()]);
     f.fetch(target.path(), &spec, &NoProgress).unwrap();
     let again = f.fetch(target.path(), &spec, &NoProgress).unwrap();
-    assert_eq!(again, FetchOutcome::AlreadyPresent(target.path().join("labels.gz")));
+    assert_eq!(
+        again,
+        FetchOutcome::AlreadyPresent(target.path().join("labels.gz"))
+    );
     assert_eq!(server.hits("/labels.gz"), 1);
 }
 
@@ -149,9 +179,12 @@ fn not_found_falls_through_to_the_next_mirror() {
     let empty = Server::start(HashMap::new());
     let good = Server::start(HashMap::from([("/labels.gz".to_owned(), Reply::Ok(gz))]));
     let target = tempfile::tempdir().unwrap();
-    let outcome = fetcher(vec![Mirror::parse(&empty.base).unwrap(), Mirror::parse(&good.base).unwrap()])
-        .fetch(target.path(), &spec, &NoProgress)
-        .unwrap();
+    let outcome = fetcher(vec![
+        Mirror::parse(&empty.base).unwrap(),
+        Mirror::parse(&good.base).unwrap(),
+    ])
+    .fetch(target.path(), &spec, &NoProgress)
+    .unwrap();
     assert!(matches!(outcome, FetchOutcome::Fetched { ref from, .. } if *from == good.base));
     assert_eq!(empty.hits("/labels.gz"), 1, "a 404 is not retried");
 }
@@ -167,29 +200,51 @@ fn checksum_mismatch_is_an_error_and_leaves_no_file() {
         .unwrap_err();
     assert!(matches!(err, DataError::AllMirrorsFailed { .. }));
     let message = err.to_string();
-    assert!(message.contains("labels.gz") && message.contains(&spec.sha256), "{message}");
+    assert!(
+        message.contains("labels.gz") && message.contains(&spec.sha256),
+        "{message}"
+    );
     assert!(message.contains("SHA-256"), "{message}");
-    assert!(dir_entries(target.path()).is_empty(), "{:?}", dir_entries(target.path()));
+    assert!(
+        dir_entries(target.path()).is_empty(),
+        "{:?}",
+        dir_entries(target.path())
+    );
 }
 
 #[test]
 fn dropped_connection_is_retried_then_fails_cleanly() {
     let (gz, spec) = fixture("labels");
-    let server = Server::start(HashMap::from([("/labels.gz".to_owned(), Reply::DropMidBody(gz))]));
+    let server = Server::start(HashMap::from([(
+        "/labels.gz".to_owned(),
+        Reply::DropMidBody(gz),
+    )]));
     let target = tempfile::tempdir().unwrap();
     let err = fetcher(vec![Mirror::parse(&server.base).unwrap()])
         .fetch(target.path(), &spec, &NoProgress)
         .unwrap_err();
-    assert_eq!(server.hits("/labels.gz"), 2, "one retry after a transient fault");
+    assert_eq!(
+        server.hits("/labels.gz"),
+        2,
+        "one retry after a transient fault"
+    );
     assert!(err.to_string().contains("labels.gz"), "{err}");
-    assert!(dir_entries(target.path()).is_empty(), "{:?}", dir_entries(target.path()));
+    assert!(
+        dir_entries(target.path()).is_empty(),
+        "{:?}",
+        dir_entries(target.path())
+    );
 }
 
 #[test]
 fn unreachable_mirror_then_local_directory() {
     let (gz, spec) = fixture("labels");
     // Nothing listens on a port we bound and released.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let local = tempfile::tempdir().unwrap();
     std::fs::write(local.path().join("labels.gz"), &gz).unwrap();
     let target = tempfile::tempdir().unwrap();
@@ -206,7 +261,10 @@ fn unreachable_mirror_then_local_directory() {
 #[test]
 fn corrupt_existing_file_is_replaced() {
     let (gz, spec) = fixture("labels");
-    let server = Server::start(HashMap::from([("/labels.gz".to_owned(), Reply::Ok(gz.clone()))]));
+    let server = Server::start(HashMap::from([(
+        "/labels.gz".to_owned(),
+        Reply::Ok(gz.clone()),
+    )]));
     let target = tempfile::tempdir().unwrap();
     std::fs::write(target.path().join("labels.gz"), b"garbage").unwrap();
     let outcome = fetcher(vec![Mirror::parse(&server.base).unwrap()])
@@ -225,7 +283,10 @@ fn counts_downloads_in_progress() {
         }
     }
     let (gz, spec) = fixture("labels");
-    let server = Server::start(HashMap::from([("/labels.gz".to_owned(), Reply::Ok(gz.clone()))]));
+    let server = Server::start(HashMap::from([(
+        "/labels.gz".to_owned(),
+        Reply::Ok(gz.clone()),
+    )]));
     let target = tempfile::tempdir().unwrap();
     let count = Count(AtomicUsize::new(0));
     fetcher(vec![Mirror::parse(&server.base).unwrap()])
@@ -238,7 +299,10 @@ fn counts_downloads_in_progress() {
 fn mirror_parsing() {
     assert!(matches!(Mirror::parse("https://x/y"), Ok(Mirror::Url(_))));
     assert!(matches!(Mirror::parse("file:///data"), Ok(Mirror::Dir(p)) if p == Path::new("/data")));
-    assert!(matches!(Mirror::parse("../shared/data/mnist"), Ok(Mirror::Dir(_))));
+    assert!(matches!(
+        Mirror::parse("../shared/data/mnist"),
+        Ok(Mirror::Dir(_))
+    ));
     assert!(Mirror::parse("ftp://x").is_err());
     assert!(Mirror::parse(" ").is_err());
 }

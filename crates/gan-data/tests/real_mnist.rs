@@ -31,9 +31,16 @@ fn real_mnist_loads_with_canonical_sizes() {
     assert_eq!(mnist.test.len(), 10_000);
     assert_eq!((mnist.train.images.rows, mnist.train.images.cols), (28, 28));
     let mut counts = [0usize; 10];
-    mnist.train.labels.iter().for_each(|&l| counts[l as usize] += 1);
+    mnist
+        .train
+        .labels
+        .iter()
+        .for_each(|&l| counts[l as usize] += 1);
     // Published class counts of the training set.
-    assert_eq!(counts, [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]);
+    assert_eq!(
+        counts,
+        [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    );
 }
 
 #[test]
@@ -51,7 +58,10 @@ fn real_mnist_parse_equals_the_mnist_crate() {
     let Some(dir) = real_mnist_dir() else { return };
     let raw_dir = tempfile::tempdir().unwrap();
     for file in MnistFile::ALL {
-        decompress_to(&file.locate(&dir).unwrap(), &raw_dir.path().join(file.file_name()));
+        decompress_to(
+            &file.locate(&dir).unwrap(),
+            &raw_dir.path().join(file.file_name()),
+        );
     }
     let base = format!("{}/", raw_dir.path().display());
     let oracle = mnist::MnistBuilder::new()
@@ -61,9 +71,18 @@ fn real_mnist_parse_equals_the_mnist_crate() {
         .test_set_length(10_000)
         .finalize();
     let ours = Mnist::load(&dir).unwrap();
-    assert!(ours.train.images.pixels == oracle.trn_img, "training images differ");
-    assert!(ours.train.labels == oracle.trn_lbl, "training labels differ");
-    assert!(ours.test.images.pixels == oracle.tst_img, "test images differ");
+    assert!(
+        ours.train.images.pixels == oracle.trn_img,
+        "training images differ"
+    );
+    assert!(
+        ours.train.labels == oracle.trn_lbl,
+        "training labels differ"
+    );
+    assert!(
+        ours.test.images.pixels == oracle.tst_img,
+        "test images differ"
+    );
     assert!(ours.test.labels == oracle.tst_lbl, "test labels differ");
 }
 
@@ -71,7 +90,8 @@ fn decompress_to(source: &Path, dest: &Path) {
     let bytes = std::fs::read(source).unwrap();
     let raw = if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut out).unwrap();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut out)
+            .unwrap();
         out
     } else {
         bytes
@@ -87,8 +107,12 @@ fn real_mnist_fetch_from_local_mirror_then_skip() {
     let target = tempfile::tempdir().unwrap();
     let fetcher = Fetcher::new(vec![Mirror::Dir(dir)]);
     let first = fetcher.fetch_mnist(target.path(), &NoProgress).unwrap();
-    assert!(first.iter().all(|o| matches!(o, FetchOutcome::Fetched { .. })));
+    assert!(first
+        .iter()
+        .all(|o| matches!(o, FetchOutcome::Fetched { .. })));
     let second = fetcher.fetch_mnist(target.path(), &NoProgress).unwrap();
-    assert!(second.iter().all(|o| matches!(o, FetchOutcome::AlreadyPresent(_))));
+    assert!(second
+        .iter()
+        .all(|o| matches!(o, FetchOutcome::AlreadyPresent(_))));
     Mnist::load(target.path()).unwrap();
 }

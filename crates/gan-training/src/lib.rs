@@ -1,1 +1,3 @@
-
+//! # gan-training
+//!
+//! Losses, the Adam optimizer, the GAN training loop and checkpoints for gan-rs.

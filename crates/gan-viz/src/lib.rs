@@ -1,1 +1,3 @@
-
+//! # gan-viz
+//!
+//! Pictures for gan-rs, drawn with plotters: image grids, loss charts, animations.

@@ -1,0 +1,32 @@
+//! The `gan` binary runs on its own: no LD_LIBRARY_PATH, no exported LIBTORCH.
+
+use gan_tests::gan;
+
+#[test]
+fn help_lists_the_commands() {
+    let out = gan().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("info"), "{text}");
+}
+
+#[test]
+fn info_reports_versions_without_library_path() {
+    let out = gan().arg("info").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("tch       0.24.0"), "{text}");
+    assert!(text.contains("libtorch  2.11.0"), "{text}");
+    assert!(text.contains("threads"), "{text}");
+}
+
+#[test]
+fn unknown_command_is_refused_with_a_message() {
+    let out = gan().arg("trian").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("trian"));
+}

@@ -1,0 +1,72 @@
+//! Composite tasks: setup followed by cargo.
+
+use anyhow::{bail, Context, Result};
+use std::process::Command;
+
+use crate::data::{self, FetchDataArgs};
+use crate::libtorch;
+
+/// `cargo xtask train`: install, fetch, then `gan train` in release mode.
+pub fn train(data_args: &FetchDataArgs, args: &[String]) -> Result<()> {
+    libtorch::fetch(&libtorch::FetchArgs::default())?;
+    let dir = data::fetch(data_args)?;
+    let mut cmd = cargo();
+    cmd.args([
+        "run",
+        "--release",
+        "-p",
+        "gan-cli",
+        "--",
+        "train",
+        "--data-dir",
+    ])
+    .arg(&dir)
+    .args(args);
+    run(cmd)
+}
+
+/// `cargo xtask test`: install, fetch (tests that need MNIST skip loudly if that fails),
+/// format and lint checks, then the whole test suite.
+pub fn test(data_args: &FetchDataArgs, no_lint: bool, args: &[String]) -> Result<()> {
+    libtorch::fetch(&libtorch::FetchArgs::default())?;
+    match data::fetch(data_args) {
+        // Real-data tests read the installed copy through the mirror variable.
+        Ok(dir) => std::env::set_var(gan_data::DATA_MIRROR_ENV, dir),
+        Err(err) => {
+            eprintln!("xtask: warning: MNIST unavailable, real-data tests will skip: {err:#}")
+        }
+    }
+    if !no_lint {
+        let mut fmt = cargo();
+        fmt.args(["fmt", "--all", "--check"]);
+        run(fmt).context("formatting differs: run `cargo fmt --all`")?;
+        let mut clippy = cargo();
+        clippy.args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]);
+        run(clippy)?;
+    }
+    let mut test = cargo();
+    test.args(["test", "--workspace"]).args(args);
+    run(test)
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+fn run(mut cmd: Command) -> Result<()> {
+    eprintln!("xtask: running {cmd:?}");
+    let started = std::time::Instant::now();
+    let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
+    eprintln!("xtask: finished in {:.1?}", started.elapsed());
+    if !status.success() {
+        bail!("{cmd:?} failed ({status})");
+    }
+    Ok(())
+}
