@@ -1,0 +1,91 @@
+//! The MLP discriminator: images in, one logit per image out.
+
+use tch::nn::{self, Module, ModuleT};
+use tch::Tensor;
+
+use crate::config::DiscriminatorConfig;
+use crate::error::ModelError;
+use crate::layers::{check_widths, dense, LayerInfo};
+
+/// Maps images `(N, C, H, W)` to logits `(N, 1)`; a sigmoid of the logit is the probability
+/// the image is real. The loss applies that sigmoid itself, in a numerically stable way.
+#[derive(Debug)]
+pub struct Discriminator {
+    config: DiscriminatorConfig,
+    layers: Vec<nn::Linear>,
+}
+
+impl Discriminator {
+    /// Builds the network under `p` (parameters `fc1.weight`, …).
+    pub fn new(p: &nn::Path, config: &DiscriminatorConfig) -> Result<Self, ModelError> {
+        check_widths("discriminator.hidden", &config.hidden)?;
+        check_widths("discriminator.image_shape", &config.image_shape)?;
+        config.activation.validate()?;
+        let mut fan_in = config.image_len();
+        let mut layers = Vec::with_capacity(config.hidden.len() + 1);
+        for (i, &width) in config.hidden.iter().chain(std::iter::once(&1)).enumerate() {
+            layers.push(dense(p / format!("fc{}", i + 1), fan_in, width, config.init));
+            fan_in = width;
+        }
+        Ok(Discriminator {
+            config: config.clone(),
+            layers,
+        })
+    }
+
+    pub fn config(&self) -> &DiscriminatorConfig {
+        &self.config
+    }
+
+    /// Layers in order, for summaries.
+    pub fn layers(&self) -> Vec<LayerInfo> {
+        let c = &self.config;
+        let mut rows = vec![LayerInfo::new("flatten", "Flatten", &[c.image_len()])];
+        for (i, &width) in c.hidden.iter().enumerate() {
+            let n = i + 1;
+            rows.push(LayerInfo::new(format!("fc{n}"), "Dense", &[width]));
+            rows.push(LayerInfo::new(format!("act{n}"), c.activation.name(), &[width]));
+        }
+        rows.push(LayerInfo::new(format!("fc{}", c.hidden.len() + 1), "Dense", &[1]));
+        rows.push(LayerInfo::new("output", "Sigmoid (in the loss)", &[1]));
+        rows
+    }
+}
+
+impl ModuleT for Discriminator {
+    fn forward_t(&self, images: &Tensor, _train: bool) -> Tensor {
+        let mut xs = images.flatten(1, -1);
+        let last = self.layers.len() - 1;
+        for (i, layer) in self.layers.iter().enumerate() {
+            xs = layer.forward(&xs);
+            if i < last {
+                xs = self.config.activation.apply(&xs);
+            }
+        }
+        xs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Activation;
+    use tch::{kind, nn::VarStore, Device};
+
+    #[test]
+    fn one_logit_per_image() {
+        let vs = VarStore::new(Device::Cpu);
+        let d = Discriminator::new(&vs.root(), &DiscriminatorConfig::mlp()).unwrap();
+        let x = Tensor::rand([5, 1, 28, 28], kind::FLOAT_CPU);
+        assert_eq!(d.forward_t(&x, true).size(), vec![5, 1]);
+    }
+
+    #[test]
+    fn leaky_relu_keeps_a_slope_below_zero() {
+        let x = Tensor::from_slice(&[-2.0f32, -0.5, 0.0, 3.0]);
+        let y = Activation::LeakyRelu { slope: 0.2 }.apply(&x);
+        assert_eq!(Vec::<f32>::try_from(&y).unwrap(), vec![-0.4, -0.1, 0.0, 3.0]);
+        let y = Activation::Relu.apply(&x);
+        assert_eq!(Vec::<f32>::try_from(&y).unwrap(), vec![0.0, 0.0, 0.0, 3.0]);
+    }
+}

@@ -1,0 +1,201 @@
+//! The MLP generator: noise in, images out.
+
+use tch::nn::{self, Module, ModuleT};
+use tch::Tensor;
+
+use crate::config::{GeneratorConfig, Norm, OutputActivation};
+use crate::error::ModelError;
+use crate::layers::{check_widths, dense, LayerInfo};
+
+/// Maps latent vectors `(N, latent_dim)` to images `(N, C, H, W)`.
+#[derive(Debug)]
+pub struct Generator {
+    config: GeneratorConfig,
+    hidden: Vec<(nn::Linear, Option<nn::BatchNorm>)>,
+    output: nn::Linear,
+}
+
+impl Generator {
+    /// Builds the network under `p` (parameters `fc1.weight`, `bn1.running_mean`, …).
+    pub fn new(p: &nn::Path, config: &GeneratorConfig) -> Result<Self, ModelError> {
+        validate(config)?;
+        let mut fan_in = config.latent_dim;
+        let mut hidden = Vec::with_capacity(config.hidden.len());
+        for (i, &width) in config.hidden.iter().enumerate() {
+            let linear = dense(p / format!("fc{}", i + 1), fan_in, width, config.init);
+            let norm = match config.norm {
+                Norm::None => None,
+                Norm::BatchNorm { momentum, eps } => Some(nn::batch_norm1d(
+                    p / format!("bn{}", i + 1),
+                    width,
+                    nn::BatchNormConfig {
+                        momentum,
+                        eps,
+                        ..Default::default()
+                    },
+                )),
+            };
+            hidden.push((linear, norm));
+            fan_in = width;
+        }
+        let output = dense(
+            p / format!("fc{}", config.hidden.len() + 1),
+            fan_in,
+            config.image_len(),
+            config.init,
+        );
+        Ok(Generator {
+            config: config.clone(),
+            hidden,
+            output,
+        })
+    }
+
+    pub fn config(&self) -> &GeneratorConfig {
+        &self.config
+    }
+
+    /// Layers in order, for summaries.
+    pub fn layers(&self) -> Vec<LayerInfo> {
+        let c = &self.config;
+        let mut rows = Vec::new();
+        for (i, &width) in c.hidden.iter().enumerate() {
+            let n = i + 1;
+            rows.push(LayerInfo::new(format!("fc{n}"), "Dense", &[width]));
+            rows.push(LayerInfo::new(format!("act{n}"), c.activation.name(), &[width]));
+            if let Norm::BatchNorm { .. } = c.norm {
+                rows.push(LayerInfo::new(format!("bn{n}"), "BatchNormalization", &[width]));
+            }
+        }
+        let out = c.hidden.len() + 1;
+        rows.push(LayerInfo::new(format!("fc{out}"), "Dense", &[c.image_len()]));
+        let squash = match c.output {
+            OutputActivation::Sigmoid => "Sigmoid",
+            OutputActivation::Tanh => "Tanh",
+        };
+        rows.push(LayerInfo::new("output", squash, &[c.image_len()]));
+        rows.push(LayerInfo::new("reshape", "Reshape", &c.image_shape));
+        rows
+    }
+}
+
+impl ModuleT for Generator {
+    /// `train` selects batch statistics (and updates the running ones) over running statistics.
+    fn forward_t(&self, z: &Tensor, train: bool) -> Tensor {
+        let mut xs = z.shallow_clone();
+        for (linear, norm) in &self.hidden {
+            xs = self.config.activation.apply(&linear.forward(&xs));
+            if let Some(norm) = norm {
+                xs = norm.forward_t(&xs, train);
+            }
+        }
+        let xs = self.output.forward(&xs);
+        let xs = match self.config.output {
+            OutputActivation::Sigmoid => xs.sigmoid(),
+            OutputActivation::Tanh => xs.tanh(),
+        };
+        let [c, h, w] = self.config.image_shape;
+        xs.view([-1, c, h, w])
+    }
+}
+
+fn validate(config: &GeneratorConfig) -> Result<(), ModelError> {
+    check_widths("generator.latent_dim", &[config.latent_dim])?;
+    check_widths("generator.hidden", &config.hidden)?;
+    check_widths("generator.image_shape", &config.image_shape)?;
+    config.activation.validate()?;
+    if let Norm::BatchNorm { momentum, eps } = config.norm {
+        if !(momentum > 0.0 && momentum <= 1.0) {
+            return Err(ModelError::InvalidConfig {
+                field: "generator.norm.momentum",
+                value: momentum.to_string(),
+                why: "must be in (0, 1] (PyTorch convention: Keras 0.99 is 0.01)",
+            });
+        }
+        if !(eps > 0.0 && eps.is_finite()) {
+            return Err(ModelError::InvalidConfig {
+                field: "generator.norm.eps",
+                value: eps.to_string(),
+                why: "must be positive",
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Activation, WeightInit};
+    use tch::{kind, nn::VarStore, Device};
+
+    #[test]
+    fn shapes_and_output_ranges() {
+        for (config, lo, hi) in [
+            (GeneratorConfig::tutorial(), 0.0, 1.0),
+            (GeneratorConfig::mlp(), -1.0, 1.0),
+        ] {
+            let vs = VarStore::new(Device::Cpu);
+            let g = Generator::new(&vs.root(), &config).unwrap();
+            let z = Tensor::randn([8, 100], kind::FLOAT_CPU);
+            for train in [true, false] {
+                let x = g.forward_t(&z, train);
+                assert_eq!(x.size(), vec![8, 1, 28, 28]);
+                assert!(x.min().double_value(&[]) >= lo && x.max().double_value(&[]) <= hi);
+            }
+        }
+    }
+
+    #[test]
+    fn glorot_uniform_bounds_and_zero_bias() {
+        tch::manual_seed(0);
+        let vs = VarStore::new(Device::Cpu);
+        let _g = Generator::new(&vs.root(), &GeneratorConfig::tutorial()).unwrap();
+        let vars = vs.variables();
+        let w = &vars["fc1.weight"];
+        let limit = (6.0f64 / (100.0 + 256.0)).sqrt();
+        assert!(w.abs().max().double_value(&[]) <= limit);
+        // Uniform on ±limit has standard deviation limit/√3.
+        let std = w.std(true).double_value(&[]);
+        assert!((std - limit / 3f64.sqrt()).abs() < 0.01 * limit, "{std}");
+        assert_eq!(vars["fc1.bias"].abs().sum(tch::Kind::Float).double_value(&[]), 0.0);
+    }
+
+    #[test]
+    fn batchnorm_uses_keras_defaults_and_updates_running_stats_only_in_training() {
+        let vs = VarStore::new(Device::Cpu);
+        let g = Generator::new(&vs.root(), &GeneratorConfig::tutorial()).unwrap();
+        let running = vs.variables()["bn1.running_mean"].shallow_clone();
+        let z = Tensor::randn([32, 100], kind::FLOAT_CPU);
+        let before = running.copy();
+        let _ = tch::no_grad(|| g.forward_t(&z, false));
+        assert!(running.equal(&before), "inference must not touch running statistics");
+        let _ = tch::no_grad(|| g.forward_t(&z, true));
+        assert!(!running.equal(&before), "training updates running statistics");
+    }
+
+    #[test]
+    fn invalid_configs_are_refused_with_the_field() {
+        let vs = VarStore::new(Device::Cpu);
+        let mut c = GeneratorConfig::tutorial();
+        c.hidden = vec![256, 0];
+        let err = Generator::new(&vs.root(), &c).unwrap_err().to_string();
+        assert!(err.contains("generator.hidden"), "{err}");
+        let mut c = GeneratorConfig::tutorial();
+        c.norm = Norm::BatchNorm { momentum: 0.99 + 1.0, eps: 1e-3 };
+        assert!(Generator::new(&vs.root(), &c).is_err());
+        let mut c = GeneratorConfig::tutorial();
+        c.activation = Activation::LeakyRelu { slope: f64::NAN };
+        assert!(Generator::new(&vs.root(), &c).is_err());
+        let mut c = GeneratorConfig::tutorial();
+        c.init = WeightInit::TorchDefault;
+        assert!(Generator::new(&vs.root(), &c).is_ok());
+    }
+
+    #[test]
+    fn config_round_trips_through_toml() {
+        let c = GeneratorConfig::mlp();
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(toml::from_str::<GeneratorConfig>(&text).unwrap(), c);
+    }
+}

@@ -1,0 +1,87 @@
+//! Building blocks shared by the generator and the discriminator.
+
+use tch::{nn, Tensor};
+
+use crate::config::{Activation, WeightInit};
+use crate::error::ModelError;
+
+/// A dense layer initialised as `init` says.
+pub(crate) fn dense(p: nn::Path, fan_in: i64, fan_out: i64, init: WeightInit) -> nn::Linear {
+    let config = match init {
+        WeightInit::GlorotUniform => {
+            let limit = (6.0 / (fan_in + fan_out) as f64).sqrt();
+            nn::LinearConfig {
+                ws_init: nn::Init::Uniform {
+                    lo: -limit,
+                    up: limit,
+                },
+                bs_init: Some(nn::Init::Const(0.0)),
+                bias: true,
+            }
+        }
+        WeightInit::TorchDefault => nn::LinearConfig::default(),
+    };
+    nn::linear(p, fan_in, fan_out, config)
+}
+
+impl Activation {
+    pub fn apply(self, xs: &Tensor) -> Tensor {
+        match self {
+            Activation::Relu => xs.relu(),
+            // max(x, a·x) is LeakyReLU for 0 ≤ a < 1; tch exposes no slope argument.
+            Activation::LeakyRelu { slope } => xs.maximum(&(xs * slope)),
+        }
+    }
+
+    pub fn name(self) -> String {
+        match self {
+            Activation::Relu => "ReLU".to_owned(),
+            Activation::LeakyRelu { slope } => format!("LeakyReLU({slope})"),
+        }
+    }
+
+    pub(crate) fn validate(self) -> Result<(), ModelError> {
+        match self {
+            Activation::LeakyRelu { slope } if !slope.is_finite() || !(0.0..1.0).contains(&slope) => {
+                Err(ModelError::InvalidConfig {
+                    field: "activation.slope",
+                    value: slope.to_string(),
+                    why: "must be in [0, 1)",
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+pub(crate) fn check_widths(field: &'static str, widths: &[i64]) -> Result<(), ModelError> {
+    if let Some(w) = widths.iter().find(|&&w| w <= 0) {
+        return Err(ModelError::InvalidConfig {
+            field,
+            value: w.to_string(),
+            why: "every size must be positive",
+        });
+    }
+    Ok(())
+}
+
+/// One row of a model summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerInfo {
+    /// Name in the var store (`fc1`), also the prefix of its parameters.
+    pub name: String,
+    /// Kind of layer, as Keras would print it (`Dense`, `BatchNormalization`, …).
+    pub kind: String,
+    /// Output shape with `None` for the batch dimension.
+    pub output_shape: Vec<i64>,
+}
+
+impl LayerInfo {
+    pub(crate) fn new(name: impl Into<String>, kind: impl Into<String>, shape: &[i64]) -> Self {
+        LayerInfo {
+            name: name.into(),
+            kind: kind.into(),
+            output_shape: shape.to_vec(),
+        }
+    }
+}
