@@ -1,9 +1,13 @@
-//! Seeded, reproducible choice of which examples form each training batch.
+//! Seeded, reproducible choice of which examples form each training batch, on the device.
 //!
-//! Batches are a pure function of `(seed, step)`: no hidden state advances between calls, so a
-//! resumed run sees exactly the batches an uninterrupted run would have seen.
+//! Batch `step` is a pure function of `(seed, step)`: no hidden state advances between calls,
+//! so a resumed run sees exactly the batches an uninterrupted run would have seen, and the
+//! indices are drawn where the data lives (no host↔device traffic per step).
 
 use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, TchError, Tensor};
+
+use crate::device_rng::DeviceRng;
 
 /// How batches are drawn from the data set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,106 +19,81 @@ pub enum Sampling {
     ShuffledEpochs,
 }
 
+/// Streams `0..2⁶²` index steps; epochs' permutations use streams above that.
+const EPOCH_STREAMS: u64 = 1 << 62;
+
 /// Produces the example indices of batch `step`.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct BatchSampler {
-    len: usize,
-    batch_size: usize,
+    len: i64,
+    batch_size: i64,
     sampling: Sampling,
-    seed: u64,
-    /// The permutation of the most recently used epoch, kept because consecutive steps share it.
-    cached: Option<(u64, Vec<u32>)>,
+    rng: DeviceRng,
+    /// Permutations of the epochs touched most recently, kept because consecutive steps
+    /// share them.
+    cached: Vec<(u64, Tensor)>,
 }
 
 impl BatchSampler {
     /// # Panics
-    /// If `len` or `batch_size` is zero, or `len` exceeds `u32::MAX` (callers validate both).
+    /// If `len` or `batch_size` is zero, or `len` reaches 2³¹ (callers validate both).
     pub fn new(len: usize, batch_size: usize, sampling: Sampling, seed: u64) -> Self {
         assert!(len > 0, "cannot sample batches from an empty data set");
         assert!(batch_size > 0, "batch size must be positive");
-        assert!(u32::try_from(len).is_ok(), "data set too large to index");
+        assert!(len < 1 << 31, "data set too large to index");
         BatchSampler {
-            len,
-            batch_size,
+            len: len as i64,
+            batch_size: batch_size as i64,
             sampling,
-            seed,
-            cached: None,
+            rng: DeviceRng::new(seed),
+            cached: Vec::new(),
         }
     }
 
     pub fn batch_size(&self) -> usize {
-        self.batch_size
+        self.batch_size as usize
     }
 
-    /// Indices (each `< len`) of the examples in batch number `step`.
-    pub fn indices(&mut self, step: u64) -> Vec<i64> {
+    /// Indices (`i64`, each `< len`) of the examples in batch number `step`, on `device`.
+    pub fn indices(&mut self, step: u64, device: Device) -> Result<Tensor, TchError> {
         match self.sampling {
-            Sampling::WithReplacement => {
-                let mut rng = SplitMix64::new(mix(self.seed, step));
-                (0..self.batch_size)
-                    .map(|_| rng.below(self.len as u64) as i64)
-                    .collect()
-            }
+            Sampling::WithReplacement => self.rng.below(step, self.batch_size, self.len, device),
             Sampling::ShuffledEpochs => {
-                let start = step as u128 * self.batch_size as u128;
-                (0..self.batch_size as u128)
-                    .map(|i| {
-                        let position = start + i;
-                        let epoch = (position / self.len as u128) as u64;
-                        let offset = (position % self.len as u128) as usize;
-                        i64::from(self.permutation(epoch)[offset])
-                    })
-                    .collect()
+                let start = step as i128 * self.batch_size as i128;
+                let end = start + self.batch_size as i128;
+                let len = self.len as i128;
+                let mut pieces = Vec::new();
+                for epoch in (start / len)..=((end - 1) / len) {
+                    let lo = start.max(epoch * len) - epoch * len;
+                    let hi = end.min((epoch + 1) * len) - epoch * len;
+                    let perm = self.permutation(epoch as u64, device)?;
+                    pieces.push(perm.f_narrow(0, lo as i64, (hi - lo) as i64)?);
+                }
+                Tensor::f_cat(&pieces, 0)
             }
         }
     }
 
-    fn permutation(&mut self, epoch: u64) -> &[u32] {
-        if self.cached.as_ref().map(|(e, _)| *e) != Some(epoch) {
-            let mut order: Vec<u32> = (0..self.len as u32).collect();
-            let mut rng = SplitMix64::new(mix(self.seed ^ 0x5eed_e90c, epoch));
-            // Fisher-Yates.
-            for i in (1..order.len()).rev() {
-                let j = rng.below(i as u64 + 1) as usize;
-                order.swap(i, j);
-            }
-            self.cached = Some((epoch, order));
+    /// Rows of `data` (any tensor indexed by example along dimension 0) forming batch `step`.
+    pub fn batch(&mut self, step: u64, data: &Tensor) -> Result<Tensor, TchError> {
+        let indices = self.indices(step, data.device())?;
+        data.f_index_select(0, &indices)
+    }
+
+    fn permutation(&mut self, epoch: u64, device: Device) -> Result<Tensor, TchError> {
+        if let Some((_, perm)) = self.cached.iter().find(|(e, t)| *e == epoch && t.device() == device) {
+            return Ok(perm.shallow_clone());
         }
-        &self.cached.as_ref().expect("just filled").1
-    }
-}
-
-/// Combines a seed and a counter into an independent stream seed.
-fn mix(seed: u64, counter: u64) -> u64 {
-    SplitMix64::new(seed ^ SplitMix64::new(counter).next_u64()).next_u64()
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, passes BigCrush; plenty for sampling.
-#[derive(Debug, Clone)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` without modulo bias (Lemire's multiply-and-reject).
-    fn below(&mut self, n: u64) -> u64 {
-        let threshold = n.wrapping_neg() % n;
-        loop {
-            let product = u128::from(self.next_u64()) * u128::from(n);
-            if (product as u64) >= threshold {
-                return (product >> 64) as u64;
-            }
+        // Sorting random keys gives a uniform permutation; a stable sort makes ties (two equal
+        // 32-bit keys) resolve the same way everywhere.
+        let keys = self.rng.bits(EPOCH_STREAMS + epoch, self.len, device)?;
+        let (_, perm) = keys.f_sort_stable(true, 0, false)?;
+        let perm = perm.f_to_kind(Kind::Int64)?;
+        if self.cached.len() >= 2 {
+            drop(self.cached.remove(0));
         }
+        self.cached.push((epoch, perm.shallow_clone()));
+        Ok(perm)
     }
 }
 
@@ -122,26 +101,31 @@ impl SplitMix64 {
 mod tests {
     use super::*;
 
+    fn host(t: Tensor) -> Vec<i64> {
+        Vec::<i64>::try_from(&t).unwrap()
+    }
+
     #[test]
     fn same_seed_same_batches_different_seed_different_batches() {
         for sampling in [Sampling::WithReplacement, Sampling::ShuffledEpochs] {
             let mut a = BatchSampler::new(1000, 32, sampling, 7);
             let mut b = BatchSampler::new(1000, 32, sampling, 7);
             let mut c = BatchSampler::new(1000, 32, sampling, 8);
-            assert_eq!(a.indices(5), b.indices(5));
-            assert_ne!(a.indices(5), c.indices(5));
-            assert_ne!(a.indices(5), a.indices(6));
-            assert!(a.indices(3).iter().all(|&i| (0..1000).contains(&i)));
+            let a5 = host(a.indices(5, Device::Cpu).unwrap());
+            assert_eq!(a5, host(b.indices(5, Device::Cpu).unwrap()));
+            assert_ne!(a5, host(c.indices(5, Device::Cpu).unwrap()));
+            assert_ne!(a5, host(a.indices(6, Device::Cpu).unwrap()));
+            assert!(a5.iter().all(|&i| (0..1000).contains(&i)));
         }
     }
 
     #[test]
     fn batches_depend_only_on_step_not_on_call_order() {
         let mut straight = BatchSampler::new(100, 30, Sampling::ShuffledEpochs, 1);
-        let expected: Vec<_> = (0..10).map(|s| straight.indices(s)).collect();
+        let expected: Vec<_> = (0..10).map(|s| host(straight.indices(s, Device::Cpu).unwrap())).collect();
         let mut resumed = BatchSampler::new(100, 30, Sampling::ShuffledEpochs, 1);
         for s in (0..10).rev() {
-            assert_eq!(resumed.indices(s), expected[s as usize]);
+            assert_eq!(host(resumed.indices(s, Device::Cpu).unwrap()), expected[s as usize]);
         }
     }
 
@@ -149,7 +133,7 @@ mod tests {
     fn shuffled_epochs_visit_every_example_once_per_epoch() {
         // 10 batches of 30 = 3 epochs of 100, batches straddling epoch boundaries.
         let mut sampler = BatchSampler::new(100, 30, Sampling::ShuffledEpochs, 3);
-        let all: Vec<i64> = (0..10).flat_map(|s| sampler.indices(s)).collect();
+        let all: Vec<i64> = (0..10).flat_map(|s| host(sampler.indices(s, Device::Cpu).unwrap())).collect();
         for epoch in all.chunks(100) {
             let mut seen = epoch.to_vec();
             seen.sort_unstable();
@@ -159,18 +143,25 @@ mod tests {
     }
 
     #[test]
+    fn batch_larger_than_the_data_set() {
+        let mut sampler = BatchSampler::new(3, 7, Sampling::ShuffledEpochs, 3);
+        let first = host(sampler.indices(0, Device::Cpu).unwrap());
+        assert_eq!(first.len(), 7);
+        let mut epoch = first[..3].to_vec();
+        epoch.sort_unstable();
+        assert_eq!(epoch, vec![0, 1, 2]);
+    }
+
+    #[test]
     fn with_replacement_is_roughly_uniform() {
         let mut sampler = BatchSampler::new(10, 1000, Sampling::WithReplacement, 11);
         let mut counts = [0usize; 10];
         for s in 0..10 {
-            for i in sampler.indices(s) {
+            for i in host(sampler.indices(s, Device::Cpu).unwrap()) {
                 counts[i as usize] += 1;
             }
         }
         // 10,000 draws, 1,000 expected per bin, sd ≈ 30: ±150 is five sigmas.
-        assert!(
-            counts.iter().all(|&c| (850..1150).contains(&c)),
-            "{counts:?}"
-        );
+        assert!(counts.iter().all(|&c| (850..1150).contains(&c)), "{counts:?}");
     }
 }

@@ -8,33 +8,44 @@
 //!   [`Split`]s.
 //! - [`checksum`]: SHA-256 of decompressed content (mirrors recompress, content is canonical).
 //! - [`download`] (feature `download`): mirrors, retries, verification, atomic installs.
-//! - [`Scaling`] maps bytes to `[0, 1]` or `[-1, 1]`; [`BatchSampler`] picks seeded,
-//!   reproducible batches; with feature `tensor` (default) both work on libtorch tensors.
+//! - [`Scaling`] maps bytes to `[0, 1]` or `[-1, 1]`.
+//! - With feature `tensor` (default): images as libtorch tensors, [`BatchSampler`] for
+//!   seeded, reproducible batches, and [`DeviceRng`], random tensors addressed by
+//!   `(seed, stream)` ([`rng`]) rather than drawn from libtorch's global generator.
 //! - [`default_data_dir`]: the directory `gan` and `cargo xtask fetch-data` agree on.
 //!
 //! ```no_run
-//! use gan_data::{default_data_dir, BatchSampler, Mnist, Sampling};
+//! use gan_data::{default_data_dir, BatchSampler, Mnist, Sampling, Scaling};
+//! use tch::Device;
 //!
 //! let mnist = Mnist::load(&default_data_dir())?;
+//! let images = mnist.train.images.to_tensor(Scaling::ZeroOne, Device::Cpu)?;
 //! let mut sampler = BatchSampler::new(mnist.train.len(), 128, Sampling::WithReplacement, 42);
-//! let first_batch: Vec<i64> = sampler.indices(0);
-//! assert_eq!(first_batch.len(), 128);
-//! # Ok::<(), gan_data::DataError>(())
+//! let first_batch = sampler.batch(0, &images)?;
+//! assert_eq!(first_batch.size(), vec![128, 1, 28, 28]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(feature = "tensor")]
 pub mod batch;
 pub mod checksum;
+#[cfg(feature = "tensor")]
+mod device_rng;
 #[cfg(feature = "download")]
 pub mod download;
 pub mod error;
 pub mod idx;
 pub mod mnist;
 pub mod paths;
+pub mod rng;
 pub mod scaling;
 #[cfg(feature = "tensor")]
 mod tensor;
 
+#[cfg(feature = "tensor")]
 pub use batch::{BatchSampler, Sampling};
+#[cfg(feature = "tensor")]
+pub use device_rng::DeviceRng;
 #[cfg(feature = "download")]
 pub use download::{FetchOutcome, FetchProgress, Fetcher, Mirror, NoProgress};
 pub use error::{DataError, IdxError};

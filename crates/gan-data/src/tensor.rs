@@ -3,7 +3,6 @@
 
 use tch::{Device, Kind, TchError, Tensor};
 
-use crate::batch::BatchSampler;
 use crate::idx::Images;
 use crate::mnist::Split;
 use crate::scaling::Scaling;
@@ -21,6 +20,39 @@ impl Images {
             .f_mul_scalar(scale)?
             .f_add_scalar(offset)
     }
+
+    /// The inverse of [`Images::to_tensor`]: a `(N, 1, H, W)` (or `(N, H, W)`) tensor of
+    /// `scaling`-scaled values back to bytes, rounding and clamping.
+    pub fn from_tensor(tensor: &Tensor, scaling: Scaling) -> Result<Images, TchError> {
+        let size = tensor.size();
+        let (count, rows, cols) = match size.as_slice() {
+            [n, 1, h, w] | [n, h, w] => (*n as usize, *h as usize, *w as usize),
+            _ => {
+                return Err(TchError::Shape(format!(
+                    "expected images of shape (N, 1, H, W), got {size:?}"
+                )))
+            }
+        };
+        let (scale, offset) = scaling.affine();
+        // Undo the scaling on the device, then move bytes.
+        let bytes = tensor
+            .f_to_kind(Kind::Float)?
+            .f_sub_scalar(offset)?
+            .f_div_scalar(scale)?
+            .f_round()?
+            .f_nan_to_num(0.0, 255.0, 0.0)?
+            .f_clamp(0.0, 255.0)?
+            .f_to_kind(Kind::Uint8)?
+            .f_to_device(Device::Cpu)?
+            .f_contiguous()?;
+        let pixels = Vec::<u8>::try_from(bytes.f_flatten(0, -1)?)?;
+        Ok(Images {
+            count,
+            rows,
+            cols,
+            pixels,
+        })
+    }
 }
 
 impl Split {
@@ -32,18 +64,10 @@ impl Split {
     }
 }
 
-impl BatchSampler {
-    /// Rows of `data` (any tensor indexed by example along dimension 0) forming batch `step`.
-    pub fn batch(&mut self, step: u64, data: &Tensor) -> Result<Tensor, TchError> {
-        let indices = Tensor::f_from_slice(&self.indices(step))?.f_to_device(data.device())?;
-        data.f_index_select(0, &indices)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::Sampling;
+    use crate::batch::{BatchSampler, Sampling};
 
     fn images() -> Images {
         Images {
@@ -69,10 +93,22 @@ mod tests {
     }
 
     #[test]
+    fn from_tensor_inverts_to_tensor() {
+        for scaling in [Scaling::ZeroOne, Scaling::MinusOneToOne] {
+            let t = images().to_tensor(scaling, Device::Cpu).unwrap();
+            assert_eq!(Images::from_tensor(&t, scaling).unwrap(), images());
+        }
+        let odd = Tensor::from_slice(&[f32::NAN, 7.0, -7.0, 0.5]).view([1, 1, 2, 2]);
+        let back = Images::from_tensor(&odd, Scaling::MinusOneToOne).unwrap();
+        assert_eq!(back.pixels, vec![0, 255, 0, 191]);
+        assert!(Images::from_tensor(&Tensor::zeros([2, 3], (Kind::Float, Device::Cpu)), Scaling::ZeroOne).is_err());
+    }
+
+    #[test]
     fn batch_gathers_the_sampled_rows() {
         let data = images().to_tensor(Scaling::ZeroOne, Device::Cpu).unwrap();
         let mut sampler = BatchSampler::new(3, 5, Sampling::WithReplacement, 9);
-        let indices = sampler.indices(4);
+        let indices = Vec::<i64>::try_from(sampler.indices(4, Device::Cpu).unwrap()).unwrap();
         let batch = sampler.batch(4, &data).unwrap();
         assert_eq!(batch.size(), vec![5, 1, 2, 2]);
         for (row, &i) in indices.iter().enumerate() {

@@ -1,5 +1,6 @@
 //! The MLP discriminator: images in, one logit per image out.
 
+use gan_data::DeviceRng;
 use tch::nn::{self, Module, ModuleT};
 use tch::Tensor;
 
@@ -16,15 +17,18 @@ pub struct Discriminator {
 }
 
 impl Discriminator {
-    /// Builds the network under `p` (parameters `fc1.weight`, …).
-    pub fn new(p: &nn::Path, config: &DiscriminatorConfig) -> Result<Self, ModelError> {
+    /// Builds the network under `p` (parameters `fc1.weight`, …), its weights drawn from
+    /// `seed`.
+    pub fn new(p: &nn::Path, config: &DiscriminatorConfig, seed: u64) -> Result<Self, ModelError> {
+        let rng = DeviceRng::new(seed);
         check_widths("discriminator.hidden", &config.hidden)?;
         check_widths("discriminator.image_shape", &config.image_shape)?;
         config.activation.validate()?;
         let mut fan_in = config.image_len();
         let mut layers = Vec::with_capacity(config.hidden.len() + 1);
         for (i, &width) in config.hidden.iter().chain(std::iter::once(&1)).enumerate() {
-            layers.push(dense(p / format!("fc{}", i + 1), fan_in, width, config.init));
+            let name = p / format!("fc{}", i + 1);
+            layers.push(dense(name, fan_in, width, config.init, &rng, i as u64));
             fan_in = width;
         }
         Ok(Discriminator {
@@ -75,7 +79,7 @@ mod tests {
     #[test]
     fn one_logit_per_image() {
         let vs = VarStore::new(Device::Cpu);
-        let d = Discriminator::new(&vs.root(), &DiscriminatorConfig::mlp()).unwrap();
+        let d = Discriminator::new(&vs.root(), &DiscriminatorConfig::mlp(), 1).unwrap();
         let x = Tensor::rand([5, 1, 28, 28], kind::FLOAT_CPU);
         assert_eq!(d.forward_t(&x, true).size(), vec![5, 1]);
     }

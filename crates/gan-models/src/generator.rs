@@ -1,5 +1,6 @@
 //! The MLP generator: noise in, images out.
 
+use gan_data::DeviceRng;
 use tch::nn::{self, Module, ModuleT};
 use tch::Tensor;
 
@@ -16,13 +17,22 @@ pub struct Generator {
 }
 
 impl Generator {
-    /// Builds the network under `p` (parameters `fc1.weight`, `bn1.running_mean`, …).
-    pub fn new(p: &nn::Path, config: &GeneratorConfig) -> Result<Self, ModelError> {
+    /// Builds the network under `p` (parameters `fc1.weight`, `bn1.running_mean`, …), its
+    /// weights drawn from `seed`.
+    pub fn new(p: &nn::Path, config: &GeneratorConfig, seed: u64) -> Result<Self, ModelError> {
         validate(config)?;
+        let rng = DeviceRng::new(seed);
         let mut fan_in = config.latent_dim;
         let mut hidden = Vec::with_capacity(config.hidden.len());
         for (i, &width) in config.hidden.iter().enumerate() {
-            let linear = dense(p / format!("fc{}", i + 1), fan_in, width, config.init);
+            let linear = dense(
+                p / format!("fc{}", i + 1),
+                fan_in,
+                width,
+                config.init,
+                &rng,
+                i as u64,
+            );
             let norm = match config.norm {
                 Norm::None => None,
                 Norm::BatchNorm { momentum, eps } => Some(nn::batch_norm1d(
@@ -31,6 +41,9 @@ impl Generator {
                     nn::BatchNormConfig {
                         momentum,
                         eps,
+                        // γ = 1, β = 0, as Keras and PyTorch (tch's default γ is random).
+                        ws_init: nn::Init::Const(1.0),
+                        bs_init: nn::Init::Const(0.0),
                         ..Default::default()
                     },
                 )),
@@ -43,6 +56,8 @@ impl Generator {
             fan_in,
             config.image_len(),
             config.init,
+            &rng,
+            config.hidden.len() as u64,
         );
         Ok(Generator {
             config: config.clone(),
@@ -136,7 +151,7 @@ mod tests {
             (GeneratorConfig::mlp(), -1.0, 1.0),
         ] {
             let vs = VarStore::new(Device::Cpu);
-            let g = Generator::new(&vs.root(), &config).unwrap();
+            let g = Generator::new(&vs.root(), &config, 1).unwrap();
             let z = Tensor::randn([8, 100], kind::FLOAT_CPU);
             for train in [true, false] {
                 let x = g.forward_t(&z, train);
@@ -148,9 +163,8 @@ mod tests {
 
     #[test]
     fn glorot_uniform_bounds_and_zero_bias() {
-        tch::manual_seed(0);
         let vs = VarStore::new(Device::Cpu);
-        let _g = Generator::new(&vs.root(), &GeneratorConfig::tutorial()).unwrap();
+        let _g = Generator::new(&vs.root(), &GeneratorConfig::tutorial(), 1).unwrap();
         let vars = vs.variables();
         let w = &vars["fc1.weight"];
         let limit = (6.0f64 / (100.0 + 256.0)).sqrt();
@@ -159,12 +173,24 @@ mod tests {
         let std = w.std(true).double_value(&[]);
         assert!((std - limit / 3f64.sqrt()).abs() < 0.01 * limit, "{std}");
         assert_eq!(vars["fc1.bias"].abs().sum(tch::Kind::Float).double_value(&[]), 0.0);
+        assert_eq!(vars["bn1.weight"].mean(tch::Kind::Float).double_value(&[]), 1.0);
+    }
+
+    #[test]
+    fn same_seed_same_weights() {
+        let weights = |seed| {
+            let vs = VarStore::new(Device::Cpu);
+            let _g = Generator::new(&vs.root(), &GeneratorConfig::tutorial(), seed).unwrap();
+            vs.variables()["fc2.weight"].copy()
+        };
+        assert!(weights(5).equal(&weights(5)));
+        assert!(!weights(5).equal(&weights(6)));
     }
 
     #[test]
     fn batchnorm_uses_keras_defaults_and_updates_running_stats_only_in_training() {
         let vs = VarStore::new(Device::Cpu);
-        let g = Generator::new(&vs.root(), &GeneratorConfig::tutorial()).unwrap();
+        let g = Generator::new(&vs.root(), &GeneratorConfig::tutorial(), 1).unwrap();
         let running = vs.variables()["bn1.running_mean"].shallow_clone();
         let z = Tensor::randn([32, 100], kind::FLOAT_CPU);
         let before = running.copy();
@@ -179,17 +205,17 @@ mod tests {
         let vs = VarStore::new(Device::Cpu);
         let mut c = GeneratorConfig::tutorial();
         c.hidden = vec![256, 0];
-        let err = Generator::new(&vs.root(), &c).unwrap_err().to_string();
+        let err = Generator::new(&vs.root(), &c, 1).unwrap_err().to_string();
         assert!(err.contains("generator.hidden"), "{err}");
         let mut c = GeneratorConfig::tutorial();
         c.norm = Norm::BatchNorm { momentum: 0.99 + 1.0, eps: 1e-3 };
-        assert!(Generator::new(&vs.root(), &c).is_err());
+        assert!(Generator::new(&vs.root(), &c, 1).is_err());
         let mut c = GeneratorConfig::tutorial();
         c.activation = Activation::LeakyRelu { slope: f64::NAN };
-        assert!(Generator::new(&vs.root(), &c).is_err());
+        assert!(Generator::new(&vs.root(), &c, 1).is_err());
         let mut c = GeneratorConfig::tutorial();
         c.init = WeightInit::TorchDefault;
-        assert!(Generator::new(&vs.root(), &c).is_ok());
+        assert!(Generator::new(&vs.root(), &c, 1).is_ok());
     }
 
     #[test]

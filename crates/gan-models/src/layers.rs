@@ -1,27 +1,46 @@
 //! Building blocks shared by the generator and the discriminator.
 
+use gan_data::DeviceRng;
 use tch::{nn, Tensor};
 
 use crate::config::{Activation, WeightInit};
 use crate::error::ModelError;
 
-/// A dense layer initialised as `init` says.
-pub(crate) fn dense(p: nn::Path, fan_in: i64, fan_out: i64, init: WeightInit) -> nn::Linear {
-    let config = match init {
+/// A dense layer initialised as `init` says, from `rng` streams `2·layer` (weights) and
+/// `2·layer + 1` (biases). Drawing from our own addressed generator rather than libtorch's
+/// global one makes initialisation reproducible even when other threads use libtorch.
+pub(crate) fn dense(
+    p: nn::Path,
+    fan_in: i64,
+    fan_out: i64,
+    init: WeightInit,
+    rng: &DeviceRng,
+    layer: u64,
+) -> nn::Linear {
+    let device = p.device();
+    let symmetric = |stream: u64, shape: &[i64], bound: f64| -> Tensor {
+        let u = rng
+            .uniform(stream, shape, device)
+            .expect("uniform draw on the var store's device");
+        (u * 2.0 - 1.0) * bound
+    };
+    let (ws, bs) = match init {
         WeightInit::GlorotUniform => {
             let limit = (6.0 / (fan_in + fan_out) as f64).sqrt();
-            nn::LinearConfig {
-                ws_init: nn::Init::Uniform {
-                    lo: -limit,
-                    up: limit,
-                },
-                bs_init: Some(nn::Init::Const(0.0)),
-                bias: true,
-            }
+            let ws = symmetric(2 * layer, &[fan_out, fan_in], limit);
+            (ws, Tensor::zeros([fan_out], (tch::Kind::Float, device)))
         }
-        WeightInit::TorchDefault => nn::LinearConfig::default(),
+        WeightInit::TorchDefault => {
+            // kaiming_uniform(a = √5) and PyTorch's bias rule both give ±1/√fan_in.
+            let bound = 1.0 / (fan_in as f64).sqrt();
+            let ws = symmetric(2 * layer, &[fan_out, fan_in], bound);
+            (ws, symmetric(2 * layer + 1, &[fan_out], bound))
+        }
     };
-    nn::linear(p, fan_in, fan_out, config)
+    nn::Linear {
+        ws: p.var_copy("weight", &ws),
+        bs: Some(p.var_copy("bias", &bs)),
+    }
 }
 
 impl Activation {

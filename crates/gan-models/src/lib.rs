@@ -15,7 +15,7 @@
 //! use tch::nn::{ModuleT, VarStore};
 //!
 //! let vs = VarStore::new(tch::Device::Cpu);
-//! let generator = Generator::new(&vs.root(), &GeneratorConfig::tutorial())?;
+//! let generator = Generator::new(&vs.root(), &GeneratorConfig::tutorial(), 42)?;
 //! let images = generator.forward_t(&tch::Tensor::randn([16, 100], tch::kind::FLOAT_CPU), false);
 //! assert_eq!(images.size(), vec![16, 1, 28, 28]);
 //! # Ok::<(), gan_models::ModelError>(())

@@ -111,7 +111,7 @@ mod tests {
     #[test]
     fn tutorial_parameter_counts_match_keras() {
         let vs = VarStore::new(Device::Cpu);
-        let g = Generator::new(&vs.root(), &GeneratorConfig::tutorial()).unwrap();
+        let g = Generator::new(&vs.root(), &GeneratorConfig::tutorial(), 0).unwrap();
         let s = Summary::new("generator", g.layers(), &vs);
         assert_eq!((s.total, s.trainable, s.non_trainable), (1_493_520, 1_489_936, 3_584));
         let text = s.to_string();
@@ -120,7 +120,7 @@ mod tests {
         assert!(text.contains("bn1 (BatchNormalization)") && text.contains("(None, 1, 28, 28)"));
 
         let vs = VarStore::new(Device::Cpu);
-        let d = Discriminator::new(&vs.root(), &DiscriminatorConfig::tutorial()).unwrap();
+        let d = Discriminator::new(&vs.root(), &DiscriminatorConfig::tutorial(), 0).unwrap();
         let s = Summary::new("discriminator", d.layers(), &vs);
         assert_eq!((s.total, s.trainable, s.non_trainable), (533_505, 533_505, 0));
         let per_layer: i64 = s.rows.iter().map(|(_, p)| p).sum();

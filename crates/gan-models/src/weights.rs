@@ -29,7 +29,8 @@ pub fn assign(
     prefix: &str,
     path: &Path,
 ) -> Result<(), ModelError> {
-    let vars = vs.variables();
+    let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
     let mut pairs = Vec::with_capacity(vars.len());
     for (name, var) in &vars {
         let key = format!("{prefix}{name}");

@@ -1,0 +1,132 @@
+//! A counter-based random generator computed with tensor ops, on the tensors' device.
+//!
+//! libtorch's generator is global and stateful: two threads seeding it interleave, and
+//! resuming needs its state. Here a random tensor is a pure function of `(seed, stream,
+//! element index)`, hashed with integer ops, so it is reproducible across threads, resumes
+//! and runs, and costs no host↔device traffic.
+
+use tch::{Device, Kind, TchError, Tensor};
+
+use crate::rng::stream_seed;
+
+const MASK32: i64 = 0xffff_ffff;
+
+/// Random tensors addressed by `(seed, stream)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceRng {
+    seed: u64,
+}
+
+impl DeviceRng {
+    pub fn new(seed: u64) -> Self {
+        DeviceRng { seed }
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// `count` independent 32-bit values (as `i64` in `[0, 2³²)`) for `stream`.
+    pub fn bits(&self, stream: u64, count: i64, device: Device) -> Result<Tensor, TchError> {
+        let key = stream_seed(self.seed, stream);
+        let (k0, k1) = ((key & 0xffff_ffff) as i64, (key >> 32) as i64);
+        let counter = Tensor::f_arange(count, (Kind::Int64, device))?;
+        hash32(&hash32(&counter.f_bitwise_xor(k0)?)?.f_bitwise_xor(k1)?)
+    }
+
+    /// Uniform `f32` values in the open interval (0, 1), 24 bits of resolution.
+    pub fn uniform(&self, stream: u64, shape: &[i64], device: Device) -> Result<Tensor, TchError> {
+        let count: i64 = shape.iter().product();
+        self.bits(stream, count, device)?
+            .f_bitwise_right_shift_tensor_scalar(8)?
+            .f_to_kind(Kind::Float)?
+            .f_add_scalar(0.5)?
+            .f_mul_scalar(1.0 / 16_777_216.0)?
+            .f_view(shape)
+    }
+
+    /// Standard normal `f32` values (Box–Muller).
+    pub fn normal(&self, stream: u64, shape: &[i64], device: Device) -> Result<Tensor, TchError> {
+        let count: i64 = shape.iter().product();
+        let u = self.uniform(stream, &[2, count], device)?;
+        let radius = u.f_get(0)?.f_log()?.f_mul_scalar(-2.0)?.f_sqrt()?;
+        let angle = u.f_get(1)?.f_mul_scalar(std::f64::consts::TAU)?.f_cos()?;
+        radius.f_mul(&angle)?.f_view(shape)
+    }
+
+    /// `count` integers uniform in `[0, upper)` (`upper < 2³¹`), as `i64`.
+    pub fn below(&self, stream: u64, count: i64, upper: i64, device: Device) -> Result<Tensor, TchError> {
+        assert!((1..1 << 31).contains(&upper), "upper bound out of range");
+        // (x · upper) >> 32 maps 32-bit x onto [0, upper) with bias below upper / 2³².
+        self.bits(stream, count, device)?
+            .f_mul_scalar(upper)?
+            .f_bitwise_right_shift_tensor_scalar(32)
+    }
+}
+
+/// A 32-bit integer hash (three xor-shift-multiply rounds), with every product below 2⁶³ so
+/// `i64` arithmetic never overflows on any device.
+fn hash32(x: &Tensor) -> Result<Tensor, TchError> {
+    let mut x = x.f_bitwise_and(MASK32)?;
+    for (shift, multiplier) in [(16, 0x7feb_352d_i64), (15, 0x5bd1_e995), (16, 0x27d4_eb2d)] {
+        x = x
+            .f_bitwise_xor_tensor(&x.f_bitwise_right_shift_tensor_scalar(shift)?)?
+            .f_mul_scalar(multiplier)?
+            .f_bitwise_and(MASK32)?;
+    }
+    x.f_bitwise_xor_tensor(&x.f_bitwise_right_shift_tensor_scalar(15)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CPU: Device = Device::Cpu;
+
+    #[test]
+    fn same_address_same_values_other_address_other_values() {
+        let rng = DeviceRng::new(7);
+        let a = rng.normal(3, &[1000], CPU).unwrap();
+        assert!(a.equal(&rng.normal(3, &[1000], CPU).unwrap()));
+        assert!(!a.equal(&rng.normal(4, &[1000], CPU).unwrap()));
+        assert!(!a.equal(&DeviceRng::new(8).normal(3, &[1000], CPU).unwrap()));
+    }
+
+    #[test]
+    fn uniform_moments_and_range() {
+        let u = DeviceRng::new(1).uniform(0, &[200_000], CPU).unwrap();
+        assert!(u.min().double_value(&[]) > 0.0 && u.max().double_value(&[]) < 1.0);
+        let mean = u.mean(Kind::Float).double_value(&[]);
+        let var = u.var(false).double_value(&[]);
+        assert!((mean - 0.5).abs() < 0.005, "{mean}");
+        assert!((var - 1.0 / 12.0).abs() < 0.002, "{var}");
+    }
+
+    #[test]
+    fn normal_moments() {
+        let z = DeviceRng::new(2).normal(0, &[100, 2000], CPU).unwrap();
+        assert_eq!(z.size(), vec![100, 2000]);
+        let mean = z.mean(Kind::Float).double_value(&[]);
+        let std = z.std(false).double_value(&[]);
+        let kurtosis = z.pow_tensor_scalar(4).mean(Kind::Float).double_value(&[]);
+        assert!(mean.abs() < 0.01 && (std - 1.0).abs() < 0.01, "{mean} {std}");
+        assert!((kurtosis - 3.0).abs() < 0.1, "{kurtosis}");
+    }
+
+    #[test]
+    fn below_is_in_range_and_covers_it_evenly() {
+        let i = DeviceRng::new(3).below(0, 100_000, 10, CPU).unwrap();
+        let counts = Vec::<i64>::try_from(i.bincount::<Tensor>(None, 10)).unwrap();
+        assert_eq!(counts.len(), 10);
+        // 10,000 expected per bin, sd ≈ 95: ±500 is five sigmas.
+        assert!(counts.iter().all(|&c| (9_500..10_500).contains(&c)), "{counts:?}");
+    }
+
+    #[test]
+    fn neighbouring_counters_are_uncorrelated() {
+        let u = DeviceRng::new(4).uniform(0, &[100_001], CPU).unwrap();
+        let (a, b) = (u.narrow(0, 0, 100_000), u.narrow(0, 1, 100_000));
+        let corr = ((&a - 0.5) * (&b - 0.5)).mean(Kind::Float).double_value(&[]) * 12.0;
+        assert!(corr.abs() < 0.02, "{corr}");
+    }
+}

@@ -1,0 +1,224 @@
+//! Checkpoints: all tensors of a run (both networks and both optimizers) in one safetensors
+//! file, plus a small TOML manifest written last that names the file and its SHA-256.
+//!
+//! A checkpoint exists only once its manifest does, and a manifest is trusted only when the
+//! file's checksum matches, so a crash at any moment leaves the previous checkpoint usable.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tch::Tensor;
+
+use crate::atomic::{write_atomic, write_atomic_with};
+use crate::error::TrainError;
+
+const FORMAT: u32 = 1;
+
+/// What a checkpoint says about itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format: u32,
+    /// Completed training steps.
+    pub step: u64,
+    /// Updates applied by each optimizer (Adam's bias correction depends on them).
+    pub generator_adam_steps: u64,
+    pub discriminator_adam_steps: u64,
+    /// Training time before this checkpoint, for continuing the elapsed-seconds column.
+    pub elapsed_seconds: f64,
+    /// The tensor file beside the manifest, and its SHA-256.
+    pub tensors: String,
+    pub sha256: String,
+}
+
+/// A checkpoint read back: its manifest and its tensors by name (on the CPU).
+#[derive(Debug)]
+pub struct Checkpoint {
+    pub manifest: Manifest,
+    pub tensors: HashMap<String, Tensor>,
+    pub path: PathBuf,
+}
+
+/// `step-00001000`: sorts by step as text too.
+pub fn stem(step: u64) -> String {
+    format!("step-{step:08}")
+}
+
+/// Writes `tensors` and then the manifest into `dir`; returns the manifest path.
+pub fn save(
+    dir: &Path,
+    mut manifest: Manifest,
+    tensors: &[(String, Tensor)],
+) -> Result<PathBuf, TrainError> {
+    std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
+    let stem = stem(manifest.step);
+    let tensor_path = dir.join(format!("{stem}.safetensors"));
+    let on_cpu: Vec<(String, Tensor)> = tensors
+        .iter()
+        .map(|(n, t)| (n.clone(), t.to_device(tch::Device::Cpu).contiguous()))
+        .collect();
+    write_atomic_with(&tensor_path, |tmp| {
+        Tensor::write_safetensors(&on_cpu, tmp).map_err(std::io::Error::other)
+    })?;
+    manifest.format = FORMAT;
+    manifest.tensors = format!("{stem}.safetensors");
+    manifest.sha256 = sha256_file(&tensor_path)?;
+    let manifest_path = dir.join(format!("{stem}.toml"));
+    let text = toml::to_string(&manifest).expect("a manifest always serializes");
+    write_atomic(&manifest_path, text.as_bytes())?;
+    Ok(manifest_path)
+}
+
+/// Reads the checkpoint whose manifest is `manifest_path`, verifying the tensor file.
+pub fn load(manifest_path: &Path) -> Result<Checkpoint, TrainError> {
+    let bad = |why: String| TrainError::BadCheckpoint {
+        path: manifest_path.to_owned(),
+        why,
+    };
+    let text = std::fs::read_to_string(manifest_path).map_err(|e| TrainError::io(manifest_path, e))?;
+    let manifest: Manifest =
+        toml::from_str(&text).map_err(|e| bad(format!("unreadable manifest: {e}")))?;
+    if manifest.format != FORMAT {
+        return Err(bad(format!("format {} (this gan reads {FORMAT})", manifest.format)));
+    }
+    if manifest.tensors.contains('/') || manifest.tensors.contains("..") {
+        return Err(bad(format!("tensor file {:?} must be a plain name", manifest.tensors)));
+    }
+    let tensor_path = manifest_path.with_file_name(&manifest.tensors);
+    let found = sha256_file(&tensor_path)?;
+    if found != manifest.sha256 {
+        return Err(TrainError::BadCheckpoint {
+            path: tensor_path,
+            why: format!("SHA-256 is {found}, the manifest says {}; the file is corrupt or truncated", manifest.sha256),
+        });
+    }
+    let tensors = Tensor::read_safetensors(&tensor_path)
+        .map_err(|e| TrainError::BadCheckpoint {
+            path: tensor_path.clone(),
+            why: e.to_string(),
+        })?
+        .into_iter()
+        .collect();
+    Ok(Checkpoint {
+        manifest,
+        tensors,
+        path: tensor_path,
+    })
+}
+
+/// Manifests in `dir`, newest step first.
+pub fn list(dir: &Path) -> Vec<PathBuf> {
+    let mut manifests: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.extension().is_some_and(|e| e == "toml")
+                        && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("step-"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    manifests.sort();
+    manifests.reverse();
+    manifests
+}
+
+/// The newest checkpoint in `dir` that loads and verifies; damaged newer ones are skipped
+/// with a warning.
+pub fn latest(dir: &Path) -> Result<Checkpoint, TrainError> {
+    for manifest in list(dir) {
+        match load(&manifest) {
+            Ok(checkpoint) => return Ok(checkpoint),
+            Err(e) => tracing::warn!("skipping checkpoint {}: {e}", manifest.display()),
+        }
+    }
+    Err(TrainError::NoCheckpoint {
+        path: dir.to_owned(),
+    })
+}
+
+/// Deletes all but the newest `keep` checkpoints (manifest first, so none is half-present).
+pub fn prune(dir: &Path, keep: usize) -> Result<(), TrainError> {
+    for manifest in list(dir).into_iter().skip(keep) {
+        std::fs::remove_file(&manifest).map_err(|e| TrainError::io(&manifest, e))?;
+        let tensors = manifest.with_extension("safetensors");
+        if tensors.exists() {
+            std::fs::remove_file(&tensors).map_err(|e| TrainError::io(&tensors, e))?;
+        }
+    }
+    Ok(())
+}
+
+fn sha256_file(path: &Path) -> Result<String, TrainError> {
+    let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
+    Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(step: u64) -> Manifest {
+        Manifest {
+            format: 0,
+            step,
+            generator_adam_steps: step,
+            discriminator_adam_steps: 2 * step,
+            elapsed_seconds: 1.5,
+            tensors: String::new(),
+            sha256: String::new(),
+        }
+    }
+
+    fn tensors() -> Vec<(String, Tensor)> {
+        vec![
+            ("generator.fc1.weight".to_owned(), Tensor::from_slice(&[1.0f32, 2.0]).view([1, 2])),
+            ("d_adam.m.fc1.bias".to_owned(), Tensor::from_slice(&[3.0f32])),
+        ]
+    }
+
+    #[test]
+    fn save_load_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = save(dir.path(), manifest(20), &tensors()).unwrap();
+        let ck = load(&path).unwrap();
+        assert_eq!(ck.manifest.step, 20);
+        assert_eq!(ck.manifest.discriminator_adam_steps, 40);
+        assert!(ck.tensors["generator.fc1.weight"].equal(&tensors()[0].1));
+    }
+
+    #[test]
+    fn corrupt_tensor_file_is_detected_and_older_checkpoint_used() {
+        let dir = tempfile::tempdir().unwrap();
+        save(dir.path(), manifest(10), &tensors()).unwrap();
+        save(dir.path(), manifest(20), &tensors()).unwrap();
+        let newest = dir.path().join("step-00000020.safetensors");
+        let mut bytes = std::fs::read(&newest).unwrap();
+        bytes.truncate(bytes.len() / 2);
+        std::fs::write(&newest, bytes).unwrap();
+        let err = load(&dir.path().join("step-00000020.toml")).unwrap_err().to_string();
+        assert!(err.contains("step-00000020.safetensors") && err.contains("SHA-256"), "{err}");
+        assert_eq!(latest(dir.path()).unwrap().manifest.step, 10);
+    }
+
+    #[test]
+    fn prune_keeps_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        for step in [10, 20, 30] {
+            save(dir.path(), manifest(step), &tensors()).unwrap();
+        }
+        prune(dir.path(), 2).unwrap();
+        let steps: Vec<u64> = list(dir.path()).iter().map(|m| load(m).unwrap().manifest.step).collect();
+        assert_eq!(steps, vec![30, 20]);
+        assert!(!dir.path().join("step-00000010.safetensors").exists());
+    }
+
+    #[test]
+    fn empty_dir_has_no_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(latest(dir.path()), Err(TrainError::NoCheckpoint { .. })));
+    }
+}

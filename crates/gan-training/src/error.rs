@@ -1,0 +1,60 @@
+//! Errors of training, checkpoints and run directories: each names the file, field or step.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("invalid setting {field} = {value}: {why}")]
+    InvalidConfig {
+        field: &'static str,
+        value: String,
+        why: String,
+    },
+    #[error("unknown preset {0:?}; choose one of: tutorial, mlp")]
+    UnknownPreset(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid TOML for a training config: {message}")]
+    ConfigParse { path: PathBuf, message: String },
+    #[error("{path} is not a run directory (no {missing}); give the directory `gan train` wrote")]
+    NotARun { path: PathBuf, missing: &'static str },
+    #[error("{path} has no complete checkpoint to resume from")]
+    NoCheckpoint { path: PathBuf },
+    #[error("{path} is not a valid checkpoint: {why}")]
+    BadCheckpoint { path: PathBuf, why: String },
+    #[error("device {0} is not available on this machine (see `gan info`); use --device cpu")]
+    DeviceUnavailable(String),
+    #[error(transparent)]
+    Model(#[from] gan_models::ModelError),
+    #[error(transparent)]
+    Data(#[from] gan_data::DataError),
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+    #[error("training diverged at step {step}: {what} is {value}; the last good checkpoint is kept")]
+    NonFinite {
+        step: u64,
+        what: String,
+        value: f64,
+    },
+}
+
+impl TrainError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        TrainError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn invalid(field: &'static str, value: impl ToString, why: impl Into<String>) -> Self {
+        TrainError::InvalidConfig {
+            field,
+            value: value.to_string(),
+            why: why.into(),
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The training loop around [`Trainer`]: metrics, samples and checkpoints on schedule.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use gan_data::Images;
+
+use crate::checkpoint;
+use crate::error::TrainError;
+use crate::metrics::MetricsLog;
+use crate::run_dir::RunDir;
+use crate::trainer::{StepMetrics, Trainer};
+
+/// Hooks for the program driving training: progress display, pictures, interruption.
+/// Every method has a do-nothing default.
+pub trait TrainObserver {
+    /// Training starts (or resumes) after `done` of `total` steps.
+    fn on_start(&mut self, _done: u64, _total: u64) {}
+    fn on_step(&mut self, _metrics: &StepMetrics) {}
+    /// A grid of samples from the fixed noise after `step` steps (0 = before training), and
+    /// the path of the metrics written so far. Errors here stop training.
+    fn on_sample(
+        &mut self,
+        _step: u64,
+        _grid: &Images,
+        _metrics_path: &Path,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        Ok(())
+    }
+    fn on_checkpoint(&mut self, _step: u64, _manifest: &Path) {}
+    /// Polled before each step; `true` checkpoints and stops early.
+    fn should_stop(&mut self) -> bool {
+        false
+    }
+}
+
+/// A do-nothing [`TrainObserver`].
+pub struct Silent;
+impl TrainObserver for Silent {}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome {
+    /// Completed steps.
+    pub steps_done: u64,
+    /// True when [`TrainObserver::should_stop`] ended it early.
+    pub interrupted: bool,
+    /// Training time, including time before a resume.
+    pub elapsed_seconds: f64,
+    /// The newest checkpoint's manifest.
+    pub checkpoint: Option<PathBuf>,
+    /// Metrics of the last step.
+    pub last: Option<StepMetrics>,
+}
+
+/// Restores the newest checkpoint of `run` into `trainer`; returns the elapsed seconds it
+/// recorded.
+pub fn resume(trainer: &mut Trainer, run: &RunDir) -> Result<f64, TrainError> {
+    let checkpoint = checkpoint::latest(&run.checkpoints_dir())?;
+    trainer.restore(&checkpoint)?;
+    tracing::info!(
+        step = checkpoint.manifest.step,
+        path = %checkpoint.path.display(),
+        "resuming"
+    );
+    Ok(checkpoint.manifest.elapsed_seconds)
+}
+
+/// Trains until `config.steps` (or until the observer asks to stop), writing metrics, sample
+/// grids and checkpoints into `run` on the configured schedule. `elapsed_before` is the
+/// training time of earlier sessions of this run (0 for a new one).
+pub fn train(
+    trainer: &mut Trainer,
+    run: &RunDir,
+    observer: &mut dyn TrainObserver,
+    elapsed_before: f64,
+) -> Result<RunOutcome, TrainError> {
+    let config = trainer.config().clone();
+    let total = config.steps;
+    let mut metrics = MetricsLog::open(&run.metrics_path(), trainer.steps_done())?;
+    let clock = Instant::now();
+    let elapsed = || elapsed_before + clock.elapsed().as_secs_f64();
+    observer.on_start(trainer.steps_done(), total);
+    tracing::info!(
+        preset = config.preset.name(),
+        steps = total,
+        done = trainer.steps_done(),
+        device = ?trainer.device(),
+        "training"
+    );
+    if trainer.steps_done() == 0 {
+        sample(trainer, run, observer, 0)?;
+    }
+    let mut outcome = RunOutcome {
+        steps_done: trainer.steps_done(),
+        interrupted: false,
+        elapsed_seconds: elapsed_before,
+        checkpoint: checkpoint::list(&run.checkpoints_dir()).into_iter().next(),
+        last: None,
+    };
+    while trainer.steps_done() < total {
+        if observer.should_stop() {
+            outcome.interrupted = true;
+            break;
+        }
+        let m = match trainer.step() {
+            Ok(m) => m,
+            Err(e) => {
+                metrics.flush()?;
+                return Err(e);
+            }
+        };
+        metrics.append(&m, elapsed())?;
+        observer.on_step(&m);
+        outcome.last = Some(m);
+        let step = m.step;
+        if step % config.sample_every == 0 || step == total {
+            metrics.flush()?;
+            tracing::info!(
+                "step {step}/{total} | D loss {:.4} | D acc {:.2}% | G loss {:.4}",
+                m.d_loss,
+                100.0 * m.d_acc,
+                m.g_loss
+            );
+            sample(trainer, run, observer, step)?;
+        }
+        if step % config.checkpoint_every == 0 || step == total {
+            metrics.flush()?;
+            outcome.checkpoint = Some(save_checkpoint(trainer, run, observer, elapsed())?);
+        }
+    }
+    metrics.flush()?;
+    let last_saved = outcome
+        .checkpoint
+        .as_deref()
+        .and_then(|p| checkpoint::load(p).ok())
+        .map(|c| c.manifest.step);
+    if outcome.interrupted && last_saved != Some(trainer.steps_done()) {
+        outcome.checkpoint = Some(save_checkpoint(trainer, run, observer, elapsed())?);
+    }
+    outcome.steps_done = trainer.steps_done();
+    outcome.elapsed_seconds = elapsed();
+    Ok(outcome)
+}
+
+fn sample(
+    trainer: &Trainer,
+    run: &RunDir,
+    observer: &mut dyn TrainObserver,
+    step: u64,
+) -> Result<(), TrainError> {
+    let grid = trainer.samples()?;
+    observer
+        .on_sample(step, &grid, &run.metrics_path())
+        .map_err(|e| TrainError::io(run.sample_path(step), std::io::Error::other(e.to_string())))
+}
+
+fn save_checkpoint(
+    trainer: &Trainer,
+    run: &RunDir,
+    observer: &mut dyn TrainObserver,
+    elapsed: f64,
+) -> Result<PathBuf, TrainError> {
+    let dir = run.checkpoints_dir();
+    let manifest = checkpoint::save(&dir, trainer.manifest(elapsed), &trainer.state_tensors())?;
+    checkpoint::prune(&dir, trainer.config().keep_checkpoints)?;
+    tracing::info!(step = trainer.steps_done(), path = %manifest.display(), "checkpoint");
+    observer.on_checkpoint(trainer.steps_done(), &manifest);
+    Ok(manifest)
+}

@@ -1,0 +1,171 @@
+//! A run directory holds everything about one training run, so it can be inspected, sampled
+//! from and resumed from alone:
+//!
+//! ```text
+//! runs/<name>/
+//!   config.toml          the effective TrainConfig
+//!   metrics.csv          step, d_loss, d_acc, g_loss, elapsed_s
+//!   samples/             image_at_epoch_0000.png … (grids from a fixed noise)
+//!   checkpoints/         step-00001000.safetensors + step-00001000.toml (manifest)
+//!   train.log            the run's log
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::atomic::write_atomic;
+use crate::config::TrainConfig;
+use crate::error::TrainError;
+
+pub const CONFIG_FILE: &str = "config.toml";
+pub const METRICS_FILE: &str = "metrics.csv";
+pub const LOG_FILE: &str = "train.log";
+pub const SAMPLES_DIR: &str = "samples";
+pub const CHECKPOINTS_DIR: &str = "checkpoints";
+
+/// The layout of one run's directory.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    root: PathBuf,
+}
+
+impl RunDir {
+    /// Starts a new run in `root` (created if needed): checks it is writable and not already a
+    /// run, then writes the config.
+    pub fn create(root: &Path, config: &TrainConfig) -> Result<RunDir, TrainError> {
+        let run = RunDir {
+            root: root.to_owned(),
+        };
+        if run.config_path().exists() {
+            return Err(TrainError::invalid(
+                "out",
+                root.display(),
+                "it already holds a run; resume it with --resume, or choose another --out",
+            ));
+        }
+        for dir in [run.root.clone(), run.samples_dir(), run.checkpoints_dir()] {
+            std::fs::create_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
+        }
+        run.probe_write()?;
+        write_atomic(&run.config_path(), config.to_toml().as_bytes())?;
+        Ok(run)
+    }
+
+    /// Opens an existing run and reads its config.
+    pub fn open(root: &Path) -> Result<(RunDir, TrainConfig), TrainError> {
+        let run = RunDir {
+            root: root.to_owned(),
+        };
+        if !root.is_dir() {
+            return Err(TrainError::NotARun {
+                path: root.to_owned(),
+                missing: "directory",
+            });
+        }
+        if !run.config_path().is_file() {
+            return Err(TrainError::NotARun {
+                path: root.to_owned(),
+                missing: CONFIG_FILE,
+            });
+        }
+        let config = TrainConfig::from_toml_file(&run.config_path())?;
+        Ok((run, config))
+    }
+
+    /// Fails early, with the path, if files cannot be written here (read-only, full disk).
+    pub fn probe_write(&self) -> Result<(), TrainError> {
+        write_atomic(&self.root.join(".write-probe"), b"gan-rs")?;
+        let probe = self.root.join(".write-probe");
+        std::fs::remove_file(&probe).map_err(|e| TrainError::io(&probe, e))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.root.join(CONFIG_FILE)
+    }
+
+    pub fn metrics_path(&self) -> PathBuf {
+        self.root.join(METRICS_FILE)
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.root.join(LOG_FILE)
+    }
+
+    pub fn samples_dir(&self) -> PathBuf {
+        self.root.join(SAMPLES_DIR)
+    }
+
+    pub fn checkpoints_dir(&self) -> PathBuf {
+        self.root.join(CHECKPOINTS_DIR)
+    }
+
+    /// The grid saved after `step` steps, named as the tutorial names its files.
+    pub fn sample_path(&self, step: u64) -> PathBuf {
+        self.samples_dir().join(format!("image_at_epoch_{step:04}.png"))
+    }
+
+    /// Rewrites the config (after flags changed what a resumed run does, e.g. `--steps`).
+    pub fn write_config(&self, config: &TrainConfig) -> Result<(), TrainError> {
+        write_atomic(&self.config_path(), config.to_toml().as_bytes())
+    }
+}
+
+/// `runs/<UTC time>-<preset>`, for example `runs/20261129-124501-mlp`.
+pub fn default_run_name(preset: &str) -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    format!(
+        "{y:04}{mo:02}{d:02}-{:02}{:02}{:02}-{preset}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a (year, month, day) in the proleptic Gregorian calendar
+/// (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Preset;
+
+    #[test]
+    fn calendar() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_786), (2026, 11, 29));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn create_then_open_and_refuse_to_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("run");
+        let config = TrainConfig::preset(Preset::Mlp);
+        let run = RunDir::create(&root, &config).unwrap();
+        assert!(run.samples_dir().is_dir() && run.checkpoints_dir().is_dir());
+        let (_, back) = RunDir::open(&root).unwrap();
+        assert_eq!(back, config);
+        assert!(RunDir::create(&root, &config).unwrap_err().to_string().contains("--resume"));
+        let err = RunDir::open(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("not a run directory"), "{err}");
+    }
+}
