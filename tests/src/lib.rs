@@ -1,30 +1,48 @@
-//! Helpers for the end-to-end tests of the `gan` binary in `tests/tests/`.
+//! Helpers for the end-to-end tests of the `gan` binary in `tests/e2e/`.
+//!
+//! The test files are registered as integration tests of `gan-cli` (see its `Cargo.toml`):
+//! only tests of the package that owns a binary get `CARGO_BIN_EXE_gan`, the path of a `gan`
+//! cargo has just built for them. They call [`gan`] with that path.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The `gan` binary built beside these tests (`cargo test --workspace` builds it), with the
-/// variables that could hide a missing rpath removed.
-pub fn gan() -> Command {
-    let mut cmd = Command::new(gan_path());
+/// The `gan` binary at `path`, with the variables that could hide a missing rpath or leak
+/// the caller's settings removed.
+pub fn gan(path: &str) -> Command {
+    let mut cmd = Command::new(path);
     cmd.env_remove("LD_LIBRARY_PATH")
         .env_remove("LIBTORCH")
-        .env_remove("RUST_LOG");
+        .env_remove("RUST_LOG")
+        .env_remove("GAN_DATA_DIR");
     cmd
 }
 
-/// `target/<profile>/gan`, found from this test executable (`target/<profile>/deps/…`).
-pub fn gan_path() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test executable lives in target/<profile>/deps");
-    let path = profile_dir.join(format!("gan{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.is_file(),
-        "{} is missing: build it with `cargo build -p gan-cli` (cargo test --workspace does)",
-        path.display()
-    );
-    path
+/// Writes a small MNIST-shaped data set (`count` training and test images of blobs, labels
+/// cycling through the digits) into `dir`, gzipped like the real files.
+pub fn write_tiny_mnist(dir: &Path, count: u32) -> PathBuf {
+    use std::io::Write;
+    std::fs::create_dir_all(dir).unwrap();
+    let mut pixels = vec![0u8; count as usize * 784];
+    for i in 0..count as usize {
+        let (r0, c0) = (4 + (i % 3) * 6, 4 + (i % 4) * 5);
+        for r in r0..r0 + 8 {
+            for c in c0..c0 + 8 {
+                pixels[i * 784 + r * 28 + c] = 255;
+            }
+        }
+    }
+    let labels: Vec<u8> = (0..count).map(|i| (i % 10) as u8).collect();
+    let files = [
+        ("train-images-idx3-ubyte.gz", gan_data::idx::encode_idx(&[count, 28, 28], &pixels)),
+        ("train-labels-idx1-ubyte.gz", gan_data::idx::encode_idx(&[count], &labels)),
+        ("t10k-images-idx3-ubyte.gz", gan_data::idx::encode_idx(&[count, 28, 28], &pixels)),
+        ("t10k-labels-idx1-ubyte.gz", gan_data::idx::encode_idx(&[count], &labels)),
+    ];
+    for (name, bytes) in files {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&bytes).unwrap();
+        std::fs::write(dir.join(name), enc.finish().unwrap()).unwrap();
+    }
+    dir.to_owned()
 }

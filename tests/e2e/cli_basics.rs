@@ -1,6 +1,10 @@
 //! The `gan` binary runs on its own: no LD_LIBRARY_PATH, no exported LIBTORCH.
 
-use gan_tests::gan;
+use std::process::Command;
+
+fn gan() -> Command {
+    gan_tests::gan(env!("CARGO_BIN_EXE_gan"))
+}
 
 #[test]
 fn help_lists_the_commands() {
