@@ -34,10 +34,22 @@ pub fn write_tiny_mnist(dir: &Path, count: u32) -> PathBuf {
     }
     let labels: Vec<u8> = (0..count).map(|i| (i % 10) as u8).collect();
     let files = [
-        ("train-images-idx3-ubyte.gz", gan_data::idx::encode_idx(&[count, 28, 28], &pixels)),
-        ("train-labels-idx1-ubyte.gz", gan_data::idx::encode_idx(&[count], &labels)),
-        ("t10k-images-idx3-ubyte.gz", gan_data::idx::encode_idx(&[count, 28, 28], &pixels)),
-        ("t10k-labels-idx1-ubyte.gz", gan_data::idx::encode_idx(&[count], &labels)),
+        (
+            "train-images-idx3-ubyte.gz",
+            gan_data::idx::encode_idx(&[count, 28, 28], &pixels),
+        ),
+        (
+            "train-labels-idx1-ubyte.gz",
+            gan_data::idx::encode_idx(&[count], &labels),
+        ),
+        (
+            "t10k-images-idx3-ubyte.gz",
+            gan_data::idx::encode_idx(&[count, 28, 28], &pixels),
+        ),
+        (
+            "t10k-labels-idx1-ubyte.gz",
+            gan_data::idx::encode_idx(&[count], &labels),
+        ),
     ];
     for (name, bytes) in files {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

@@ -2,6 +2,8 @@
 //! library crates, runs them, and owns all output and exit codes.
 
 mod commands;
+mod logging;
+mod observer;
 
 use clap::{Parser, Subcommand};
 
@@ -18,20 +20,23 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train a GAN on MNIST (the default preset `mlp`, or `--preset tutorial`), or resume a run.
+    Train(commands::train::TrainArgs),
+    /// Generate images from a trained generator: a grid picture and/or an IDX file.
+    Generate(commands::generate::GenerateArgs),
+    /// Print Keras-style summaries of a preset's networks.
+    Summary(commands::summary::SummaryArgs),
     /// Print versions (gan-rs, tch, libtorch), threads and available devices.
     Info,
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let log = logging::init();
     let cli = Cli::parse();
-    let result = match cli.command {
+    let result = match &cli.command {
+        Command::Train(args) => commands::train::run(args, &log),
+        Command::Generate(args) => commands::generate::run(args),
+        Command::Summary(args) => commands::summary::run(args),
         Command::Info => commands::info::run(),
     };
     if let Err(err) = result {

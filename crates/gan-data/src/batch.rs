@@ -81,7 +81,11 @@ impl BatchSampler {
     }
 
     fn permutation(&mut self, epoch: u64, device: Device) -> Result<Tensor, TchError> {
-        if let Some((_, perm)) = self.cached.iter().find(|(e, t)| *e == epoch && t.device() == device) {
+        if let Some((_, perm)) = self
+            .cached
+            .iter()
+            .find(|(e, t)| *e == epoch && t.device() == device)
+        {
             return Ok(perm.shallow_clone());
         }
         // Sorting random keys gives a uniform permutation; a stable sort makes ties (two equal
@@ -122,10 +126,15 @@ mod tests {
     #[test]
     fn batches_depend_only_on_step_not_on_call_order() {
         let mut straight = BatchSampler::new(100, 30, Sampling::ShuffledEpochs, 1);
-        let expected: Vec<_> = (0..10).map(|s| host(straight.indices(s, Device::Cpu).unwrap())).collect();
+        let expected: Vec<_> = (0..10)
+            .map(|s| host(straight.indices(s, Device::Cpu).unwrap()))
+            .collect();
         let mut resumed = BatchSampler::new(100, 30, Sampling::ShuffledEpochs, 1);
         for s in (0..10).rev() {
-            assert_eq!(host(resumed.indices(s, Device::Cpu).unwrap()), expected[s as usize]);
+            assert_eq!(
+                host(resumed.indices(s, Device::Cpu).unwrap()),
+                expected[s as usize]
+            );
         }
     }
 
@@ -133,7 +142,9 @@ mod tests {
     fn shuffled_epochs_visit_every_example_once_per_epoch() {
         // 10 batches of 30 = 3 epochs of 100, batches straddling epoch boundaries.
         let mut sampler = BatchSampler::new(100, 30, Sampling::ShuffledEpochs, 3);
-        let all: Vec<i64> = (0..10).flat_map(|s| host(sampler.indices(s, Device::Cpu).unwrap())).collect();
+        let all: Vec<i64> = (0..10)
+            .flat_map(|s| host(sampler.indices(s, Device::Cpu).unwrap()))
+            .collect();
         for epoch in all.chunks(100) {
             let mut seen = epoch.to_vec();
             seen.sort_unstable();
@@ -162,6 +173,9 @@ mod tests {
             }
         }
         // 10,000 draws, 1,000 expected per bin, sd ≈ 30: ±150 is five sigmas.
-        assert!(counts.iter().all(|&c| (850..1150).contains(&c)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| (850..1150).contains(&c)),
+            "{counts:?}"
+        );
     }
 }

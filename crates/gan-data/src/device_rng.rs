@@ -55,7 +55,13 @@ impl DeviceRng {
     }
 
     /// `count` integers uniform in `[0, upper)` (`upper < 2³¹`), as `i64`.
-    pub fn below(&self, stream: u64, count: i64, upper: i64, device: Device) -> Result<Tensor, TchError> {
+    pub fn below(
+        &self,
+        stream: u64,
+        count: i64,
+        upper: i64,
+        device: Device,
+    ) -> Result<Tensor, TchError> {
         assert!((1..1 << 31).contains(&upper), "upper bound out of range");
         // (x · upper) >> 32 maps 32-bit x onto [0, upper) with bias below upper / 2³².
         self.bits(stream, count, device)?
@@ -109,7 +115,10 @@ mod tests {
         let mean = z.mean(Kind::Float).double_value(&[]);
         let std = z.std(false).double_value(&[]);
         let kurtosis = z.pow_tensor_scalar(4).mean(Kind::Float).double_value(&[]);
-        assert!(mean.abs() < 0.01 && (std - 1.0).abs() < 0.01, "{mean} {std}");
+        assert!(
+            mean.abs() < 0.01 && (std - 1.0).abs() < 0.01,
+            "{mean} {std}"
+        );
         assert!((kurtosis - 3.0).abs() < 0.1, "{kurtosis}");
     }
 
@@ -119,14 +128,20 @@ mod tests {
         let counts = Vec::<i64>::try_from(i.bincount::<Tensor>(None, 10)).unwrap();
         assert_eq!(counts.len(), 10);
         // 10,000 expected per bin, sd ≈ 95: ±500 is five sigmas.
-        assert!(counts.iter().all(|&c| (9_500..10_500).contains(&c)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| (9_500..10_500).contains(&c)),
+            "{counts:?}"
+        );
     }
 
     #[test]
     fn neighbouring_counters_are_uncorrelated() {
         let u = DeviceRng::new(4).uniform(0, &[100_001], CPU).unwrap();
         let (a, b) = (u.narrow(0, 0, 100_000), u.narrow(0, 1, 100_000));
-        let corr = ((&a - 0.5) * (&b - 0.5)).mean(Kind::Float).double_value(&[]) * 12.0;
+        let corr = ((&a - 0.5) * (&b - 0.5))
+            .mean(Kind::Float)
+            .double_value(&[])
+            * 12.0;
         assert!(corr.abs() < 0.02, "{corr}");
     }
 }

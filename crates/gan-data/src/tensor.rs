@@ -101,7 +101,11 @@ mod tests {
         let odd = Tensor::from_slice(&[f32::NAN, 7.0, -7.0, 0.5]).view([1, 1, 2, 2]);
         let back = Images::from_tensor(&odd, Scaling::MinusOneToOne).unwrap();
         assert_eq!(back.pixels, vec![0, 255, 0, 191]);
-        assert!(Images::from_tensor(&Tensor::zeros([2, 3], (Kind::Float, Device::Cpu)), Scaling::ZeroOne).is_err());
+        assert!(Images::from_tensor(
+            &Tensor::zeros([2, 3], (Kind::Float, Device::Cpu)),
+            Scaling::ZeroOne
+        )
+        .is_err());
     }
 
     #[test]

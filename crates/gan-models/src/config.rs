@@ -20,7 +20,10 @@ pub enum Norm {
     None,
     /// Batch normalisation. `momentum` is PyTorch's (weight of the new batch statistic in the
     /// running average): Keras' momentum 0.99 is 0.01 here.
-    BatchNorm { momentum: f64, eps: f64 },
+    BatchNorm {
+        momentum: f64,
+        eps: f64,
+    },
 }
 
 /// The generator's last nonlinearity, which fixes the range of its images.

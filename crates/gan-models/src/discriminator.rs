@@ -48,9 +48,17 @@ impl Discriminator {
         for (i, &width) in c.hidden.iter().enumerate() {
             let n = i + 1;
             rows.push(LayerInfo::new(format!("fc{n}"), "Dense", &[width]));
-            rows.push(LayerInfo::new(format!("act{n}"), c.activation.name(), &[width]));
+            rows.push(LayerInfo::new(
+                format!("act{n}"),
+                c.activation.name(),
+                &[width],
+            ));
         }
-        rows.push(LayerInfo::new(format!("fc{}", c.hidden.len() + 1), "Dense", &[1]));
+        rows.push(LayerInfo::new(
+            format!("fc{}", c.hidden.len() + 1),
+            "Dense",
+            &[1],
+        ));
         rows.push(LayerInfo::new("output", "Sigmoid (in the loss)", &[1]));
         rows
     }
@@ -88,7 +96,10 @@ mod tests {
     fn leaky_relu_keeps_a_slope_below_zero() {
         let x = Tensor::from_slice(&[-2.0f32, -0.5, 0.0, 3.0]);
         let y = Activation::LeakyRelu { slope: 0.2 }.apply(&x);
-        assert_eq!(Vec::<f32>::try_from(&y).unwrap(), vec![-0.4, -0.1, 0.0, 3.0]);
+        assert_eq!(
+            Vec::<f32>::try_from(&y).unwrap(),
+            vec![-0.4, -0.1, 0.0, 3.0]
+        );
         let y = Activation::Relu.apply(&x);
         assert_eq!(Vec::<f32>::try_from(&y).unwrap(), vec![0.0, 0.0, 0.0, 3.0]);
     }

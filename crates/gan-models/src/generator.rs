@@ -77,13 +77,25 @@ impl Generator {
         for (i, &width) in c.hidden.iter().enumerate() {
             let n = i + 1;
             rows.push(LayerInfo::new(format!("fc{n}"), "Dense", &[width]));
-            rows.push(LayerInfo::new(format!("act{n}"), c.activation.name(), &[width]));
+            rows.push(LayerInfo::new(
+                format!("act{n}"),
+                c.activation.name(),
+                &[width],
+            ));
             if let Norm::BatchNorm { .. } = c.norm {
-                rows.push(LayerInfo::new(format!("bn{n}"), "BatchNormalization", &[width]));
+                rows.push(LayerInfo::new(
+                    format!("bn{n}"),
+                    "BatchNormalization",
+                    &[width],
+                ));
             }
         }
         let out = c.hidden.len() + 1;
-        rows.push(LayerInfo::new(format!("fc{out}"), "Dense", &[c.image_len()]));
+        rows.push(LayerInfo::new(
+            format!("fc{out}"),
+            "Dense",
+            &[c.image_len()],
+        ));
         let squash = match c.output {
             OutputActivation::Sigmoid => "Sigmoid",
             OutputActivation::Tanh => "Tanh",
@@ -172,8 +184,17 @@ mod tests {
         // Uniform on ±limit has standard deviation limit/√3.
         let std = w.std(true).double_value(&[]);
         assert!((std - limit / 3f64.sqrt()).abs() < 0.01 * limit, "{std}");
-        assert_eq!(vars["fc1.bias"].abs().sum(tch::Kind::Float).double_value(&[]), 0.0);
-        assert_eq!(vars["bn1.weight"].mean(tch::Kind::Float).double_value(&[]), 1.0);
+        assert_eq!(
+            vars["fc1.bias"]
+                .abs()
+                .sum(tch::Kind::Float)
+                .double_value(&[]),
+            0.0
+        );
+        assert_eq!(
+            vars["bn1.weight"].mean(tch::Kind::Float).double_value(&[]),
+            1.0
+        );
     }
 
     #[test]
@@ -195,9 +216,15 @@ mod tests {
         let z = Tensor::randn([32, 100], kind::FLOAT_CPU);
         let before = running.copy();
         let _ = tch::no_grad(|| g.forward_t(&z, false));
-        assert!(running.equal(&before), "inference must not touch running statistics");
+        assert!(
+            running.equal(&before),
+            "inference must not touch running statistics"
+        );
         let _ = tch::no_grad(|| g.forward_t(&z, true));
-        assert!(!running.equal(&before), "training updates running statistics");
+        assert!(
+            !running.equal(&before),
+            "training updates running statistics"
+        );
     }
 
     #[test]
@@ -208,7 +235,10 @@ mod tests {
         let err = Generator::new(&vs.root(), &c, 1).unwrap_err().to_string();
         assert!(err.contains("generator.hidden"), "{err}");
         let mut c = GeneratorConfig::tutorial();
-        c.norm = Norm::BatchNorm { momentum: 0.99 + 1.0, eps: 1e-3 };
+        c.norm = Norm::BatchNorm {
+            momentum: 0.99 + 1.0,
+            eps: 1e-3,
+        };
         assert!(Generator::new(&vs.root(), &c, 1).is_err());
         let mut c = GeneratorConfig::tutorial();
         c.activation = Activation::LeakyRelu { slope: f64::NAN };

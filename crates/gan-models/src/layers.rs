@@ -61,7 +61,9 @@ impl Activation {
 
     pub(crate) fn validate(self) -> Result<(), ModelError> {
         match self {
-            Activation::LeakyRelu { slope } if !slope.is_finite() || !(0.0..1.0).contains(&slope) => {
+            Activation::LeakyRelu { slope }
+                if !slope.is_finite() || !(0.0..1.0).contains(&slope) =>
+            {
                 Err(ModelError::InvalidConfig {
                     field: "activation.slope",
                     value: slope.to_string(),

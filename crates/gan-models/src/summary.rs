@@ -57,7 +57,11 @@ impl fmt::Display for Summary {
         let rule = "=".repeat(72);
         writeln!(f, "Model: \"{}\"", self.name)?;
         writeln!(f, "{}", "_".repeat(72))?;
-        writeln!(f, " {:<36}{:<22}{:>12}", "Layer (type)", "Output Shape", "Param #")?;
+        writeln!(
+            f,
+            " {:<36}{:<22}{:>12}",
+            "Layer (type)", "Output Shape", "Param #"
+        )?;
         writeln!(f, "{rule}")?;
         for (layer, params) in &self.rows {
             let shape = std::iter::once("None".to_owned())
@@ -113,16 +117,25 @@ mod tests {
         let vs = VarStore::new(Device::Cpu);
         let g = Generator::new(&vs.root(), &GeneratorConfig::tutorial(), 0).unwrap();
         let s = Summary::new("generator", g.layers(), &vs);
-        assert_eq!((s.total, s.trainable, s.non_trainable), (1_493_520, 1_489_936, 3_584));
+        assert_eq!(
+            (s.total, s.trainable, s.non_trainable),
+            (1_493_520, 1_489_936, 3_584)
+        );
         let text = s.to_string();
         assert!(text.contains("Total params: 1,493,520"), "{text}");
-        assert!(text.contains("fc1 (Dense)") && text.contains("25,856"), "{text}");
+        assert!(
+            text.contains("fc1 (Dense)") && text.contains("25,856"),
+            "{text}"
+        );
         assert!(text.contains("bn1 (BatchNormalization)") && text.contains("(None, 1, 28, 28)"));
 
         let vs = VarStore::new(Device::Cpu);
         let d = Discriminator::new(&vs.root(), &DiscriminatorConfig::tutorial(), 0).unwrap();
         let s = Summary::new("discriminator", d.layers(), &vs);
-        assert_eq!((s.total, s.trainable, s.non_trainable), (533_505, 533_505, 0));
+        assert_eq!(
+            (s.total, s.trainable, s.non_trainable),
+            (533_505, 533_505, 0)
+        );
         let per_layer: i64 = s.rows.iter().map(|(_, p)| p).sum();
         assert_eq!(per_layer, s.total);
     }

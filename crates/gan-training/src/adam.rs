@@ -46,7 +46,11 @@ impl AdamConfig {
 
     pub fn validate(&self) -> Result<(), TrainError> {
         if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return Err(TrainError::invalid("lr", self.lr, "must be a positive number"));
+            return Err(TrainError::invalid(
+                "lr",
+                self.lr,
+                "must be a positive number",
+            ));
         }
         for (field, beta) in [("beta1", self.beta1), ("beta2", self.beta2)] {
             if !(0.0..1.0).contains(&beta) {
@@ -54,7 +58,11 @@ impl AdamConfig {
             }
         }
         if !(self.eps > 0.0 && self.eps.is_finite()) {
-            return Err(TrainError::invalid("eps", self.eps, "must be a positive number"));
+            return Err(TrainError::invalid(
+                "eps",
+                self.eps,
+                "must be a positive number",
+            ));
         }
         Ok(())
     }
@@ -200,7 +208,13 @@ mod tests {
         // With bias correction, Adam's first update is lr·g/(|g| + ε') ≈ lr·sign(g).
         for style in [EpsilonStyle::Keras, EpsilonStyle::Pytorch] {
             let (vs, p) = one_param(1.0);
-            let mut adam = Adam::new(&vs, AdamConfig { epsilon_style: style, ..AdamConfig::keras() });
+            let mut adam = Adam::new(
+                &vs,
+                AdamConfig {
+                    epsilon_style: style,
+                    ..AdamConfig::keras()
+                },
+            );
             adam.step(&[Tensor::from_slice(&[0.5f32])]);
             let w = p.double_value(&[0]);
             assert!((w - (1.0 - 1e-3)).abs() < 1e-6, "{style:?}: {w}");
@@ -210,7 +224,13 @@ mod tests {
     #[test]
     fn matches_a_hand_computed_second_step() {
         let (vs, p) = one_param(0.0);
-        let c = AdamConfig { lr: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, epsilon_style: EpsilonStyle::Pytorch };
+        let c = AdamConfig {
+            lr: 0.1,
+            beta1: 0.9,
+            beta2: 0.99,
+            eps: 1e-8,
+            epsilon_style: EpsilonStyle::Pytorch,
+        };
         let mut adam = Adam::new(&vs, c);
         adam.step(&[Tensor::from_slice(&[1.0f32])]);
         adam.step(&[Tensor::from_slice(&[-2.0f32])]);
@@ -225,7 +245,13 @@ mod tests {
     fn minimises_a_quadratic() {
         let vs = VarStore::new(Device::Cpu);
         let x = vs.root().var("x", &[3], nn::Init::Const(5.0));
-        let mut adam = Adam::new(&vs, AdamConfig { lr: 0.1, ..AdamConfig::keras() });
+        let mut adam = Adam::new(
+            &vs,
+            AdamConfig {
+                lr: 0.1,
+                ..AdamConfig::keras()
+            },
+        );
         let target = Tensor::from_slice(&[1.0f32, -2.0, 3.0]);
         for _ in 0..500 {
             let loss = (&x - &target).square().sum(Kind::Float);
@@ -248,6 +274,10 @@ mod tests {
         assert_eq!(b.steps_taken(), 1);
         assert!(b.params[0].2.equal(&a.params[0].2) && b.params[0].3.equal(&a.params[0].3));
         let missing = HashMap::new();
-        assert!(b.load_state(&missing, "opt.", 1, Path::new("ck")).unwrap_err().to_string().contains("opt.m.w"));
+        assert!(b
+            .load_state(&missing, "opt.", 1, Path::new("ck"))
+            .unwrap_err()
+            .to_string()
+            .contains("opt.m.w"));
     }
 }

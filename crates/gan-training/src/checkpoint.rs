@@ -77,21 +77,31 @@ pub fn load(manifest_path: &Path) -> Result<Checkpoint, TrainError> {
         path: manifest_path.to_owned(),
         why,
     };
-    let text = std::fs::read_to_string(manifest_path).map_err(|e| TrainError::io(manifest_path, e))?;
+    let text =
+        std::fs::read_to_string(manifest_path).map_err(|e| TrainError::io(manifest_path, e))?;
     let manifest: Manifest =
         toml::from_str(&text).map_err(|e| bad(format!("unreadable manifest: {e}")))?;
     if manifest.format != FORMAT {
-        return Err(bad(format!("format {} (this gan reads {FORMAT})", manifest.format)));
+        return Err(bad(format!(
+            "format {} (this gan reads {FORMAT})",
+            manifest.format
+        )));
     }
     if manifest.tensors.contains('/') || manifest.tensors.contains("..") {
-        return Err(bad(format!("tensor file {:?} must be a plain name", manifest.tensors)));
+        return Err(bad(format!(
+            "tensor file {:?} must be a plain name",
+            manifest.tensors
+        )));
     }
     let tensor_path = manifest_path.with_file_name(&manifest.tensors);
     let found = sha256_file(&tensor_path)?;
     if found != manifest.sha256 {
         return Err(TrainError::BadCheckpoint {
             path: tensor_path,
-            why: format!("SHA-256 is {found}, the manifest says {}; the file is corrupt or truncated", manifest.sha256),
+            why: format!(
+                "SHA-256 is {found}, the manifest says {}; the file is corrupt or truncated",
+                manifest.sha256
+            ),
         });
     }
     let tensors = Tensor::read_safetensors(&tensor_path)
@@ -116,7 +126,8 @@ pub fn list(dir: &Path) -> Vec<PathBuf> {
                 .map(|e| e.path())
                 .filter(|p| {
                     p.extension().is_some_and(|e| e == "toml")
-                        && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("step-"))
+                        && p.file_name()
+                            .is_some_and(|n| n.to_string_lossy().starts_with("step-"))
                 })
                 .collect()
         })
@@ -154,7 +165,10 @@ pub fn prune(dir: &Path, keep: usize) -> Result<(), TrainError> {
 
 fn sha256_file(path: &Path) -> Result<String, TrainError> {
     let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
-    Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+    Ok(Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 #[cfg(test)]
@@ -175,8 +189,14 @@ mod tests {
 
     fn tensors() -> Vec<(String, Tensor)> {
         vec![
-            ("generator.fc1.weight".to_owned(), Tensor::from_slice(&[1.0f32, 2.0]).view([1, 2])),
-            ("d_adam.m.fc1.bias".to_owned(), Tensor::from_slice(&[3.0f32])),
+            (
+                "generator.fc1.weight".to_owned(),
+                Tensor::from_slice(&[1.0f32, 2.0]).view([1, 2]),
+            ),
+            (
+                "d_adam.m.fc1.bias".to_owned(),
+                Tensor::from_slice(&[3.0f32]),
+            ),
         ]
     }
 
@@ -199,8 +219,13 @@ mod tests {
         let mut bytes = std::fs::read(&newest).unwrap();
         bytes.truncate(bytes.len() / 2);
         std::fs::write(&newest, bytes).unwrap();
-        let err = load(&dir.path().join("step-00000020.toml")).unwrap_err().to_string();
-        assert!(err.contains("step-00000020.safetensors") && err.contains("SHA-256"), "{err}");
+        let err = load(&dir.path().join("step-00000020.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("step-00000020.safetensors") && err.contains("SHA-256"),
+            "{err}"
+        );
         assert_eq!(latest(dir.path()).unwrap().manifest.step, 10);
     }
 
@@ -211,7 +236,10 @@ mod tests {
             save(dir.path(), manifest(step), &tensors()).unwrap();
         }
         prune(dir.path(), 2).unwrap();
-        let steps: Vec<u64> = list(dir.path()).iter().map(|m| load(m).unwrap().manifest.step).collect();
+        let steps: Vec<u64> = list(dir.path())
+            .iter()
+            .map(|m| load(m).unwrap().manifest.step)
+            .collect();
         assert_eq!(steps, vec![30, 20]);
         assert!(!dir.path().join("step-00000010.safetensors").exists());
     }
@@ -219,6 +247,9 @@ mod tests {
     #[test]
     fn empty_dir_has_no_checkpoint() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(latest(dir.path()), Err(TrainError::NoCheckpoint { .. })));
+        assert!(matches!(
+            latest(dir.path()),
+            Err(TrainError::NoCheckpoint { .. })
+        ));
     }
 }

@@ -3,9 +3,7 @@
 use std::path::Path;
 
 use gan_data::{Sampling, Scaling};
-use gan_models::{
-    Activation, DiscriminatorConfig, GeneratorConfig, OutputActivation,
-};
+use gan_models::{Activation, DiscriminatorConfig, GeneratorConfig, OutputActivation};
 use serde::{Deserialize, Serialize};
 
 use crate::adam::{AdamConfig, EpsilonStyle};
@@ -69,7 +67,11 @@ impl DeviceChoice {
             "cuda" => Ok(DeviceChoice::Cuda),
             "mps" => Ok(DeviceChoice::Mps),
             "auto" => Ok(DeviceChoice::Auto),
-            other => Err(TrainError::invalid("device", other, "choose cpu, cuda, mps or auto")),
+            other => Err(TrainError::invalid(
+                "device",
+                other,
+                "choose cpu, cuda, mps or auto",
+            )),
         }
     }
 
@@ -187,10 +189,18 @@ impl TrainConfig {
             return Err(TrainError::invalid("sample-every", 0, "must be at least 1"));
         }
         if self.checkpoint_every == 0 {
-            return Err(TrainError::invalid("checkpoint-every", 0, "must be at least 1"));
+            return Err(TrainError::invalid(
+                "checkpoint-every",
+                0,
+                "must be at least 1",
+            ));
         }
         if self.keep_checkpoints == 0 {
-            return Err(TrainError::invalid("keep-checkpoints", 0, "must be at least 1"));
+            return Err(TrainError::invalid(
+                "keep-checkpoints",
+                0,
+                "must be at least 1",
+            ));
         }
         if self.grid[0] == 0 || self.grid[1] == 0 || self.grid[0] * self.grid[1] > 1024 {
             return Err(TrainError::invalid(
@@ -207,7 +217,10 @@ impl TrainConfig {
             return Err(TrainError::invalid(
                 "discriminator.image_shape",
                 format!("{:?}", self.discriminator.image_shape),
-                format!("must equal the generator's {:?}", self.generator.image_shape),
+                format!(
+                    "must equal the generator's {:?}",
+                    self.generator.image_shape
+                ),
             ));
         }
         let expected = match self.generator.output {
@@ -226,7 +239,11 @@ impl TrainConfig {
         }
         if let Activation::LeakyRelu { slope } = self.discriminator.activation {
             if !(0.0..1.0).contains(&slope) {
-                return Err(TrainError::invalid("discriminator.activation.slope", slope, "must be in [0, 1)"));
+                return Err(TrainError::invalid(
+                    "discriminator.activation.slope",
+                    slope,
+                    "must be in [0, 1)",
+                ));
             }
         }
         Ok(())
@@ -251,21 +268,30 @@ mod tests {
     fn bad_values_name_the_field() {
         let mut c = TrainConfig::preset(Preset::Mlp);
         c.batch_size = 0;
-        assert!(c.validate().unwrap_err().to_string().contains("batch-size = 0"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("batch-size = 0"));
         let mut c = TrainConfig::preset(Preset::Mlp);
         c.adam.lr = -1.0;
         assert!(c.validate().unwrap_err().to_string().contains("lr = -1"));
         let mut c = TrainConfig::preset(Preset::Mlp);
         c.scaling = Scaling::ZeroOne;
         assert!(c.validate().unwrap_err().to_string().contains("scaling"));
-        assert!(Preset::parse("dcgan").unwrap_err().to_string().contains("tutorial, mlp"));
+        assert!(Preset::parse("dcgan")
+            .unwrap_err()
+            .to_string()
+            .contains("tutorial, mlp"));
     }
 
     #[test]
     fn unknown_and_missing_fields_are_refused() {
         let mut text = TrainConfig::preset(Preset::Tutorial).to_toml();
         text = text.replacen("steps = 10000", "stepz = 10000", 1);
-        let err = toml::from_str::<TrainConfig>(&text).unwrap_err().to_string();
+        let err = toml::from_str::<TrainConfig>(&text)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("stepz"), "{err}");
     }
 }

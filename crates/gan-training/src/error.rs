@@ -21,7 +21,10 @@ pub enum TrainError {
     #[error("{path} is not valid TOML for a training config: {message}")]
     ConfigParse { path: PathBuf, message: String },
     #[error("{path} is not a run directory (no {missing}); give the directory `gan train` wrote")]
-    NotARun { path: PathBuf, missing: &'static str },
+    NotARun {
+        path: PathBuf,
+        missing: &'static str,
+    },
     #[error("{path} has no complete checkpoint to resume from")]
     NoCheckpoint { path: PathBuf },
     #[error("{path} is not a valid checkpoint: {why}")]
@@ -34,12 +37,10 @@ pub enum TrainError {
     Data(#[from] gan_data::DataError),
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
-    #[error("training diverged at step {step}: {what} is {value}; the last good checkpoint is kept")]
-    NonFinite {
-        step: u64,
-        what: String,
-        value: f64,
-    },
+    #[error(
+        "training diverged at step {step}: {what} is {value}; the last good checkpoint is kept"
+    )]
+    NonFinite { step: u64, what: String, value: f64 },
 }
 
 impl TrainError {
@@ -50,7 +51,11 @@ impl TrainError {
         }
     }
 
-    pub(crate) fn invalid(field: &'static str, value: impl ToString, why: impl Into<String>) -> Self {
+    pub(crate) fn invalid(
+        field: &'static str,
+        value: impl ToString,
+        why: impl Into<String>,
+    ) -> Self {
         TrainError::InvalidConfig {
             field,
             value: value.to_string(),

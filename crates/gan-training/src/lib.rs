@@ -10,6 +10,7 @@
 //!   [`TrainObserver`]; [`run::resume`] continues a run exactly.
 //! - [`RunDir`], [`checkpoint`], [`metrics`]: the files a run leaves behind, written
 //!   atomically.
+//! - [`TrainedGenerator`]: a checkpoint's generator, for sampling.
 //!
 //! ```no_run
 //! use gan_training::{run, Preset, RunDir, TrainConfig, Trainer};
@@ -28,6 +29,7 @@ mod atomic;
 pub mod checkpoint;
 pub mod config;
 mod error;
+mod inference;
 pub mod loss;
 pub mod metrics;
 pub mod run;
@@ -37,6 +39,7 @@ mod trainer;
 pub use adam::{Adam, AdamConfig, EpsilonStyle};
 pub use config::{DeviceChoice, FakeMode, Preset, TrainConfig};
 pub use error::TrainError;
+pub use inference::TrainedGenerator;
 pub use run::{RunOutcome, TrainObserver};
 pub use run_dir::RunDir;
 pub use trainer::{StepMetrics, Trainer};

@@ -27,9 +27,10 @@ mod tests {
     fn equals_sigmoid_then_bce_and_stays_finite() {
         let logits = Tensor::from_slice(&[-3.0f32, -0.5, 0.0, 0.7, 4.0]).view([5, 1]);
         let targets = Tensor::from_slice(&[0.0f32, 1.0, 1.0, 0.0, 1.0]).view([5, 1]);
-        let direct = logits
-            .sigmoid()
-            .binary_cross_entropy::<Tensor>(&targets, None, Reduction::Mean);
+        let direct =
+            logits
+                .sigmoid()
+                .binary_cross_entropy::<Tensor>(&targets, None, Reduction::Mean);
         let stable = bce_with_logits(&logits, &targets);
         assert!((direct.double_value(&[]) - stable.double_value(&[])).abs() < 1e-6);
         let extreme = Tensor::from_slice(&[-200.0f32]).view([1, 1]);

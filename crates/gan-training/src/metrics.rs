@@ -111,7 +111,10 @@ mod tests {
         log.append(&m(4), 9.0).unwrap();
         log.flush().unwrap();
         let rows = read(&path).unwrap();
-        assert_eq!(rows.iter().map(|r| r[0] as u64).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+        assert_eq!(
+            rows.iter().map(|r| r[0] as u64).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4]
+        );
         assert_eq!(rows[3], [4.0, 0.5, 0.75, 1.25, 9.0]);
         assert!(std::fs::read_to_string(&path).unwrap().starts_with(HEADER));
     }

@@ -105,7 +105,8 @@ impl RunDir {
 
     /// The grid saved after `step` steps, named as the tutorial names its files.
     pub fn sample_path(&self, step: u64) -> PathBuf {
-        self.samples_dir().join(format!("image_at_epoch_{step:04}.png"))
+        self.samples_dir()
+            .join(format!("image_at_epoch_{step:04}.png"))
     }
 
     /// Rewrites the config (after flags changed what a resumed run does, e.g. `--steps`).
@@ -164,7 +165,10 @@ mod tests {
         assert!(run.samples_dir().is_dir() && run.checkpoints_dir().is_dir());
         let (_, back) = RunDir::open(&root).unwrap();
         assert_eq!(back, config);
-        assert!(RunDir::create(&root, &config).unwrap_err().to_string().contains("--resume"));
+        assert!(RunDir::create(&root, &config)
+            .unwrap_err()
+            .to_string()
+            .contains("--resume"));
         let err = RunDir::open(dir.path()).unwrap_err().to_string();
         assert!(err.contains("not a run directory"), "{err}");
     }

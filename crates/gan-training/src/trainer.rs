@@ -58,7 +58,11 @@ impl Trainer {
         config.validate()?;
         let [channels, rows, cols] = config.generator.image_shape;
         if images.count == 0 {
-            return Err(TrainError::invalid("data", "0 images", "the training set is empty"));
+            return Err(TrainError::invalid(
+                "data",
+                "0 images",
+                "the training set is empty",
+            ));
         }
         if channels != 1 || images.rows as i64 != rows || images.cols as i64 != cols {
             return Err(TrainError::invalid(
@@ -86,10 +90,19 @@ impl Trainer {
         let g_adam = Adam::new(&g_vs, config.adam);
         let d_adam = Adam::new(&d_vs, config.adam);
         let data = images.to_tensor(config.scaling, device)?;
-        let sampler = BatchSampler::new(images.count, config.batch_size, config.sampling, config.seed);
+        let sampler = BatchSampler::new(
+            images.count,
+            config.batch_size,
+            config.sampling,
+            config.seed,
+        );
         let rng = DeviceRng::new(config.seed);
         let grid = (config.grid[0] * config.grid[1]) as i64;
-        let fixed_noise = rng.normal(FIXED_NOISE_STREAM, &[grid, config.generator.latent_dim], device)?;
+        let fixed_noise = rng.normal(
+            FIXED_NOISE_STREAM,
+            &[grid, config.generator.latent_dim],
+            device,
+        )?;
         let labels_shape = [config.batch_size as i64, 1];
         Ok(Trainer {
             g_params: g_adam.parameters(),
@@ -146,7 +159,10 @@ impl Trainer {
         let step = self.steps_done;
         // Randomness is a function of (seed, step), so a resumed run draws what an
         // uninterrupted one would.
-        let latent = [self.config.batch_size as i64, self.config.generator.latent_dim];
+        let latent = [
+            self.config.batch_size as i64,
+            self.config.generator.latent_dim,
+        ];
         let real = self.sampler.batch(step, &self.data)?;
         let noise = self.rng.normal(2 * step, &latent, self.device)?;
         let fake_in_training_mode = self.config.fake_mode == FakeMode::Training;
@@ -179,7 +195,11 @@ impl Trainer {
     /// One Adam step of D on `images` labelled real (1) or fake (0); returns loss and accuracy
     /// measured before the update, as Keras' `train_on_batch` reports them.
     fn update_discriminator(&mut self, images: &Tensor, real: bool) -> (Tensor, Tensor) {
-        let labels = if real { &self.real_labels } else { &self.fake_labels };
+        let labels = if real {
+            &self.real_labels
+        } else {
+            &self.fake_labels
+        };
         let logits = self.discriminator.forward_t(images, true);
         let loss = bce_with_logits(&logits, labels);
         let acc = accuracy(&logits.detach(), labels);
@@ -235,13 +255,20 @@ impl Trainer {
         if m.step > self.config.steps {
             return Err(TrainError::BadCheckpoint {
                 path: path.clone(),
-                why: format!("it is at step {}, beyond the configured {} steps", m.step, self.config.steps),
+                why: format!(
+                    "it is at step {}, beyond the configured {} steps",
+                    m.step, self.config.steps
+                ),
             });
         }
         assign(&self.g_vs, &checkpoint.tensors, "generator.", path)?;
         assign(&self.d_vs, &checkpoint.tensors, "discriminator.", path)?;
-        self.g_adam
-            .load_state(&checkpoint.tensors, "generator_adam.", m.generator_adam_steps, path)?;
+        self.g_adam.load_state(
+            &checkpoint.tensors,
+            "generator_adam.",
+            m.generator_adam_steps,
+            path,
+        )?;
         self.d_adam.load_state(
             &checkpoint.tensors,
             "discriminator_adam.",
@@ -285,16 +312,28 @@ mod tests {
                 }
             }
         }
-        Images { count, rows: 28, cols: 28, pixels }
+        Images {
+            count,
+            rows: 28,
+            cols: 28,
+            pixels,
+        }
     }
 
     fn snapshot(vs: &VarStore) -> Vec<(String, Tensor)> {
-        named_tensors(vs, "").into_iter().map(|(n, t)| (n, t.copy())).collect()
+        named_tensors(vs, "")
+            .into_iter()
+            .map(|(n, t)| (n, t.copy()))
+            .collect()
     }
 
     fn changed(before: &[(String, Tensor)], vs: &VarStore) -> Vec<String> {
         let now = vs.variables();
-        before.iter().filter(|(n, t)| !now[n].equal(t)).map(|(n, _)| n.clone()).collect()
+        before
+            .iter()
+            .filter(|(n, t)| !now[n].equal(t))
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 
     #[test]
@@ -304,14 +343,21 @@ mod tests {
         let real = t.data.narrow(0, 0, 16);
         let _ = t.update_discriminator(&real, true);
         assert!(changed(&g0, &t.g_vs).is_empty(), "D step touched G");
-        assert_eq!(changed(&d0, &t.d_vs).len(), d0.len(), "D step must move every D parameter");
+        assert_eq!(
+            changed(&d0, &t.d_vs).len(),
+            d0.len(),
+            "D step must move every D parameter"
+        );
 
         let (g1, d1) = (snapshot(&t.g_vs), snapshot(&t.d_vs));
         let noise = Tensor::randn([16, 100], (Kind::Float, Device::Cpu));
         let _ = t.update_generator(&noise);
         assert!(changed(&d1, &t.d_vs).is_empty(), "G step touched D");
         let moved = changed(&g1, &t.g_vs);
-        assert!(moved.iter().any(|n| n == "fc1.weight") && moved.iter().any(|n| n == "bn1.running_mean"));
+        assert!(
+            moved.iter().any(|n| n == "fc1.weight")
+                && moved.iter().any(|n| n == "bn1.running_mean")
+        );
     }
 
     #[test]
@@ -336,7 +382,10 @@ mod tests {
             t.step().unwrap();
         }
         let after = distance(&t);
-        assert!(after < 0.5 * before, "mean |G(z) - x| went from {before:.3} to {after:.3}");
+        assert!(
+            after < 0.5 * before,
+            "mean |G(z) - x| went from {before:.3} to {after:.3}"
+        );
     }
 
     #[test]
@@ -401,7 +450,10 @@ mod tests {
         let mut other = Trainer::new(&wider, &data).unwrap();
         let err = run::resume(&mut other, &run_dir).unwrap_err().to_string();
         // Variables are checked in name order: bn1.bias is the first whose shape differs.
-        assert!(err.contains("tensor generator.bn1.bias has shape [16]"), "{err}");
+        assert!(
+            err.contains("tensor generator.bn1.bias has shape [16]"),
+            "{err}"
+        );
         run::resume(&mut t, &run_dir).unwrap();
     }
 
@@ -410,7 +462,10 @@ mod tests {
         let mut data = toy_images(4);
         data.rows = 14;
         data.cols = 56;
-        let err = Trainer::new(&small_config(Preset::Mlp), &data).err().unwrap().to_string();
+        let err = Trainer::new(&small_config(Preset::Mlp), &data)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("14×56"), "{err}");
     }
 }

@@ -11,10 +11,15 @@ use crate::raster::{with_temp, Rgb};
 /// Writes `frames` (same size) as a looping GIF, `delay_ms` per frame, each captioned.
 pub fn save_gif(path: &Path, frames: &[(String, Rgb)], delay_ms: u32) -> Result<(), VizError> {
     let Some((_, first)) = frames.first() else {
-        return Err(VizError::Invalid("an animation needs at least one frame".into()));
+        return Err(VizError::Invalid(
+            "an animation needs at least one frame".into(),
+        ));
     };
     let (width, height) = (first.width, first.height);
-    if let Some((caption, _)) = frames.iter().find(|(_, f)| (f.width, f.height) != (width, height)) {
+    if let Some((caption, _)) = frames
+        .iter()
+        .find(|(_, f)| (f.width, f.height) != (width, height))
+    {
         return Err(VizError::Invalid(format!(
             "frame {caption:?} differs in size from the first ({width}×{height})"
         )));
@@ -56,7 +61,13 @@ mod tests {
         ];
         save_gif(&path, &frames, 200).unwrap();
         assert_eq!(&std::fs::read(&path).unwrap()[..6], b"GIF89a");
-        let mixed = vec![frames[0].clone(), ("odd".to_owned(), Rgb::filled(10, 10, 0))];
-        assert!(save_gif(&path, &mixed, 200).unwrap_err().to_string().contains("odd"));
+        let mixed = vec![
+            frames[0].clone(),
+            ("odd".to_owned(), Rgb::filled(10, 10, 0)),
+        ];
+        assert!(save_gif(&path, &mixed, 200)
+            .unwrap_err()
+            .to_string()
+            .contains("odd"));
     }
 }

@@ -116,6 +116,7 @@ fn draw_panel(
     chart
         .configure_mesh()
         .x_desc("step")
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .y_desc(panel.y_label.as_str())
         .label_style(("sans-serif", 13))
         .axis_desc_style(("sans-serif", 15))
@@ -123,13 +124,22 @@ fn draw_panel(
         .draw()?;
     for (i, curve) in panel.curves.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
-        let points = curve.points.iter().copied().filter(|(x, y)| finite(*x) && finite(*y));
+        let points = curve
+            .points
+            .iter()
+            .copied()
+            .filter(|(x, y)| finite(*x) && finite(*y));
         chart.draw_series(LineSeries::new(points, color.mix(0.25)))?;
         let smooth = curve.smoothed(smoothing).points;
         chart
-            .draw_series(LineSeries::new(smooth.into_iter().filter(|(x, y)| finite(*x) && finite(*y)), color.stroke_width(2)))?
+            .draw_series(LineSeries::new(
+                smooth.into_iter().filter(|(x, y)| finite(*x) && finite(*y)),
+                color.stroke_width(2),
+            ))?
             .label(curve.label.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
     }
     chart
         .configure_series_labels()
@@ -149,7 +159,10 @@ mod tests {
     fn moving_average() {
         let c = Curve::new("x", vec![(0.0, 1.0), (1.0, 3.0), (2.0, 5.0), (3.0, 7.0)]);
         let s = c.smoothed(2);
-        assert_eq!(s.points.iter().map(|p| p.1).collect::<Vec<_>>(), vec![1.0, 2.0, 4.0, 6.0]);
+        assert_eq!(
+            s.points.iter().map(|p| p.1).collect::<Vec<_>>(),
+            vec![1.0, 2.0, 4.0, 6.0]
+        );
         assert_eq!(c.smoothed(1), c);
     }
 
@@ -157,12 +170,20 @@ mod tests {
     fn draws_a_png_even_with_non_finite_points() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("loss.png");
-        let loss: Vec<(f64, f64)> = (0..200).map(|i| (i as f64, (i as f64 / 20.0).sin())).collect();
+        let loss: Vec<(f64, f64)> = (0..200)
+            .map(|i| (i as f64, (i as f64 / 20.0).sin()))
+            .collect();
         let mut odd = loss.clone();
         odd[5].1 = f64::NAN;
         let panels = [
-            Panel { y_label: "loss".into(), curves: vec![Curve::new("D", loss), Curve::new("G", odd)] },
-            Panel { y_label: "accuracy".into(), curves: vec![Curve::new("D acc", vec![(0.0, 0.5)])] },
+            Panel {
+                y_label: "loss".into(),
+                curves: vec![Curve::new("D", loss), Curve::new("G", odd)],
+            },
+            Panel {
+                y_label: "accuracy".into(),
+                curves: vec![Curve::new("D acc", vec![(0.0, 0.5)])],
+            },
         ];
         save_chart(&path, "training", &panels, (640, 480), 10).unwrap();
         let png = crate::raster::Rgb::load_png(&path).unwrap();

@@ -46,7 +46,10 @@ pub fn render_grid(images: &Images, style: GridStyle) -> Result<Rgb, VizError> {
             style.rows, style.cols, images.count
         )));
     }
-    let (h, w) = (images.rows as u32 * style.scale, images.cols as u32 * style.scale);
+    let (h, w) = (
+        images.rows as u32 * style.scale,
+        images.cols as u32 * style.scale,
+    );
     let width = style.cols * w + (style.cols + 1) * style.padding;
     let height = style.rows * h + (style.rows + 1) * style.padding;
     let mut out = Rgb::filled(width, height, style.background);
@@ -59,7 +62,8 @@ pub fn render_grid(images: &Images, style: GridStyle) -> Result<Rgb, VizError> {
         let image = images.image(index);
         for y in 0..h {
             for x in 0..w {
-                let value = image[(y / style.scale) as usize * images.cols + (x / style.scale) as usize];
+                let value =
+                    image[(y / style.scale) as usize * images.cols + (x / style.scale) as usize];
                 out.set_gray(x0 + x, y0 + y, value);
             }
         }
@@ -72,13 +76,26 @@ mod tests {
     use super::*;
 
     fn checker(count: usize) -> Images {
-        let pixels = (0..count * 4).map(|i| if i % 2 == 0 { 255 } else { 0 }).collect();
-        Images { count, rows: 2, cols: 2, pixels }
+        let pixels = (0..count * 4)
+            .map(|i| if i % 2 == 0 { 255 } else { 0 })
+            .collect();
+        Images {
+            count,
+            rows: 2,
+            cols: 2,
+            pixels,
+        }
     }
 
     #[test]
     fn layout_padding_and_upscale() {
-        let style = GridStyle { rows: 2, cols: 3, padding: 1, scale: 2, background: 7 };
+        let style = GridStyle {
+            rows: 2,
+            cols: 3,
+            padding: 1,
+            scale: 2,
+            background: 7,
+        };
         let grid = render_grid(&checker(6), style).unwrap();
         assert_eq!((grid.width, grid.height), (3 * 4 + 4, 2 * 4 + 3));
         let px = |x: u32, y: u32| grid.pixels[((y * grid.width + x) * 3) as usize];
@@ -102,6 +119,10 @@ mod tests {
         let grid = render_grid(&checker(4), GridStyle::new(2, 2)).unwrap();
         grid.save_png(&path).unwrap();
         assert_eq!(Rgb::load_png(&path).unwrap(), grid);
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary left"
+        );
     }
 }

@@ -1,3 +1,6 @@
 //! One module per subcommand.
 
+pub mod generate;
 pub mod info;
+pub mod summary;
+pub mod train;

@@ -1,0 +1,206 @@
+//! `gan train`: a new run from a preset or config file, or `--resume` of an existing one.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use gan_data::{default_data_dir, Fetcher, Mirror, Mnist, DATA_DIR_ENV, DATA_MIRROR_ENV};
+use gan_training::run_dir::default_run_name;
+use gan_training::{run, DeviceChoice, Preset, RunDir, TrainConfig, Trainer};
+
+use crate::logging::LogFile;
+use crate::observer::CliObserver;
+
+#[derive(clap::Args, Debug, Default)]
+pub struct TrainArgs {
+    /// Starting point: `mlp` (default: the tutorial's sizes with GAN practice) or `tutorial`
+    /// (the Keras tutorial exactly, collapse included).
+    #[arg(long, value_parser = ["tutorial", "mlp"], conflicts_with_all = ["config", "resume"])]
+    pub preset: Option<String>,
+    /// A complete config file (TOML, as written into run directories) instead of a preset.
+    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
+    pub config: Option<PathBuf>,
+    /// Continue the run in this directory from its newest checkpoint.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub resume: Option<PathBuf>,
+    /// Training steps (each: two D updates, one G update). With --resume, extends the run.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub steps: Option<u64>,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000), conflicts_with = "resume")]
+    pub batch_size: Option<u64>,
+    /// Adam's learning rate (both networks).
+    #[arg(long, value_parser = positive_number, allow_negative_numbers = true, conflicts_with = "resume")]
+    pub lr: Option<f64>,
+    /// Save a sample grid every N steps.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sample_every: Option<u64>,
+    /// Write a checkpoint every N steps (and at the end).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_every: Option<u64>,
+    #[arg(long, conflicts_with = "resume")]
+    pub seed: Option<u64>,
+    /// cpu, cuda, mps or auto (CUDA, else MPS, else CPU).
+    #[arg(long, value_parser = ["cpu", "cuda", "mps", "auto"])]
+    pub device: Option<String>,
+    /// libtorch intra-op threads (default: libtorch's choice, one per core).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub threads: Option<u64>,
+    /// Run directory [default: runs/<UTC time>-<preset>].
+    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
+    pub out: Option<PathBuf>,
+    /// MNIST directory, fetched there on first use [default: ~/.cache/gan-rs/mnist].
+    #[arg(long, value_name = "DIR", env = DATA_DIR_ENV)]
+    pub data_dir: Option<PathBuf>,
+    /// Print nothing but errors and the final line.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn positive_number(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        Ok(_) => Err("must be a positive number".to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+pub fn run(args: &TrainArgs, log: &LogFile) -> Result<()> {
+    let (run_dir, config, resuming) = match &args.resume {
+        Some(dir) => {
+            let (run_dir, mut config) =
+                RunDir::open(dir).with_context(|| format!("cannot resume {}", dir.display()))?;
+            apply_schedule_flags(args, &mut config);
+            config.validate()?;
+            run_dir.write_config(&config)?;
+            (run_dir, config, true)
+        }
+        None => {
+            let mut config = match (&args.config, &args.preset) {
+                (Some(path), _) => TrainConfig::from_toml_file(path)
+                    .with_context(|| format!("reading --config {}", path.display()))?,
+                (None, preset) => {
+                    TrainConfig::preset(Preset::parse(preset.as_deref().unwrap_or("mlp"))?)
+                }
+            };
+            apply_schedule_flags(args, &mut config);
+            if let Some(b) = args.batch_size {
+                config.batch_size = b as usize;
+            }
+            if let Some(lr) = args.lr {
+                config.adam.lr = lr;
+            }
+            if let Some(seed) = args.seed {
+                config.seed = seed;
+            }
+            config.validate()?;
+            let out = args
+                .out
+                .clone()
+                .unwrap_or_else(|| Path::new("runs").join(default_run_name(config.preset.name())));
+            let run_dir = RunDir::create(&out, &config)
+                .with_context(|| format!("cannot use --out {}", out.display()))?;
+            (run_dir, config, false)
+        }
+    };
+    log.open(&run_dir.log_path())
+        .with_context(|| format!("opening {}", run_dir.log_path().display()))?;
+
+    let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+    let mnist = load_or_fetch(&data_dir, args.quiet)?;
+    if !args.quiet {
+        println!("run directory: {}", run_dir.root().display());
+        if config.preset == Preset::Tutorial && !resuming {
+            println!(
+                "preset tutorial: the Keras tutorial exactly. Its settings (lr 1e-3, β1 0.9, ReLU in D, \
+                 fakes from G in inference mode) are known to collapse to a few digits by step ~3,000; \
+                 the default preset (mlp) does not."
+            );
+        }
+    }
+    let mut trainer = Trainer::new(&config, &mnist.train.images)?;
+    let elapsed_before = if resuming {
+        run::resume(&mut trainer, &run_dir)
+            .with_context(|| format!("cannot resume {}", run_dir.root().display()))?
+    } else {
+        0.0
+    };
+    if trainer.steps_done() >= config.steps {
+        bail!(
+            "{} is already at step {} of {}; pass --steps to train further",
+            run_dir.root().display(),
+            trainer.steps_done(),
+            config.steps
+        );
+    }
+    let mut observer = CliObserver::new(&run_dir, &config, args.quiet)?;
+    let outcome = run::train(&mut trainer, &run_dir, &mut observer, elapsed_before)?;
+    observer.finish();
+    let rate = (outcome.steps_done as f64 - trainer_start(&observer)) / observer.wall_seconds();
+    println!(
+        "trained {} steps in {:.1} s ({rate:.1} steps/s on {:?}); run directory {}",
+        outcome.steps_done,
+        outcome.elapsed_seconds,
+        trainer.device(),
+        run_dir.root().display()
+    );
+    if let Some(m) = outcome.last {
+        tracing::info!(
+            step = m.step,
+            d_loss = m.d_loss,
+            d_acc = m.d_acc,
+            g_loss = m.g_loss,
+            "finished"
+        );
+    }
+    Ok(())
+}
+
+fn trainer_start(observer: &CliObserver) -> f64 {
+    observer.start_step() as f64
+}
+
+/// Flags allowed both for new runs and for resumes: they change the schedule, not the model.
+fn apply_schedule_flags(args: &TrainArgs, config: &mut TrainConfig) {
+    if let Some(steps) = args.steps {
+        config.steps = steps;
+    }
+    if let Some(n) = args.sample_every {
+        config.sample_every = n;
+    }
+    if let Some(n) = args.checkpoint_every {
+        config.checkpoint_every = n;
+    }
+    if let Some(device) = &args.device {
+        config.device = DeviceChoice::parse(device).expect("clap checked the value");
+    }
+    if let Some(threads) = args.threads {
+        config.threads = threads as usize;
+    }
+}
+
+/// Loads MNIST from `dir`, fetching it first if files are missing (from `$GAN_DATA_MIRROR`,
+/// else the public mirrors).
+fn load_or_fetch(dir: &Path, quiet: bool) -> Result<Mnist> {
+    let complete = gan_data::MnistFile::ALL
+        .iter()
+        .all(|f| f.locate(dir).is_ok());
+    if !complete {
+        let mirrors = match std::env::var(DATA_MIRROR_ENV) {
+            Ok(value) if !value.trim().is_empty() => vec![Mirror::parse(&value)?],
+            _ => Mirror::defaults(),
+        };
+        if !quiet {
+            println!("MNIST not found in {}; fetching it", dir.display());
+        }
+        let outcomes = Fetcher::new(mirrors)
+            .fetch_mnist(dir, &gan_data::NoProgress)
+            .with_context(|| format!("fetching MNIST into {}", dir.display()))?;
+        if !quiet {
+            for outcome in outcomes {
+                if let gan_data::FetchOutcome::Fetched { path, from, bytes } = outcome {
+                    println!("  {} ({bytes} bytes from {from}, verified)", path.display());
+                }
+            }
+        }
+    }
+    Mnist::load(dir).with_context(|| format!("loading MNIST from {}", dir.display()))
+}

@@ -1,0 +1,174 @@
+//! What `gan train` shows and draws while training runs: a progress bar, the tutorial's line
+//! at each sample interval, sample grids, the loss chart and the progress animation.
+
+use std::path::Path;
+use std::time::Instant;
+
+use gan_data::Images;
+use gan_training::{metrics, RunDir, StepMetrics, TrainConfig, TrainObserver};
+use gan_viz::{render_grid, save_chart, save_gif, Curve, GridStyle, Panel, Rgb};
+use indicatif::{ProgressBar, ProgressStyle};
+
+pub struct CliObserver {
+    run: RunDir,
+    preset: &'static str,
+    style: GridStyle,
+    quiet: bool,
+    bar: Option<ProgressBar>,
+    frames: Vec<(String, Rgb)>,
+    last: Option<StepMetrics>,
+    total: u64,
+    start_step: u64,
+    started: Instant,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl CliObserver {
+    /// Frames already in the run (on resume) are loaded so the animation stays complete.
+    pub fn new(run: &RunDir, config: &TrainConfig, quiet: bool) -> anyhow::Result<CliObserver> {
+        let mut frames = Vec::new();
+        let mut samples: Vec<_> = std::fs::read_dir(run.samples_dir())
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        samples.sort();
+        for path in samples
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        {
+            if let Some(step) = step_of(path) {
+                frames.push((format!("step {step}"), Rgb::load_png(path)?));
+            }
+        }
+        frames.sort_by_key(|(caption, _)| caption_step(caption));
+        Ok(CliObserver {
+            run: run.clone(),
+            preset: config.preset.name(),
+            style: GridStyle::new(config.grid[0] as u32, config.grid[1] as u32),
+            quiet,
+            bar: None,
+            frames,
+            last: None,
+            total: config.steps,
+            start_step: 0,
+            started: Instant::now(),
+        })
+    }
+
+    pub fn start_step(&self) -> u64 {
+        self.start_step
+    }
+
+    pub fn wall_seconds(&self) -> f64 {
+        self.started.elapsed().as_secs_f64().max(1e-9)
+    }
+
+    pub fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn say(&self, line: &str) {
+        if self.quiet {
+            return;
+        }
+        match &self.bar {
+            Some(bar) => bar.suspend(|| println!("{line}")),
+            None => println!("{line}"),
+        }
+    }
+
+    fn draw(&mut self, step: u64, grid: &Images, metrics_path: &Path) -> Result<(), BoxError> {
+        let picture = render_grid(grid, self.style)?;
+        picture.save_png(&self.run.sample_path(step))?;
+        self.frames
+            .retain(|(caption, _)| caption_step(caption) != step);
+        self.frames.push((format!("step {step}"), picture));
+        save_gif(&self.run.root().join("progress.gif"), &self.frames, 600)?;
+        let rows = metrics::read(metrics_path)?;
+        if !rows.is_empty() {
+            let column = |i: usize| rows.iter().map(|r| (r[0], r[i])).collect::<Vec<_>>();
+            let panels = [
+                Panel {
+                    y_label: "loss (BCE)".into(),
+                    curves: vec![
+                        Curve::new("D loss", column(1)),
+                        Curve::new("G loss", column(3)),
+                    ],
+                },
+                Panel {
+                    y_label: "D accuracy".into(),
+                    curves: vec![Curve::new("D accuracy", column(2))],
+                },
+            ];
+            let title = format!("gan-rs, preset {}: training curves", self.preset);
+            save_chart(
+                &self.run.root().join("loss.png"),
+                &title,
+                &panels,
+                (900, 640),
+                (rows.len() / 50).max(1),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl TrainObserver for CliObserver {
+    fn on_start(&mut self, done: u64, total: u64) {
+        self.total = total;
+        self.start_step = done;
+        self.started = Instant::now();
+        if self.quiet {
+            return;
+        }
+        let bar = ProgressBar::new(total);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} steps  {per_sec}  elapsed {elapsed}  eta {eta}",
+            )
+            .expect("valid template"),
+        );
+        bar.set_position(done);
+        bar.reset_eta();
+        self.bar = Some(bar);
+    }
+
+    fn on_step(&mut self, metrics: &StepMetrics) {
+        self.last = Some(*metrics);
+        if let Some(bar) = &self.bar {
+            bar.set_position(metrics.step);
+        }
+    }
+
+    fn on_sample(&mut self, step: u64, grid: &Images, metrics_path: &Path) -> Result<(), BoxError> {
+        if let Some(m) = self.last.filter(|m| m.step == step) {
+            self.say(&format!(
+                "step {step}/{} | D loss {:.4} | D acc {:.2}% | G loss {:.4}",
+                self.total,
+                m.d_loss,
+                100.0 * m.d_acc,
+                m.g_loss
+            ));
+        }
+        self.draw(step, grid, metrics_path)
+    }
+
+    fn on_checkpoint(&mut self, step: u64, manifest: &Path) {
+        tracing::debug!(step, path = %manifest.display(), "checkpoint written");
+    }
+}
+
+/// `samples/image_at_epoch_1000.png` → 1000.
+fn step_of(path: &Path) -> Option<u64> {
+    path.file_stem()?
+        .to_str()?
+        .strip_prefix("image_at_epoch_")?
+        .parse()
+        .ok()
+}
+
+fn caption_step(caption: &str) -> u64 {
+    caption.trim_start_matches("step ").parse().unwrap_or(0)
+}

@@ -1,0 +1,91 @@
+//! A trained generator loaded from a run directory or a checkpoint, for sampling.
+
+use std::path::{Path, PathBuf};
+
+use gan_data::{DeviceRng, Images};
+use gan_models::weights::assign;
+use gan_models::Generator;
+use tch::nn::{ModuleT, VarStore};
+use tch::Device;
+
+use crate::checkpoint;
+use crate::config::TrainConfig;
+use crate::error::TrainError;
+use crate::run_dir::{RunDir, CHECKPOINTS_DIR};
+
+/// A generator with the weights of a checkpoint, in inference mode.
+pub struct TrainedGenerator {
+    pub config: TrainConfig,
+    /// The checkpoint the weights came from.
+    pub checkpoint: PathBuf,
+    /// Training steps behind those weights.
+    pub step: u64,
+    generator: Generator,
+    _vs: VarStore,
+    device: Device,
+}
+
+impl TrainedGenerator {
+    /// `path` is a run directory (its newest valid checkpoint is used) or one checkpoint file
+    /// of a run (`checkpoints/step-….toml` or `.safetensors`).
+    pub fn load(path: &Path, device: Device) -> Result<TrainedGenerator, TrainError> {
+        let (run_root, ck) = if path.is_dir() {
+            let (run, _) = RunDir::open(path)?;
+            (path.to_owned(), checkpoint::latest(&run.checkpoints_dir())?)
+        } else {
+            let manifest = path.with_extension("toml");
+            let in_checkpoints = manifest
+                .parent()
+                .filter(|p| p.file_name().is_some_and(|n| n == CHECKPOINTS_DIR));
+            let Some(checkpoints) = in_checkpoints else {
+                return Err(TrainError::NotARun {
+                    path: path.to_owned(),
+                    missing: "checkpoints/ parent directory (give a run directory or a file in its checkpoints/)",
+                });
+            };
+            let root = checkpoints.parent().unwrap_or(Path::new(".")).to_owned();
+            if !manifest.is_file() {
+                return Err(TrainError::BadCheckpoint {
+                    path: path.to_owned(),
+                    why: format!("its manifest {} is missing", manifest.display()),
+                });
+            }
+            (root, checkpoint::load(&manifest)?)
+        };
+        let (_, config) = RunDir::open(&run_root)?;
+        let vs = VarStore::new(device);
+        let generator = Generator::new(&vs.root(), &config.generator, 0)?;
+        assign(&vs, &ck.tensors, "generator.", &ck.path)?;
+        Ok(TrainedGenerator {
+            config,
+            checkpoint: ck.path,
+            step: ck.manifest.step,
+            generator,
+            _vs: vs,
+            device,
+        })
+    }
+
+    /// `n` images from noise seeded by `seed`, as bytes.
+    pub fn generate(&self, n: usize, seed: u64) -> Result<Images, TrainError> {
+        let rng = DeviceRng::new(seed);
+        let latent = self.config.generator.latent_dim;
+        let [_, rows, cols] = self.config.generator.image_shape;
+        let mut all = Images {
+            count: 0,
+            rows: rows as usize,
+            cols: cols as usize,
+            pixels: Vec::with_capacity(n * (rows * cols) as usize),
+        };
+        const CHUNK: usize = 1024;
+        for (chunk, start) in (0..n).step_by(CHUNK).enumerate() {
+            let size = CHUNK.min(n - start) as i64;
+            let noise = rng.normal(chunk as u64, &[size, latent], self.device)?;
+            let images = tch::no_grad(|| self.generator.forward_t(&noise, false));
+            let bytes = Images::from_tensor(&images, self.config.scaling)?;
+            all.count += bytes.count;
+            all.pixels.extend_from_slice(&bytes.pixels);
+        }
+        Ok(all)
+    }
+}
