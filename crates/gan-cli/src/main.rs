@@ -2,6 +2,7 @@
 //! library crates, runs them, and owns all output and exit codes.
 
 mod commands;
+mod interrupt;
 mod logging;
 mod observer;
 
@@ -35,12 +36,15 @@ fn main() {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Train(args) => commands::train::run(args, &log),
-        Command::Generate(args) => commands::generate::run(args),
-        Command::Summary(args) => commands::summary::run(args),
-        Command::Info => commands::info::run(),
+        Command::Generate(args) => commands::generate::run(args).map(|()| 0),
+        Command::Summary(args) => commands::summary::run(args).map(|()| 0),
+        Command::Info => commands::info::run().map(|()| 0),
     };
-    if let Err(err) = result {
-        eprintln!("error: {err:#}");
-        std::process::exit(1);
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::exit(1);
+        }
     }
 }

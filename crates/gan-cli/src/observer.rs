@@ -9,6 +9,8 @@ use gan_training::{metrics, RunDir, StepMetrics, TrainConfig, TrainObserver};
 use gan_viz::{render_grid, save_chart, save_gif, Curve, GridStyle, Panel, Rgb};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::interrupt::Interrupt;
+
 pub struct CliObserver {
     run: RunDir,
     preset: &'static str,
@@ -20,13 +22,19 @@ pub struct CliObserver {
     total: u64,
     start_step: u64,
     started: Instant,
+    interrupt: Interrupt,
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl CliObserver {
     /// Frames already in the run (on resume) are loaded so the animation stays complete.
-    pub fn new(run: &RunDir, config: &TrainConfig, quiet: bool) -> anyhow::Result<CliObserver> {
+    pub fn new(
+        run: &RunDir,
+        config: &TrainConfig,
+        quiet: bool,
+        interrupt: Interrupt,
+    ) -> anyhow::Result<CliObserver> {
         let mut frames = Vec::new();
         let mut samples: Vec<_> = std::fs::read_dir(run.samples_dir())
             .map(|rd| rd.flatten().map(|e| e.path()).collect())
@@ -52,7 +60,12 @@ impl CliObserver {
             total: config.steps,
             start_step: 0,
             started: Instant::now(),
+            interrupt,
         })
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        self.interrupt.exit_code()
     }
 
     pub fn start_step(&self) -> u64 {
@@ -157,6 +170,10 @@ impl TrainObserver for CliObserver {
 
     fn on_checkpoint(&mut self, step: u64, manifest: &Path) {
         tracing::debug!(step, path = %manifest.display(), "checkpoint written");
+    }
+
+    fn should_stop(&mut self) -> bool {
+        self.interrupt.requested()
     }
 }
 

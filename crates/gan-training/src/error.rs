@@ -25,6 +25,14 @@ pub enum TrainError {
         path: PathBuf,
         missing: &'static str,
     },
+    #[error("{path} is in use by another gan process (PID {pid}); wait for it or stop it")]
+    Locked { path: PathBuf, pid: u32 },
+    #[error("{path} is at step {step}, beyond the {steps} steps asked for; pass a larger --steps")]
+    BeyondSteps {
+        path: PathBuf,
+        step: u64,
+        steps: u64,
+    },
     #[error("{path} has no complete checkpoint to resume from")]
     NoCheckpoint { path: PathBuf },
     #[error("{path} is not a valid checkpoint: {why}")]

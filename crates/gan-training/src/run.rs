@@ -98,6 +98,8 @@ pub fn train(
         checkpoint: checkpoint::list(&run.checkpoints_dir()).into_iter().next(),
         last: None,
     };
+    // A resumed trainer stands exactly at its newest checkpoint.
+    let mut saved_at = (trainer.steps_done() > 0).then_some(trainer.steps_done());
     while trainer.steps_done() < total {
         if observer.should_stop() {
             outcome.interrupted = true;
@@ -127,15 +129,11 @@ pub fn train(
         if step % config.checkpoint_every == 0 || step == total {
             metrics.flush()?;
             outcome.checkpoint = Some(save_checkpoint(trainer, run, observer, elapsed())?);
+            saved_at = Some(step);
         }
     }
     metrics.flush()?;
-    let last_saved = outcome
-        .checkpoint
-        .as_deref()
-        .and_then(|p| checkpoint::load(p).ok())
-        .map(|c| c.manifest.step);
-    if outcome.interrupted && last_saved != Some(trainer.steps_done()) {
+    if outcome.interrupted && saved_at != Some(trainer.steps_done()) {
         outcome.checkpoint = Some(save_checkpoint(trainer, run, observer, elapsed())?);
     }
     outcome.steps_done = trainer.steps_done();
@@ -161,6 +159,8 @@ fn save_checkpoint(
     observer: &mut dyn TrainObserver,
     elapsed: f64,
 ) -> Result<PathBuf, TrainError> {
+    // Never checkpoint a diverged model: the last good checkpoint must stay the newest.
+    trainer.check_parameters()?;
     let dir = run.checkpoints_dir();
     let manifest = checkpoint::save(&dir, trainer.manifest(elapsed), &trainer.state_tensors())?;
     checkpoint::prune(&dir, trainer.config().keep_checkpoints)?;

@@ -220,6 +220,27 @@ impl Trainer {
         loss
     }
 
+    /// Fails naming the first parameter (or running statistic) that holds NaN or ±∞.
+    pub fn check_parameters(&self) -> Result<(), TrainError> {
+        for (prefix, vs) in [("generator.", &self.g_vs), ("discriminator.", &self.d_vs)] {
+            for (name, t) in named_tensors(vs, prefix) {
+                if t.isfinite().all().int64_value(&[]) == 0 {
+                    let value = if t.isnan().any().int64_value(&[]) != 0 {
+                        f64::NAN
+                    } else {
+                        f64::INFINITY
+                    };
+                    return Err(TrainError::NonFinite {
+                        step: self.steps_done,
+                        what: format!("parameter {name}"),
+                        value,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// G's images for the fixed noise, in inference mode (as the tutorial's `predict`).
     pub fn samples(&self) -> Result<Images, TrainError> {
         let images = tch::no_grad(|| self.generator.forward_t(&self.fixed_noise, false));

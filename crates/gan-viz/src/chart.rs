@@ -110,6 +110,7 @@ fn draw_panel(
     let pad = ((y1 - y0) * 0.05).max(1e-3);
     let mut chart = ChartBuilder::on(area)
         .margin(10)
+        .margin_right(30)
         .x_label_area_size(35)
         .y_label_area_size(55)
         .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))?;

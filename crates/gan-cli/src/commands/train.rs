@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use gan_data::{default_data_dir, Fetcher, Mirror, Mnist, DATA_DIR_ENV, DATA_MIRROR_ENV};
 use gan_training::run_dir::default_run_name;
-use gan_training::{run, DeviceChoice, Preset, RunDir, TrainConfig, Trainer};
+use gan_training::{run, DeviceChoice, Preset, RunDir, RunLock, TrainConfig, Trainer};
 
+use crate::interrupt::Interrupt;
 use crate::logging::LogFile;
 use crate::observer::CliObserver;
 
@@ -63,7 +64,8 @@ fn positive_number(value: &str) -> Result<f64, String> {
     }
 }
 
-pub fn run(args: &TrainArgs, log: &LogFile) -> Result<()> {
+/// Trains; returns the exit code (0, or 130/143 after Ctrl-C/SIGTERM).
+pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
     let (run_dir, config, resuming) = match &args.resume {
         Some(dir) => {
             let (run_dir, mut config) =
@@ -101,6 +103,7 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<()> {
             (run_dir, config, false)
         }
     };
+    let _lock = RunLock::acquire(run_dir.root())?;
     log.open(&run_dir.log_path())
         .with_context(|| format!("opening {}", run_dir.log_path().display()))?;
 
@@ -131,9 +134,25 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<()> {
             config.steps
         );
     }
-    let mut observer = CliObserver::new(&run_dir, &config, args.quiet)?;
-    let outcome = run::train(&mut trainer, &run_dir, &mut observer, elapsed_before)?;
+    let interrupt = Interrupt::install().context("installing the Ctrl-C handler")?;
+    let mut observer = CliObserver::new(&run_dir, &config, args.quiet, interrupt)?;
+    let outcome = run::train(&mut trainer, &run_dir, &mut observer, elapsed_before);
     observer.finish();
+    let outcome = outcome?;
+    if outcome.interrupted {
+        let checkpoint = outcome
+            .checkpoint
+            .as_ref()
+            .map_or("none".to_owned(), |p| p.display().to_string());
+        tracing::warn!(step = outcome.steps_done, "interrupted");
+        eprintln!(
+            "interrupted after step {} of {}; checkpoint {checkpoint}\nresume with: gan train --resume {}",
+            outcome.steps_done,
+            config.steps,
+            run_dir.root().display()
+        );
+        return Ok(observer.exit_code());
+    }
     let rate = (outcome.steps_done as f64 - trainer_start(&observer)) / observer.wall_seconds();
     println!(
         "trained {} steps in {:.1} s ({rate:.1} steps/s on {:?}); run directory {}",
@@ -151,7 +170,7 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<()> {
             "finished"
         );
     }
-    Ok(())
+    Ok(0)
 }
 
 fn trainer_start(observer: &CliObserver) -> f64 {
