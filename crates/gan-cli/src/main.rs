@@ -48,3 +48,93 @@ fn main() {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const TOKENS: &[&str] = &[
+        "train",
+        "generate",
+        "summary",
+        "info",
+        "--preset",
+        "tutorial",
+        "mlp",
+        "--steps",
+        "--batch-size",
+        "--lr",
+        "--sample-every",
+        "--checkpoint-every",
+        "--seed",
+        "--device",
+        "cuda",
+        "cpu",
+        "--threads",
+        "--out",
+        "--resume",
+        "--config",
+        "--n",
+        "--grid",
+        "--quiet",
+        "0",
+        "1",
+        "-1",
+        "1e30",
+        "nan",
+        "inf",
+        "18446744073709551616",
+        "",
+        "--",
+        "=",
+        "-q",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Any sequence of flag-like tokens parses or is refused; the config a new run would
+        /// use is built or refused; nothing panics.
+        #[test]
+        fn arbitrary_arguments_never_panic(
+            picks in proptest::collection::vec(0..TOKENS.len(), 0..8),
+            free in proptest::collection::vec(".{0,12}", 0..3),
+        ) {
+            let mut args = vec!["gan".to_owned()];
+            args.extend(picks.iter().map(|&i| TOKENS[i].to_owned()));
+            args.extend(free);
+            if let Ok(Cli { command: Command::Train(train) }) = Cli::try_parse_from(&args) {
+                if train.resume.is_none() && train.config.is_none() {
+                    let _ = commands::train::new_run_config(&train);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn flags_override_the_preset() {
+        let cli = Cli::try_parse_from([
+            "gan",
+            "train",
+            "--preset",
+            "tutorial",
+            "--steps",
+            "7",
+            "--lr",
+            "0.01",
+            "--batch-size",
+            "3",
+        ])
+        .unwrap();
+        let Command::Train(args) = cli.command else {
+            panic!("not train")
+        };
+        let config = commands::train::new_run_config(&args).unwrap();
+        assert_eq!(
+            (config.steps, config.batch_size, config.adam.lr),
+            (7, 3, 0.01)
+        );
+        assert_eq!(config.preset, gan_training::Preset::Tutorial);
+    }
+}

@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::ModelError;
+use crate::layers::{check_image_shape, check_widths};
+
 /// A nonlinearity between layers.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
@@ -105,6 +108,31 @@ impl GeneratorConfig {
     pub fn image_len(&self) -> i64 {
         self.image_shape.iter().product()
     }
+
+    /// Checks every field; the error names it. Building a [`crate::Generator`] does this too.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        check_widths("generator.latent_dim", &[self.latent_dim])?;
+        check_widths("generator.hidden", &self.hidden)?;
+        check_image_shape("generator.image_shape", &self.image_shape)?;
+        self.activation.validate()?;
+        if let Norm::BatchNorm { momentum, eps } = self.norm {
+            if !(momentum > 0.0 && momentum <= 1.0) {
+                return Err(ModelError::InvalidConfig {
+                    field: "generator.norm.momentum",
+                    value: momentum.to_string(),
+                    why: "must be in (0, 1] (PyTorch convention: Keras 0.99 is 0.01)",
+                });
+            }
+            if !(eps > 0.0 && eps.is_finite()) {
+                return Err(ModelError::InvalidConfig {
+                    field: "generator.norm.eps",
+                    value: eps.to_string(),
+                    why: "must be positive",
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 impl DiscriminatorConfig {
@@ -128,5 +156,13 @@ impl DiscriminatorConfig {
 
     pub fn image_len(&self) -> i64 {
         self.image_shape.iter().product()
+    }
+
+    /// Checks every field; the error names it. Building a [`crate::Discriminator`] does this
+    /// too.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        check_widths("discriminator.hidden", &self.hidden)?;
+        check_image_shape("discriminator.image_shape", &self.image_shape)?;
+        self.activation.validate()
     }
 }

@@ -6,7 +6,7 @@ use tch::Tensor;
 
 use crate::config::DiscriminatorConfig;
 use crate::error::ModelError;
-use crate::layers::{check_widths, dense, LayerInfo};
+use crate::layers::{dense, LayerInfo};
 
 /// Maps images `(N, C, H, W)` to logits `(N, 1)`; a sigmoid of the logit is the probability
 /// the image is real. The loss applies that sigmoid itself, in a numerically stable way.
@@ -20,10 +20,8 @@ impl Discriminator {
     /// Builds the network under `p` (parameters `fc1.weight`, …), its weights drawn from
     /// `seed`.
     pub fn new(p: &nn::Path, config: &DiscriminatorConfig, seed: u64) -> Result<Self, ModelError> {
+        config.validate()?;
         let rng = DeviceRng::new(seed);
-        check_widths("discriminator.hidden", &config.hidden)?;
-        check_widths("discriminator.image_shape", &config.image_shape)?;
-        config.activation.validate()?;
         let mut fan_in = config.image_len();
         let mut layers = Vec::with_capacity(config.hidden.len() + 1);
         for (i, &width) in config.hidden.iter().chain(std::iter::once(&1)).enumerate() {

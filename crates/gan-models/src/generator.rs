@@ -6,7 +6,7 @@ use tch::Tensor;
 
 use crate::config::{GeneratorConfig, Norm, OutputActivation};
 use crate::error::ModelError;
-use crate::layers::{check_widths, dense, LayerInfo};
+use crate::layers::{dense, LayerInfo};
 
 /// Maps latent vectors `(N, latent_dim)` to images `(N, C, H, W)`.
 #[derive(Debug)]
@@ -20,7 +20,7 @@ impl Generator {
     /// Builds the network under `p` (parameters `fc1.weight`, `bn1.running_mean`, …), its
     /// weights drawn from `seed`.
     pub fn new(p: &nn::Path, config: &GeneratorConfig, seed: u64) -> Result<Self, ModelError> {
-        validate(config)?;
+        config.validate()?;
         let rng = DeviceRng::new(seed);
         let mut fan_in = config.latent_dim;
         let mut hidden = Vec::with_capacity(config.hidden.len());
@@ -124,30 +124,6 @@ impl ModuleT for Generator {
         let [c, h, w] = self.config.image_shape;
         xs.view([-1, c, h, w])
     }
-}
-
-fn validate(config: &GeneratorConfig) -> Result<(), ModelError> {
-    check_widths("generator.latent_dim", &[config.latent_dim])?;
-    check_widths("generator.hidden", &config.hidden)?;
-    check_widths("generator.image_shape", &config.image_shape)?;
-    config.activation.validate()?;
-    if let Norm::BatchNorm { momentum, eps } = config.norm {
-        if !(momentum > 0.0 && momentum <= 1.0) {
-            return Err(ModelError::InvalidConfig {
-                field: "generator.norm.momentum",
-                value: momentum.to_string(),
-                why: "must be in (0, 1] (PyTorch convention: Keras 0.99 is 0.01)",
-            });
-        }
-        if !(eps > 0.0 && eps.is_finite()) {
-            return Err(ModelError::InvalidConfig {
-                field: "generator.norm.eps",
-                value: eps.to_string(),
-                why: "must be positive",
-            });
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

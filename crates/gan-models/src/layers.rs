@@ -75,12 +75,37 @@ impl Activation {
     }
 }
 
+/// Largest layer width and latent size accepted: far beyond useful MLP sizes, small enough
+/// that no accepted config asks libtorch for an impossible allocation.
+pub const MAX_WIDTH: i64 = 16_384;
+/// Largest number of pixels per image.
+pub const MAX_IMAGE_LEN: i64 = 1 << 16;
+
 pub(crate) fn check_widths(field: &'static str, widths: &[i64]) -> Result<(), ModelError> {
-    if let Some(w) = widths.iter().find(|&&w| w <= 0) {
+    if widths.is_empty() {
+        return Err(ModelError::InvalidConfig {
+            field,
+            value: "[]".to_owned(),
+            why: "needs at least one size",
+        });
+    }
+    if let Some(w) = widths.iter().find(|&&w| !(1..=MAX_WIDTH).contains(&w)) {
         return Err(ModelError::InvalidConfig {
             field,
             value: w.to_string(),
-            why: "every size must be positive",
+            why: "every size must be in 1..=16384",
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn check_image_shape(field: &'static str, shape: &[i64; 3]) -> Result<(), ModelError> {
+    check_widths(field, shape)?;
+    if shape.iter().product::<i64>() > MAX_IMAGE_LEN {
+        return Err(ModelError::InvalidConfig {
+            field,
+            value: format!("{shape:?}"),
+            why: "at most 65,536 values per image",
         });
     }
     Ok(())

@@ -182,8 +182,12 @@ impl TrainConfig {
         if self.steps == 0 {
             return Err(TrainError::invalid("steps", 0, "must be at least 1"));
         }
-        if self.batch_size == 0 {
-            return Err(TrainError::invalid("batch-size", 0, "must be at least 1"));
+        if !(1..=1 << 20).contains(&self.batch_size) {
+            return Err(TrainError::invalid(
+                "batch-size",
+                self.batch_size,
+                "must be in 1..=1048576",
+            ));
         }
         if self.sample_every == 0 {
             return Err(TrainError::invalid("sample-every", 0, "must be at least 1"));
@@ -202,7 +206,8 @@ impl TrainConfig {
                 "must be at least 1",
             ));
         }
-        if self.grid[0] == 0 || self.grid[1] == 0 || self.grid[0] * self.grid[1] > 1024 {
+        let [rows, cols] = self.grid;
+        if !(1..=1024).contains(&rows) || !(1..=1024).contains(&cols) || rows * cols > 1024 {
             return Err(TrainError::invalid(
                 "grid",
                 format!("{:?}", self.grid),
@@ -213,6 +218,8 @@ impl TrainConfig {
             return Err(TrainError::invalid("threads", self.threads, "at most 1024"));
         }
         self.adam.validate()?;
+        self.generator.validate()?;
+        self.discriminator.validate()?;
         if self.generator.image_shape != self.discriminator.image_shape {
             return Err(TrainError::invalid(
                 "discriminator.image_shape",
@@ -283,6 +290,46 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("tutorial, mlp"));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+        /// Arbitrary text, and valid configs with bytes replaced, parse and validate to `Ok`
+        /// or a typed error, never a panic.
+        #[test]
+        fn arbitrary_and_mutated_toml_never_panics(
+            text in ".{0,200}",
+            edits in proptest::collection::vec((proptest::prelude::any::<proptest::sample::Index>(), 0u8..128), 1..8),
+            preset in 0usize..2,
+        ) {
+            if let Ok(c) = toml::from_str::<TrainConfig>(&text) {
+                let _ = c.validate();
+            }
+            let mut bytes = TrainConfig::preset(Preset::ALL[preset]).to_toml().into_bytes();
+            for (at, byte) in edits {
+                let i = at.index(bytes.len());
+                bytes[i] = byte;
+            }
+            if let Ok(c) = toml::from_str::<TrainConfig>(&String::from_utf8_lossy(&bytes)) {
+                let _ = c.validate();
+            }
+        }
+
+        #[test]
+        fn extreme_numbers_are_refused_not_panicked_on(
+            width in proptest::prelude::any::<i64>(),
+            batch in proptest::prelude::any::<usize>(),
+            grid in (proptest::prelude::any::<usize>(), proptest::prelude::any::<usize>()),
+        ) {
+            let mut c = TrainConfig::preset(Preset::Mlp);
+            c.generator.hidden[1] = width;
+            c.batch_size = batch;
+            c.grid = [grid.0, grid.1];
+            let _ = c.validate();
+            c.discriminator.image_shape = [width, width, width];
+            let _ = c.validate();
+        }
     }
 
     #[test]

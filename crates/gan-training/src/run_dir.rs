@@ -74,8 +74,10 @@ impl RunDir {
 
     /// Fails early, with the path, if files cannot be written here (read-only, full disk).
     pub fn probe_write(&self) -> Result<(), TrainError> {
-        write_atomic(&self.root.join(".write-probe"), b"gan-rs")?;
-        let probe = self.root.join(".write-probe");
+        let probe = self
+            .root
+            .join(format!(".write-probe-{}", std::process::id()));
+        write_atomic(&probe, b"gan-rs")?;
         std::fs::remove_file(&probe).map_err(|e| TrainError::io(&probe, e))
     }
 

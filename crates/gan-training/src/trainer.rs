@@ -478,6 +478,50 @@ mod tests {
         run::resume(&mut t, &run_dir).unwrap();
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// A checkpoint whose tensor file has bytes replaced (and its checksum updated, so the
+        /// parser itself is exercised) loads and restores to `Ok` or a typed error, never a
+        /// panic or a libtorch abort.
+        #[test]
+        fn mutated_checkpoints_never_panic(
+            edits in proptest::collection::vec((proptest::prelude::any::<proptest::sample::Index>(), proptest::prelude::any::<u8>()), 1..6),
+            in_header in proptest::prelude::any::<bool>(),
+            cut in proptest::option::of(proptest::prelude::any::<proptest::sample::Index>()),
+        ) {
+            use sha2::Digest;
+            let mut config = small_config(Preset::Tutorial);
+            config.steps = 2;
+            config.checkpoint_every = 2;
+            let data = toy_images(16);
+            let dir = tempfile::tempdir().unwrap();
+            let run_dir = RunDir::create(dir.path(), &config).unwrap();
+            let mut t = Trainer::new(&config, &data).unwrap();
+            run::train(&mut t, &run_dir, &mut Silent, 0.0).unwrap();
+            let manifest = run_dir.checkpoints_dir().join("step-00000002.toml");
+            let tensors = manifest.with_extension("safetensors");
+            let mut bytes = std::fs::read(&tensors).unwrap();
+            let header_len = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+            for (at, byte) in edits {
+                let i = if in_header { at.index(header_len) } else { at.index(bytes.len()) };
+                bytes[i] = byte;
+            }
+            if let Some(cut) = cut {
+                bytes.truncate(cut.index(bytes.len()));
+            }
+            std::fs::write(&tensors, &bytes).unwrap();
+            let sha: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+            let text = std::fs::read_to_string(&manifest).unwrap();
+            let old = text.lines().find(|l| l.starts_with("sha256")).unwrap().to_owned();
+            std::fs::write(&manifest, text.replace(&old, &format!("sha256 = \"{sha}\""))).unwrap();
+            if let Ok(checkpoint) = crate::checkpoint::load(&manifest) {
+                let mut fresh = Trainer::new(&config, &data).unwrap();
+                let _ = fresh.restore(&checkpoint);
+            }
+        }
+    }
+
     #[test]
     fn wrong_image_size_is_refused() {
         let mut data = toy_images(4);

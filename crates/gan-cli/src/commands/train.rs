@@ -72,28 +72,12 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
                 RunDir::open(dir).with_context(|| format!("cannot resume {}", dir.display()))?;
             apply_schedule_flags(args, &mut config);
             config.validate()?;
+            run_dir.probe_write()?;
             run_dir.write_config(&config)?;
             (run_dir, config, true)
         }
         None => {
-            let mut config = match (&args.config, &args.preset) {
-                (Some(path), _) => TrainConfig::from_toml_file(path)
-                    .with_context(|| format!("reading --config {}", path.display()))?,
-                (None, preset) => {
-                    TrainConfig::preset(Preset::parse(preset.as_deref().unwrap_or("mlp"))?)
-                }
-            };
-            apply_schedule_flags(args, &mut config);
-            if let Some(b) = args.batch_size {
-                config.batch_size = b as usize;
-            }
-            if let Some(lr) = args.lr {
-                config.adam.lr = lr;
-            }
-            if let Some(seed) = args.seed {
-                config.seed = seed;
-            }
-            config.validate()?;
+            let config = new_run_config(args)?;
             let out = args
                 .out
                 .clone()
@@ -175,6 +159,27 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
 
 fn trainer_start(observer: &CliObserver) -> f64 {
     observer.start_step() as f64
+}
+
+/// The config of a new run: the preset (or `--config` file) with the flags applied, validated.
+pub fn new_run_config(args: &TrainArgs) -> Result<TrainConfig> {
+    let mut config = match (&args.config, &args.preset) {
+        (Some(path), _) => TrainConfig::from_toml_file(path)
+            .with_context(|| format!("reading --config {}", path.display()))?,
+        (None, preset) => TrainConfig::preset(Preset::parse(preset.as_deref().unwrap_or("mlp"))?),
+    };
+    apply_schedule_flags(args, &mut config);
+    if let Some(b) = args.batch_size {
+        config.batch_size = b as usize;
+    }
+    if let Some(lr) = args.lr {
+        config.adam.lr = lr;
+    }
+    if let Some(seed) = args.seed {
+        config.seed = seed;
+    }
+    config.validate()?;
+    Ok(config)
 }
 
 /// Flags allowed both for new runs and for resumes: they change the schedule, not the model.
