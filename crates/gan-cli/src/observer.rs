@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use gan_data::Images;
 use gan_training::{metrics, RunDir, StepMetrics, TrainConfig, TrainObserver};
-use gan_viz::{render_grid, save_chart, save_gif, Curve, GridStyle, Panel, Rgb};
+use gan_viz::{render_grid, save_chart, save_gif, Curve, GrayImages, GridStyle, Panel, Rgb};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::interrupt::Interrupt;
@@ -93,7 +93,7 @@ impl CliObserver {
     }
 
     fn draw(&mut self, step: u64, grid: &Images, metrics_path: &Path) -> Result<(), BoxError> {
-        let picture = render_grid(grid, self.style)?;
+        let picture = render_grid(gray(grid), self.style)?;
         picture.save_png(&self.run.sample_path(step))?;
         self.frames
             .retain(|(caption, _)| caption_step(caption) != step);
@@ -174,6 +174,15 @@ impl TrainObserver for CliObserver {
 
     fn should_stop(&mut self) -> bool {
         self.interrupt.requested()
+    }
+}
+
+/// The data layer's images as the picture layer sees them.
+pub fn gray(images: &Images) -> GrayImages<'_> {
+    GrayImages {
+        pixels: &images.pixels,
+        rows: images.rows,
+        cols: images.cols,
     }
 }
 

@@ -1,7 +1,5 @@
 //! Image grids: N×M digits, padded and upscaled so 28-pixel digits are legible.
 
-use gan_data::Images;
-
 use crate::error::VizError;
 use crate::raster::Rgb;
 
@@ -31,19 +29,48 @@ impl GridStyle {
     }
 }
 
+/// Grayscale images of one size, row-major, one byte per pixel, back to back (as IDX files
+/// and `gan_data::Images` hold them). This crate needs nothing else from the data layer, so it
+/// builds without libtorch.
+#[derive(Debug, Clone, Copy)]
+pub struct GrayImages<'a> {
+    pub pixels: &'a [u8],
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl GrayImages<'_> {
+    pub fn count(&self) -> usize {
+        self.pixels.len() / (self.rows * self.cols).max(1)
+    }
+
+    fn image(&self, index: usize) -> &[u8] {
+        let size = self.rows * self.cols;
+        &self.pixels[index * size..(index + 1) * size]
+    }
+}
+
 /// Draws the first `rows × cols` images (white digits on black, as MNIST stores them).
-pub fn render_grid(images: &Images, style: GridStyle) -> Result<Rgb, VizError> {
+pub fn render_grid(images: GrayImages<'_>, style: GridStyle) -> Result<Rgb, VizError> {
     let needed = (style.rows * style.cols) as usize;
+    if images.rows == 0 || images.cols == 0 {
+        return Err(VizError::Invalid(format!(
+            "images of {}×{} pixels",
+            images.rows, images.cols
+        )));
+    }
     if style.rows == 0 || style.cols == 0 || style.scale == 0 {
         return Err(VizError::Invalid(format!(
             "grid {}×{} at scale {}",
             style.rows, style.cols, style.scale
         )));
     }
-    if images.count < needed {
+    if images.count() < needed {
         return Err(VizError::Invalid(format!(
             "a {}×{} grid needs {needed} images, got {}",
-            style.rows, style.cols, images.count
+            style.rows,
+            style.cols,
+            images.count()
         )));
     }
     let (h, w) = (
@@ -75,15 +102,17 @@ pub fn render_grid(images: &Images, style: GridStyle) -> Result<Rgb, VizError> {
 mod tests {
     use super::*;
 
-    fn checker(count: usize) -> Images {
-        let pixels = (0..count * 4)
+    fn checker(count: usize) -> Vec<u8> {
+        (0..count * 4)
             .map(|i| if i % 2 == 0 { 255 } else { 0 })
-            .collect();
-        Images {
-            count,
+            .collect()
+    }
+
+    fn images(pixels: &[u8]) -> GrayImages<'_> {
+        GrayImages {
+            pixels,
             rows: 2,
             cols: 2,
-            pixels,
         }
     }
 
@@ -96,7 +125,7 @@ mod tests {
             scale: 2,
             background: 7,
         };
-        let grid = render_grid(&checker(6), style).unwrap();
+        let grid = render_grid(images(&checker(6)), style).unwrap();
         assert_eq!((grid.width, grid.height), (3 * 4 + 4, 2 * 4 + 3));
         let px = |x: u32, y: u32| grid.pixels[((y * grid.width + x) * 3) as usize];
         assert_eq!(px(0, 0), 7, "border");
@@ -108,7 +137,7 @@ mod tests {
 
     #[test]
     fn too_few_images_is_an_error() {
-        let err = render_grid(&checker(3), GridStyle::new(2, 2)).unwrap_err();
+        let err = render_grid(images(&checker(3)), GridStyle::new(2, 2)).unwrap_err();
         assert!(err.to_string().contains("needs 4 images, got 3"));
     }
 
@@ -116,7 +145,7 @@ mod tests {
     fn png_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("grid.png");
-        let grid = render_grid(&checker(4), GridStyle::new(2, 2)).unwrap();
+        let grid = render_grid(images(&checker(4)), GridStyle::new(2, 2)).unwrap();
         grid.save_png(&path).unwrap();
         assert_eq!(Rgb::load_png(&path).unwrap(), grid);
         assert_eq!(

@@ -1,6 +1,7 @@
 //! # gan-viz
 //!
-//! Pictures for gan-rs, drawn with plotters and written atomically.
+//! Pictures for gan-rs, drawn with plotters and written atomically. Independent of libtorch:
+//! it takes plain bytes and numbers.
 //!
 //! - [`render_grid`]: N×M grids of grayscale images with padding and integer upscaling, as
 //!   an [`Rgb`] raster that saves to PNG.
@@ -8,11 +9,13 @@
 //! - [`save_gif`]: an animation of grids across training.
 //!
 //! ```no_run
-//! use gan_viz::{render_grid, GridStyle};
+//! use gan_viz::{render_grid, GrayImages, GridStyle};
 //!
-//! let mnist = gan_data::Mnist::load(&gan_data::default_data_dir())?;
-//! render_grid(&mnist.test.images, GridStyle::new(4, 4))?.save_png("digits.png".as_ref())?;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! // Sixteen 28×28 images: a gradient, brighter from one image to the next.
+//! let pixels: Vec<u8> = (0..16 * 784).map(|i| (i / 784 * 16) as u8).collect();
+//! let images = GrayImages { pixels: &pixels, rows: 28, cols: 28 };
+//! render_grid(images, GridStyle::new(4, 4))?.save_png("grid.png".as_ref())?;
+//! # Ok::<(), gan_viz::VizError>(())
 //! ```
 
 mod animation;
@@ -25,5 +28,5 @@ mod raster;
 pub use animation::save_gif;
 pub use chart::{save_chart, Curve, Panel};
 pub use error::VizError;
-pub use grid::{render_grid, GridStyle};
+pub use grid::{render_grid, GrayImages, GridStyle};
 pub use raster::Rgb;

@@ -7,6 +7,8 @@ use gan_data::Images;
 use gan_training::{DeviceChoice, TrainedGenerator};
 use gan_viz::{render_grid, GridStyle};
 
+use crate::observer::gray;
+
 #[derive(clap::Args, Debug)]
 pub struct GenerateArgs {
     /// A run directory (its newest checkpoint) or a checkpoint file in its checkpoints/.
@@ -47,7 +49,7 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         let cols = (images.count as f64).sqrt().ceil() as usize;
         let rows = images.count.div_ceil(cols);
         let padded = pad_to(&images, rows * cols);
-        render_grid(&padded, GridStyle::new(rows as u32, cols as u32))?
+        render_grid(gray(&padded), GridStyle::new(rows as u32, cols as u32))?
             .save_png(path)
             .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote a {rows}×{cols} grid to {}", path.display());
