@@ -168,7 +168,11 @@ fn kill_9_then_resume_matches_an_uninterrupted_run() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    for (i, kill_after_rows) in [3usize, 11, 26].into_iter().enumerate() {
+    // Three kill points, different on every run (printed, to reproduce a failure).
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as usize;
+    let points = [2 + nanos % 9, 11 + nanos / 7 % 9, 20 + nanos / 61 % 12];
+    eprintln!("kill -9 after {points:?} metric rows");
+    for (i, kill_after_rows) in points.into_iter().enumerate() {
         let run = s.root.join(format!("killed-{i}"));
         let mut child = start_long_run(&s, &run, kill_after_rows, &["--checkpoint-every", "2"]);
         child.kill().unwrap(); // SIGKILL: no chance to clean up

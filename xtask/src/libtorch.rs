@@ -220,8 +220,10 @@ fn install_zip(source: &str, root: &Path, force: bool) -> Result<PathBuf> {
         let _ = std::fs::remove_dir_all(&staging);
         bail!("{} is not a readable zip file", zip.display());
     }
-    check(&staging.join("libtorch"))
-        .with_context(|| format!("checking the libtorch in {}", zip.display()))?;
+    if let Err(err) = check(&staging.join("libtorch")) {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(err).with_context(|| format!("checking the libtorch in {}", zip.display()));
+    }
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::rename(staging.join("libtorch"), &dir)?;
     let _ = std::fs::remove_dir_all(&staging);
@@ -291,4 +293,57 @@ fn disk_usage(path: &Path) -> u64 {
 
 fn human_bytes(bytes: u64) -> String {
     format!("{:.2} GB", bytes as f64 / 1e9)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A zip shaped like the official libtorch archive, made with Python's zipfile.
+    fn fake_libtorch_zip(dir: &Path, version: &str) -> PathBuf {
+        let root = dir.join("src/libtorch");
+        std::fs::create_dir_all(root.join("lib")).unwrap();
+        std::fs::create_dir_all(root.join("include")).unwrap();
+        std::fs::write(root.join("build-version"), format!("{version}+cpu\n")).unwrap();
+        for lib in ["libtorch_cpu.so", "libc10.so"] {
+            std::fs::write(root.join("lib").join(lib), b"").unwrap();
+        }
+        let zip = dir.join("libtorch.zip");
+        let status = Command::new(find_python().unwrap())
+            .args(["-m", "zipfile", "-c"])
+            .arg(&zip)
+            .arg(&root)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        zip
+    }
+
+    #[test]
+    fn installs_a_libtorch_zip_and_checks_its_version() {
+        let tmp = std::env::temp_dir().join(format!("xtask-zip-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let zip = fake_libtorch_zip(&tmp, TORCH_VERSION);
+        let target = tmp.join("cache");
+        let dir = install_zip(zip.to_str().unwrap(), &target, false).unwrap();
+        assert_eq!(dir, target.join("libtorch"));
+        assert_eq!(installed_version(&dir).as_deref(), Some(TORCH_VERSION));
+        // Second time: already there, nothing unpacked.
+        assert_eq!(install_zip("/nonexistent.zip", &target, false).unwrap(), dir);
+
+        let old = fake_libtorch_zip(&tmp.join("old"), "2.1.0");
+        let err = install_zip(old.to_str().unwrap(), &tmp.join("cache-old"), false).unwrap_err();
+        assert!(format!("{err:#}").contains("2.1.0"), "{err:#}");
+        assert!(!tmp.join("cache-old/libtorch").exists(), "a rejected zip leaves nothing");
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    fn version_from_wheel_and_zip_layouts() {
+        let tmp = std::env::temp_dir().join(format!("xtask-ver-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        std::fs::write(tmp.join("version.py"), "__version__ = '2.11.0+cu130'\n").unwrap();
+        assert_eq!(installed_version(&tmp).as_deref(), Some("2.11.0"));
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
 }
