@@ -169,7 +169,10 @@ fn kill_9_then_resume_matches_an_uninterrupted_run() {
     );
 
     // Three kill points, different on every run (printed, to reproduce a failure).
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as usize;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as usize;
     let points = [2 + nanos % 9, 11 + nanos / 7 % 9, 20 + nanos / 61 % 12];
     eprintln!("kill -9 after {points:?} metric rows");
     for (i, kill_after_rows) in points.into_iter().enumerate() {

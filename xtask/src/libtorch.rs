@@ -329,12 +329,18 @@ mod tests {
         assert_eq!(dir, target.join("libtorch"));
         assert_eq!(installed_version(&dir).as_deref(), Some(TORCH_VERSION));
         // Second time: already there, nothing unpacked.
-        assert_eq!(install_zip("/nonexistent.zip", &target, false).unwrap(), dir);
+        assert_eq!(
+            install_zip("/nonexistent.zip", &target, false).unwrap(),
+            dir
+        );
 
         let old = fake_libtorch_zip(&tmp.join("old"), "2.1.0");
         let err = install_zip(old.to_str().unwrap(), &tmp.join("cache-old"), false).unwrap_err();
         assert!(format!("{err:#}").contains("2.1.0"), "{err:#}");
-        assert!(!tmp.join("cache-old/libtorch").exists(), "a rejected zip leaves nothing");
+        assert!(
+            !tmp.join("cache-old/libtorch").exists(),
+            "a rejected zip leaves nothing"
+        );
         std::fs::remove_dir_all(&tmp).unwrap();
     }
 

@@ -328,6 +328,14 @@ fn copy_with_progress(
 
 /// Renames the verified temporary file into place and makes the rename durable.
 fn install(part: tempfile::NamedTempFile, path: &Path, dir: &Path) -> Result<(), DataError> {
+    // Temporary files are private (0600); data files are for every user of the cache.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        part.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| DataError::io(path, e))?;
+    }
     part.persist(path)
         .map_err(|e| DataError::io(path, e.error))?;
     #[cfg(unix)]

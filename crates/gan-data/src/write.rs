@@ -36,6 +36,13 @@ pub fn write_images(path: &Path, images: &Images) -> Result<(), DataError> {
     tmp.write_all(&bytes)
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| DataError::io(path, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| DataError::io(path, e))?;
+    }
     tmp.persist(path)
         .map_err(|e| DataError::io(path, e.error))?;
     Ok(())
