@@ -25,6 +25,9 @@ enum Command {
     Train(commands::train::TrainArgs),
     /// Generate images from a trained generator: a grid picture and/or an IDX file.
     Generate(commands::generate::GenerateArgs),
+    /// Measure realism and diversity: FID and IS in a LeNet's features, mode coverage,
+    /// precision and recall; or train that classifier.
+    Eval(commands::eval::EvalArgs),
     /// Print Keras-style summaries of a preset's networks.
     Summary(commands::summary::SummaryArgs),
     /// Print versions (gan-rs, tch, libtorch), threads and available devices.
@@ -37,6 +40,7 @@ fn main() {
     let result = match &cli.command {
         Command::Train(args) => commands::train::run(args, &log),
         Command::Generate(args) => commands::generate::run(args).map(|()| 0),
+        Command::Eval(args) => commands::eval::run(args).map(|()| 0),
         Command::Summary(args) => commands::summary::run(args).map(|()| 0),
         Command::Info => commands::info::run().map(|()| 0),
     };

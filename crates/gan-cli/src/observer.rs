@@ -101,27 +101,16 @@ impl CliObserver {
         save_gif(&self.run.root().join("progress.gif"), &self.frames, 600)?;
         let rows = metrics::read(metrics_path)?;
         if !rows.is_empty() {
-            let column = |i: usize| rows.iter().map(|r| (r[0], r[i])).collect::<Vec<_>>();
-            let panels = [
-                Panel {
-                    y_label: "loss (BCE)".into(),
-                    curves: vec![
-                        Curve::new("D loss", column(1)),
-                        Curve::new("G loss", column(3)),
-                    ],
-                },
-                Panel {
-                    y_label: "D accuracy".into(),
-                    curves: vec![Curve::new("D accuracy", column(2))],
-                },
-            ];
             let title = format!("gan-rs, preset {}: training curves", self.preset);
+            let panels = chart_panels(&rows);
+            let height = 320 * panels.len() as u32;
+            let smoothing = (rows.len() / 50).max(1);
             save_chart(
                 &self.run.root().join("loss.png"),
                 &title,
                 &panels,
-                (900, 640),
-                (rows.len() / 50).max(1),
+                (900, height),
+                smoothing,
             )?;
         }
         Ok(())
@@ -172,9 +161,66 @@ impl TrainObserver for CliObserver {
         tracing::debug!(step, path = %manifest.display(), "checkpoint written");
     }
 
+    fn on_eval(&mut self, step: u64, r: &gan_eval::EvalReport, best: bool) {
+        self.say(&format!(
+            "step {step}/{} | FID (LeNet) {:.3}{} | IS {:.3} | digits {}/10 | precision {:.3} | recall {:.3}",
+            self.total,
+            r.frechet_distance,
+            if best { " (best)" } else { "" },
+            r.inception_score,
+            r.coverage.modes,
+            r.precision,
+            r.recall
+        ));
+    }
+
     fn should_stop(&mut self) -> bool {
         self.interrupt.requested()
     }
+}
+
+/// Losses and D accuracy, plus FID and precision/recall when the run was evaluated.
+fn chart_panels(rows: &[metrics::Row]) -> Vec<Panel> {
+    let column = |f: fn(&metrics::Row) -> f64| -> Vec<(f64, f64)> {
+        rows.iter().map(|r| (r.step as f64, f(r))).collect()
+    };
+    let mut panels = vec![
+        Panel {
+            y_label: "loss (BCE)".into(),
+            curves: vec![
+                Curve::new("D loss", column(|r| r.d_loss)),
+                Curve::new("G loss", column(|r| r.g_loss)),
+            ],
+        },
+        Panel {
+            y_label: "D accuracy".into(),
+            curves: vec![Curve::new("D accuracy", column(|r| r.d_acc))],
+        },
+    ];
+    let evaluated: Vec<(f64, [f64; 5])> = rows
+        .iter()
+        .filter_map(|r| r.eval.map(|e| (r.step as f64, e)))
+        .collect();
+    if !evaluated.is_empty() {
+        let series = |i: usize| {
+            evaluated
+                .iter()
+                .map(|(s, e)| (*s, e[i]))
+                .collect::<Vec<_>>()
+        };
+        panels.push(Panel {
+            y_label: "FID (LeNet)".into(),
+            curves: vec![Curve::new("FID (LeNet features)", series(0))],
+        });
+        panels.push(Panel {
+            y_label: "precision / recall".into(),
+            curves: vec![
+                Curve::new("precision", series(3)),
+                Curve::new("recall", series(4)),
+            ],
+        });
+    }
+    panels
 }
 
 /// The data layer's images as the picture layer sees them.

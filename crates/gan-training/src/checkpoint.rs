@@ -31,6 +31,9 @@ pub struct Manifest {
     /// The tensor file beside the manifest, and its SHA-256.
     pub tensors: String,
     pub sha256: String,
+    /// FID (LeNet features) of the generator at this step, when it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frechet_distance: Option<f64>,
 }
 
 /// A checkpoint read back: its manifest and its tensors by name (on the CPU).
@@ -46,14 +49,28 @@ pub fn stem(step: u64) -> String {
     format!("step-{step:08}")
 }
 
-/// Writes `tensors` and then the manifest into `dir`; returns the manifest path.
+/// The checkpoint kept apart from the rotation: the lowest FID so far.
+pub const BEST: &str = "best";
+
+/// Writes `tensors` and then the manifest into `dir` as `step-…`; returns the manifest path.
 pub fn save(
     dir: &Path,
+    manifest: Manifest,
+    tensors: &[(String, Tensor)],
+) -> Result<PathBuf, TrainError> {
+    let name = stem(manifest.step);
+    save_as(dir, &name, manifest, tensors)
+}
+
+/// Writes `tensors` and then the manifest into `dir` as `<stem>.safetensors` and
+/// `<stem>.toml`; returns the manifest path.
+pub fn save_as(
+    dir: &Path,
+    stem: &str,
     mut manifest: Manifest,
     tensors: &[(String, Tensor)],
 ) -> Result<PathBuf, TrainError> {
     std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
-    let stem = stem(manifest.step);
     let tensor_path = dir.join(format!("{stem}.safetensors"));
     let on_cpu: Vec<(String, Tensor)> = tensors
         .iter()
@@ -184,6 +201,7 @@ mod tests {
             elapsed_seconds: 1.5,
             tensors: String::new(),
             sha256: String::new(),
+            frechet_distance: None,
         }
     }
 

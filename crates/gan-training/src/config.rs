@@ -107,8 +107,15 @@ pub struct TrainConfig {
     pub sample_every: u64,
     /// Write a checkpoint every this many steps (and at the end).
     pub checkpoint_every: u64,
-    /// How many checkpoints to keep (the newest).
+    /// How many checkpoints to keep (the newest; `best` is kept apart).
     pub keep_checkpoints: usize,
+    /// Measure FID, IS, mode coverage, precision and recall every this many steps (and at the
+    /// end), keeping the checkpoint with the lowest FID as `best`; 0 never does.
+    #[serde(default)]
+    pub eval_every: u64,
+    /// Images generated for each of those measurements.
+    #[serde(default = "default_eval_samples")]
+    pub eval_samples: usize,
     pub seed: u64,
     pub device: DeviceChoice,
     /// libtorch intra-op threads; 0 keeps libtorch's default.
@@ -123,6 +130,10 @@ pub struct TrainConfig {
     pub discriminator: DiscriminatorConfig,
 }
 
+fn default_eval_samples() -> usize {
+    5_000
+}
+
 impl TrainConfig {
     pub fn preset(preset: Preset) -> TrainConfig {
         let base = TrainConfig {
@@ -132,6 +143,8 @@ impl TrainConfig {
             sample_every: 1_000,
             checkpoint_every: 1_000,
             keep_checkpoints: 2,
+            eval_every: 0,
+            eval_samples: default_eval_samples(),
             seed: 42,
             device: DeviceChoice::Auto,
             threads: 0,
@@ -212,6 +225,13 @@ impl TrainConfig {
                 "grid",
                 format!("{:?}", self.grid),
                 "rows and columns must be positive, at most 1024 images",
+            ));
+        }
+        if !(4..=100_000).contains(&self.eval_samples) {
+            return Err(TrainError::invalid(
+                "eval-samples",
+                self.eval_samples,
+                "must be in 4..=100000",
             ));
         }
         if self.threads > 1024 {

@@ -43,6 +43,8 @@ pub enum TrainError {
     Model(#[from] gan_models::ModelError),
     #[error(transparent)]
     Data(#[from] gan_data::DataError),
+    #[error("evaluation: {0}")]
+    Eval(#[from] gan_eval::EvalError),
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
     #[error(

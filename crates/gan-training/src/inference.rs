@@ -68,24 +68,36 @@ impl TrainedGenerator {
 
     /// `n` images from noise seeded by `seed`, as bytes.
     pub fn generate(&self, n: usize, seed: u64) -> Result<Images, TrainError> {
-        let rng = DeviceRng::new(seed);
-        let latent = self.config.generator.latent_dim;
-        let [_, rows, cols] = self.config.generator.image_shape;
-        let mut all = Images {
-            count: 0,
-            rows: rows as usize,
-            cols: cols as usize,
-            pixels: Vec::with_capacity(n * (rows * cols) as usize),
-        };
-        const CHUNK: usize = 1024;
-        for (chunk, start) in (0..n).step_by(CHUNK).enumerate() {
-            let size = CHUNK.min(n - start) as i64;
-            let noise = rng.normal(chunk as u64, &[size, latent], self.device)?;
-            let images = tch::no_grad(|| self.generator.forward_t(&noise, false));
-            let bytes = Images::from_tensor(&images, self.config.scaling)?;
-            all.count += bytes.count;
-            all.pixels.extend_from_slice(&bytes.pixels);
-        }
-        Ok(all)
+        generate(&self.generator, &self.config, n, seed, self.device)
     }
+}
+
+/// `n` images from `generator` in inference mode, as bytes, from noise seeded by `seed`
+/// (chunks of 1,024 use streams 0, 1, …).
+pub(crate) fn generate(
+    generator: &Generator,
+    config: &TrainConfig,
+    n: usize,
+    seed: u64,
+    device: Device,
+) -> Result<Images, TrainError> {
+    let rng = DeviceRng::new(seed);
+    let latent = config.generator.latent_dim;
+    let [_, rows, cols] = config.generator.image_shape;
+    let mut all = Images {
+        count: 0,
+        rows: rows as usize,
+        cols: cols as usize,
+        pixels: Vec::with_capacity(n * (rows * cols) as usize),
+    };
+    const CHUNK: usize = 1024;
+    for (chunk, start) in (0..n).step_by(CHUNK).enumerate() {
+        let size = CHUNK.min(n - start) as i64;
+        let noise = rng.normal(chunk as u64, &[size, latent], device)?;
+        let images = tch::no_grad(|| generator.forward_t(&noise, false));
+        let bytes = Images::from_tensor(&images, config.scaling)?;
+        all.count += bytes.count;
+        all.pixels.extend_from_slice(&bytes.pixels);
+    }
+    Ok(all)
 }

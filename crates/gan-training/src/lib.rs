@@ -19,7 +19,7 @@
 //! let config = TrainConfig::preset(Preset::Mlp);
 //! let dir = RunDir::create(std::path::Path::new("runs/example"), &config)?;
 //! let mut trainer = Trainer::new(&config, &mnist.train.images)?;
-//! let outcome = run::train(&mut trainer, &dir, &mut run::Silent, 0.0)?;
+//! let outcome = run::train(&mut trainer, &dir, &mut run::Silent, 0.0, None)?;
 //! println!("{} steps in {:.0} s", outcome.steps_done, outcome.elapsed_seconds);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

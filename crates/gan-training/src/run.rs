@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use gan_data::rng::stream_seed;
 use gan_data::Images;
+use gan_eval::{EvalReport, Evaluator};
 
 use crate::checkpoint;
 use crate::error::TrainError;
@@ -28,6 +30,8 @@ pub trait TrainObserver {
         Ok(())
     }
     fn on_checkpoint(&mut self, _step: u64, _manifest: &Path) {}
+    /// The generator was evaluated after `step` steps; `best` when its FID is the lowest yet.
+    fn on_eval(&mut self, _step: u64, _report: &EvalReport, _best: bool) {}
     /// Polled before each step; `true` checkpoints and stops early.
     fn should_stop(&mut self) -> bool {
         false
@@ -66,18 +70,31 @@ pub fn resume(trainer: &mut Trainer, run: &RunDir) -> Result<f64, TrainError> {
     Ok(checkpoint.manifest.elapsed_seconds)
 }
 
+/// Random stream of the images generated for evaluations (the same at every evaluation, so
+/// scores differ only by what G learned).
+const EVAL_STREAM: u64 = u64::MAX - 16;
+
 /// Trains until `config.steps` (or until the observer asks to stop), writing metrics, sample
 /// grids and checkpoints into `run` on the configured schedule. `elapsed_before` is the
-/// training time of earlier sessions of this run (0 for a new one).
+/// training time of earlier sessions of this run (0 for a new one). With `config.eval_every`
+/// set, `evaluator` measures the generator on that schedule and the lowest-FID checkpoint is
+/// kept as `checkpoints/best`.
 pub fn train(
     trainer: &mut Trainer,
     run: &RunDir,
     observer: &mut dyn TrainObserver,
     elapsed_before: f64,
+    evaluator: Option<&Evaluator>,
 ) -> Result<RunOutcome, TrainError> {
     let config = trainer.config().clone();
     let total = config.steps;
-    let mut metrics = MetricsLog::open(&run.metrics_path(), trainer.steps_done())?;
+    let evaluator = evaluator.filter(|_| config.eval_every > 0);
+    let mut metrics = MetricsLog::open(
+        &run.metrics_path(),
+        trainer.steps_done(),
+        evaluator.is_some(),
+    )?;
+    let mut best_fid = best_fid(run);
     let clock = Instant::now();
     let elapsed = || elapsed_before + clock.elapsed().as_secs_f64();
     observer.on_start(trainer.steps_done(), total);
@@ -112,10 +129,42 @@ pub fn train(
                 return Err(e);
             }
         };
-        metrics.append(&m, elapsed())?;
+        let step = m.step;
+        let report = match evaluator {
+            Some(e) if step % config.eval_every == 0 || step == total => {
+                let seed = stream_seed(config.seed, EVAL_STREAM);
+                let report = e.evaluate(&trainer.generate(config.eval_samples, seed)?)?;
+                let best = best_fid.is_none_or(|b| report.frechet_distance < b);
+                if best {
+                    trainer.check_parameters()?;
+                    let mut manifest = trainer.manifest(elapsed());
+                    manifest.frechet_distance = Some(report.frechet_distance);
+                    checkpoint::save_as(
+                        &run.checkpoints_dir(),
+                        checkpoint::BEST,
+                        manifest,
+                        &trainer.state_tensors(),
+                    )?;
+                    best_fid = Some(report.frechet_distance);
+                }
+                tracing::info!(
+                    step,
+                    fid = report.frechet_distance,
+                    inception_score = report.inception_score,
+                    modes = report.coverage.modes,
+                    precision = report.precision,
+                    recall = report.recall,
+                    best,
+                    "evaluated"
+                );
+                observer.on_eval(step, &report, best);
+                Some(report)
+            }
+            _ => None,
+        };
+        metrics.append(&m, elapsed(), report.as_ref())?;
         observer.on_step(&m);
         outcome.last = Some(m);
-        let step = m.step;
         if step % config.sample_every == 0 || step == total {
             metrics.flush()?;
             tracing::info!(
@@ -139,6 +188,18 @@ pub fn train(
     outcome.steps_done = trainer.steps_done();
     outcome.elapsed_seconds = elapsed();
     Ok(outcome)
+}
+
+/// FID of the run's `best` checkpoint, if it has one.
+fn best_fid(run: &RunDir) -> Option<f64> {
+    let text = std::fs::read_to_string(
+        run.checkpoints_dir()
+            .join(format!("{}.toml", checkpoint::BEST)),
+    )
+    .ok()?;
+    toml::from_str::<checkpoint::Manifest>(&text)
+        .ok()?
+        .frechet_distance
 }
 
 fn sample(

@@ -241,6 +241,11 @@ impl Trainer {
         Ok(())
     }
 
+    /// `n` images from G in inference mode, from noise seeded by `seed`.
+    pub fn generate(&self, n: usize, seed: u64) -> Result<Images, TrainError> {
+        crate::inference::generate(&self.generator, &self.config, n, seed, self.device)
+    }
+
     /// G's images for the fixed noise, in inference mode (as the tutorial's `predict`).
     pub fn samples(&self) -> Result<Images, TrainError> {
         let images = tch::no_grad(|| self.generator.forward_t(&self.fixed_noise, false));
@@ -266,6 +271,7 @@ impl Trainer {
             elapsed_seconds,
             tensors: String::new(),
             sha256: String::new(),
+            frechet_distance: None,
         }
     }
 
@@ -417,26 +423,26 @@ mod tests {
 
         let straight_dir = RunDir::create(&dir.path().join("straight"), &config).unwrap();
         let mut straight = Trainer::new(&config, &data).unwrap();
-        run::train(&mut straight, &straight_dir, &mut Silent, 0.0).unwrap();
+        run::train(&mut straight, &straight_dir, &mut Silent, 0.0, None).unwrap();
 
         // 20 steps, then a fresh process-like start that resumes from the step-20 checkpoint.
         let mut half = config.clone();
         half.steps = 20;
         let resumed_dir = RunDir::create(&dir.path().join("resumed"), &half).unwrap();
         let mut first = Trainer::new(&half, &data).unwrap();
-        run::train(&mut first, &resumed_dir, &mut Silent, 0.0).unwrap();
+        run::train(&mut first, &resumed_dir, &mut Silent, 0.0, None).unwrap();
         drop(first);
         resumed_dir.write_config(&config).unwrap();
         let mut second = Trainer::new(&config, &data).unwrap();
         let before = run::resume(&mut second, &resumed_dir).unwrap();
         assert_eq!(second.steps_done(), 20);
-        run::train(&mut second, &resumed_dir, &mut Silent, before).unwrap();
+        run::train(&mut second, &resumed_dir, &mut Silent, before, None).unwrap();
 
         let metrics = |run: &RunDir| -> Vec<[f64; 4]> {
             crate::metrics::read(&run.metrics_path())
                 .unwrap()
                 .iter()
-                .map(|r| [r[0], r[1], r[2], r[3]])
+                .map(|r| [r.step as f64, r.d_loss, r.d_acc, r.g_loss])
                 .collect()
         };
         assert_eq!(metrics(&straight_dir).len(), 40);
@@ -451,7 +457,7 @@ mod tests {
         // And a second straight run is identical to the first.
         let again_dir = RunDir::create(&dir.path().join("again"), &config).unwrap();
         let mut again = Trainer::new(&config, &data).unwrap();
-        run::train(&mut again, &again_dir, &mut Silent, 0.0).unwrap();
+        run::train(&mut again, &again_dir, &mut Silent, 0.0, None).unwrap();
         assert_eq!(metrics(&straight_dir), metrics(&again_dir));
     }
 
@@ -465,7 +471,7 @@ mod tests {
         let mut short = config.clone();
         short.steps = 1;
         let mut t1 = Trainer::new(&short, &data).unwrap();
-        run::train(&mut t1, &run_dir, &mut Silent, 0.0).unwrap();
+        run::train(&mut t1, &run_dir, &mut Silent, 0.0, None).unwrap();
         let mut wider = config.clone();
         wider.generator.hidden = vec![24, 32];
         let mut other = Trainer::new(&wider, &data).unwrap();
@@ -498,7 +504,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let run_dir = RunDir::create(dir.path(), &config).unwrap();
             let mut t = Trainer::new(&config, &data).unwrap();
-            run::train(&mut t, &run_dir, &mut Silent, 0.0).unwrap();
+            run::train(&mut t, &run_dir, &mut Silent, 0.0, None).unwrap();
             let manifest = run_dir.checkpoints_dir().join("step-00000002.toml");
             let tensors = manifest.with_extension("safetensors");
             let mut bytes = std::fs::read(&tensors).unwrap();

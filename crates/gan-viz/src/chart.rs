@@ -57,7 +57,8 @@ const COLORS: [RGBColor; 4] = [
 ];
 
 /// Draws `panels` stacked vertically under `title` into a PNG of `size` pixels. Each curve is
-/// drawn faintly as recorded and strongly as a moving average over `smoothing` points.
+/// drawn faintly as recorded and strongly as a moving average over `smoothing` points (at most
+/// a tenth of the curve's points).
 pub fn save_chart(
     path: &Path,
     title: &str,
@@ -131,7 +132,9 @@ fn draw_panel(
             .copied()
             .filter(|(x, y)| finite(*x) && finite(*y));
         chart.draw_series(LineSeries::new(points, color.mix(0.25)))?;
-        let smooth = curve.smoothed(smoothing).points;
+        // Sparse curves (an evaluation every few thousand steps) are drawn as recorded.
+        let window = smoothing.min(curve.points.len() / 10).max(1);
+        let smooth = curve.smoothed(window).points;
         chart
             .draw_series(LineSeries::new(
                 smooth.into_iter().filter(|(x, y)| finite(*x) && finite(*y)),

@@ -39,6 +39,13 @@ pub struct TrainArgs {
     pub checkpoint_every: Option<u64>,
     #[arg(long, conflicts_with = "resume")]
     pub seed: Option<u64>,
+    /// Measure FID, IS, mode coverage, precision and recall every N steps (and at the end),
+    /// into metrics.csv and the charts; the lowest-FID checkpoint is kept as checkpoints/best.
+    #[arg(long, value_name = "N")]
+    pub eval_every: Option<u64>,
+    /// Images generated for each evaluation.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(4..=100_000))]
+    pub eval_samples: Option<u64>,
     /// cpu, cuda, mps or auto (CUDA, else MPS, else CPU).
     #[arg(long, value_parser = ["cpu", "cuda", "mps", "auto"])]
     pub device: Option<String>,
@@ -118,9 +125,24 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
             config.steps
         );
     }
+    let evaluator = if config.eval_every > 0 {
+        let device = trainer.device();
+        Some(
+            gan_eval::Evaluator::new(&mnist.test.images, device)
+                .context("loading the evaluation classifier")?,
+        )
+    } else {
+        None
+    };
     let interrupt = Interrupt::install().context("installing the Ctrl-C handler")?;
     let mut observer = CliObserver::new(&run_dir, &config, args.quiet, interrupt)?;
-    let outcome = run::train(&mut trainer, &run_dir, &mut observer, elapsed_before);
+    let outcome = run::train(
+        &mut trainer,
+        &run_dir,
+        &mut observer,
+        elapsed_before,
+        evaluator.as_ref(),
+    );
     observer.finish();
     let outcome = outcome?;
     if outcome.interrupted {
@@ -198,6 +220,12 @@ fn apply_schedule_flags(args: &TrainArgs, config: &mut TrainConfig) {
     }
     if let Some(threads) = args.threads {
         config.threads = threads as usize;
+    }
+    if let Some(n) = args.eval_every {
+        config.eval_every = n;
+    }
+    if let Some(n) = args.eval_samples {
+        config.eval_samples = n as usize;
     }
 }
 
