@@ -80,14 +80,6 @@ fn signal(child: &Child, name: &str) {
     assert!(ok.success());
 }
 
-fn metric_columns(run: &Path) -> Vec<String> {
-    std::fs::read_to_string(run.join("metrics.csv"))
-        .unwrap()
-        .lines()
-        .map(|l| l.rsplit_once(',').unwrap().0.to_owned())
-        .collect()
-}
-
 fn newest_checkpoint(run: &Path) -> PathBuf {
     let mut manifests: Vec<PathBuf> = std::fs::read_dir(run.join("checkpoints"))
         .unwrap()
@@ -199,8 +191,8 @@ fn kill_9_then_resume_matches_an_uninterrupted_run() {
             continue;
         }
         assert_eq!(
-            metric_columns(&run),
-            metric_columns(&straight),
+            gan_tests::metric_columns(&run),
+            gan_tests::metric_columns(&straight),
             "killed after {kill_after_rows} rows"
         );
         let tensors = |r: &Path| {

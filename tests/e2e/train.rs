@@ -46,14 +46,6 @@ fn train(data: &Path, out: &Path, extra: &[&str]) -> Output {
         .args(extra))
 }
 
-fn metric_columns(run: &Path) -> Vec<String> {
-    std::fs::read_to_string(run.join("metrics.csv"))
-        .unwrap()
-        .lines()
-        .map(|l| l.rsplit_once(',').unwrap().0.to_owned())
-        .collect()
-}
-
 #[test]
 fn train_writes_every_file_of_the_run_dir_then_generate_and_resume() {
     let tmp = tempfile::tempdir().unwrap();
@@ -88,7 +80,7 @@ fn train_writes_every_file_of_the_run_dir_then_generate_and_resume() {
             );
         }
     }
-    let metrics = metric_columns(&run_dir);
+    let metrics = gan_tests::metric_columns(&run_dir);
     assert_eq!(metrics[0], "step,d_loss,d_acc,g_loss");
     assert_eq!(metrics.len(), 7);
     let log = std::fs::read_to_string(run_dir.join("train.log")).unwrap();
@@ -144,7 +136,7 @@ fn train_writes_every_file_of_the_run_dir_then_generate_and_resume() {
         .arg(&run_dir)
         .arg("--data-dir")
         .arg(&data));
-    assert_eq!(metric_columns(&run_dir).len(), 10);
+    assert_eq!(gan_tests::metric_columns(&run_dir).len(), 10);
     assert!(run_dir.join("samples/image_at_epoch_0009.png").is_file());
 }
 
@@ -155,13 +147,13 @@ fn same_seed_and_threads_give_identical_metrics_and_checkpoints() {
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     train(&data, &a, &["--preset", "tutorial"]);
     train(&data, &b, &["--preset", "tutorial"]);
-    assert_eq!(metric_columns(&a), metric_columns(&b));
+    assert_eq!(gan_tests::metric_columns(&a), gan_tests::metric_columns(&b));
     let tensors =
         |run: &Path| std::fs::read(run.join("checkpoints/step-00000006.safetensors")).unwrap();
     assert!(tensors(&a) == tensors(&b), "checkpoints differ");
     let c = tmp.path().join("c");
     train(&data, &c, &["--preset", "tutorial", "--seed", "7"]);
-    assert_ne!(metric_columns(&a), metric_columns(&c));
+    assert_ne!(gan_tests::metric_columns(&a), gan_tests::metric_columns(&c));
 }
 
 #[test]

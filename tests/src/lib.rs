@@ -58,3 +58,13 @@ pub fn write_tiny_mnist(dir: &Path, count: u32) -> PathBuf {
     }
     dir.to_owned()
 }
+
+/// The lines of a run's `metrics.csv` without the last column (elapsed seconds, which differs
+/// between otherwise identical runs).
+pub fn metric_columns(run: &Path) -> Vec<String> {
+    std::fs::read_to_string(run.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_owned())
+        .collect()
+}

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use crate::checksum::verify_sha256;
 use crate::error::DataError;
+use crate::install::install;
 use crate::mnist::{DataFile, MnistFile};
 
 /// Public mirrors of the canonical files, tried in order.
@@ -215,7 +216,7 @@ impl Fetcher {
                 match result {
                     Ok((bytes, installed_name)) => {
                         let path = dir.join(installed_name);
-                        install(part, &path, dir)?;
+                        install(part, &path)?;
                         tracing::info!(file = %name, from = %mirror, bytes, "fetched");
                         return Ok(FetchOutcome::Fetched {
                             path,
@@ -324,25 +325,4 @@ fn copy_with_progress(
     }
     out.sync_all()?;
     Ok(total)
-}
-
-/// Renames the verified temporary file into place and makes the rename durable.
-fn install(part: tempfile::NamedTempFile, path: &Path, dir: &Path) -> Result<(), DataError> {
-    // Temporary files are private (0600); data files are for every user of the cache.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        part.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| DataError::io(path, e))?;
-    }
-    part.persist(path)
-        .map_err(|e| DataError::io(path, e.error))?;
-    #[cfg(unix)]
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| DataError::io(dir, e))?;
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
 }

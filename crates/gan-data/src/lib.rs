@@ -36,6 +36,7 @@ mod device_rng;
 pub mod download;
 pub mod error;
 pub mod idx;
+mod install;
 pub mod mnist;
 pub mod paths;
 pub mod rng;

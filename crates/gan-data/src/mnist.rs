@@ -168,6 +168,11 @@ pub struct Mnist {
 }
 
 impl Mnist {
+    /// Whether `dir` holds all four files (gzipped or raw); says nothing of their content.
+    pub fn is_complete(dir: &Path) -> bool {
+        MnistFile::ALL.iter().all(|f| f.locate(dir).is_ok())
+    }
+
     /// Loads the four files from `dir` (gzipped or raw), validating structure and labels. Any
     /// size of split is accepted, so subsets load too; checksums are checked when fetching.
     pub fn load(dir: &Path) -> Result<Mnist, DataError> {

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::error::DataError;
 use crate::idx::{encode_idx, Images};
+use crate::install::install;
 
 /// Writes `images` as an IDX images file (magic 0x803), gzipped when `path` ends in `.gz`.
 /// The file appears complete or not at all (temporary file, sync, rename).
@@ -36,16 +37,7 @@ pub fn write_images(path: &Path, images: &Images) -> Result<(), DataError> {
     tmp.write_all(&bytes)
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| DataError::io(path, e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| DataError::io(path, e))?;
-    }
-    tmp.persist(path)
-        .map_err(|e| DataError::io(path, e.error))?;
-    Ok(())
+    install(tmp, path)
 }
 
 #[cfg(test)]

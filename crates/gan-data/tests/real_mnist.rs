@@ -12,7 +12,7 @@ fn real_mnist_dir() -> Option<PathBuf> {
         .into_iter()
         .chain([default_data_dir()]);
     for dir in candidates {
-        if MnistFile::ALL.iter().all(|f| f.locate(&dir).is_ok()) {
+        if Mnist::is_complete(&dir) {
             return Some(dir);
         }
     }

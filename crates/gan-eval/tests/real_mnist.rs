@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use gan_data::{default_data_dir, Images, Mnist, MnistFile, DATA_MIRROR_ENV};
+use gan_data::{default_data_dir, Images, Mnist, DATA_MIRROR_ENV};
 use gan_eval::{uniform_noise, Evaluator};
 use tch::Device;
 
@@ -14,7 +14,7 @@ fn real_mnist() -> Option<Mnist> {
         .into_iter()
         .chain([default_data_dir()]);
     for dir in candidates {
-        if MnistFile::ALL.iter().all(|f| f.locate(&dir).is_ok()) {
+        if Mnist::is_complete(&dir) {
             return Some(Mnist::load(&dir).unwrap());
         }
     }
