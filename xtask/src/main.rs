@@ -2,6 +2,7 @@
 //!
 //! Keeps its own build small: no libtorch, so it is what installs libtorch.
 
+mod bench;
 mod data;
 mod libtorch;
 mod progress;
@@ -35,6 +36,9 @@ enum Task {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Benchmark training and generation against PyTorch eager and the GEMM ceiling; writes
+    /// bench/results.md and bench/results.json.
+    Bench(bench::BenchArgs),
     /// Install what is missing, then check formatting and lints and run the whole test suite.
     Test {
         #[command(flatten)]
@@ -64,6 +68,7 @@ fn run(cli: Cli) -> Result<()> {
         Task::FetchLibtorch(args) => libtorch::fetch(&args).map(drop),
         Task::FetchData(args) => data::fetch(&args).map(drop),
         Task::Train { data, args } => tasks::train(&data, &args),
+        Task::Bench(args) => bench::run(&args),
         Task::Test {
             data,
             no_lint,

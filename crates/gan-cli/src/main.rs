@@ -32,6 +32,8 @@ enum Command {
     Summary(commands::summary::SummaryArgs),
     /// Print versions (gan-rs, tch, libtorch), threads and available devices.
     Info,
+    /// Measure training and generation speed as JSON (used by `cargo xtask bench`).
+    Bench(commands::bench::BenchArgs),
 }
 
 fn main() {
@@ -43,6 +45,7 @@ fn main() {
         Command::Eval(args) => commands::eval::run(args).map(|()| 0),
         Command::Summary(args) => commands::summary::run(args).map(|()| 0),
         Command::Info => commands::info::run().map(|()| 0),
+        Command::Bench(args) => commands::bench::run(args).map(|()| 0),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -28,10 +28,12 @@ impl DeviceRng {
 
     /// `count` independent 32-bit values (as `i64` in `[0, 2³²)`) for `stream`.
     pub fn bits(&self, stream: u64, count: i64, device: Device) -> Result<Tensor, TchError> {
+        // The key is already well mixed (SplitMix64 of seed and stream), so one hash of
+        // counter ⊕ low key, offset by the high key, separates streams and neighbours alike.
         let key = stream_seed(self.seed, stream);
         let (k0, k1) = ((key & 0xffff_ffff) as i64, (key >> 32) as i64);
         let counter = Tensor::f_arange(count, (Kind::Int64, device))?;
-        hash32(&hash32(&counter.f_bitwise_xor(k0)?)?.f_bitwise_xor(k1)?)
+        hash32(&counter.f_bitwise_xor(k0)?)?.f_bitwise_xor(k1)
     }
 
     /// Uniform `f32` values in the open interval (0, 1), 24 bits of resolution.
@@ -45,13 +47,22 @@ impl DeviceRng {
             .f_view(shape)
     }
 
-    /// Standard normal `f32` values (Box–Muller).
+    /// Standard normal `f32` values (Box–Muller, both outputs of each pair used).
     pub fn normal(&self, stream: u64, shape: &[i64], device: Device) -> Result<Tensor, TchError> {
         let count: i64 = shape.iter().product();
-        let u = self.uniform(stream, &[2, count], device)?;
+        let pairs = (count + 1) / 2;
+        let u = self.uniform(stream, &[2, pairs], device)?;
         let radius = u.f_get(0)?.f_log()?.f_mul_scalar(-2.0)?.f_sqrt()?;
-        let angle = u.f_get(1)?.f_mul_scalar(std::f64::consts::TAU)?.f_cos()?;
-        radius.f_mul(&angle)?.f_view(shape)
+        let angle = u.f_get(1)?.f_mul_scalar(std::f64::consts::TAU)?;
+        Tensor::f_cat(
+            &[
+                radius.f_mul(&angle.f_cos()?)?,
+                radius.f_mul(&angle.f_sin()?)?,
+            ],
+            0,
+        )?
+        .f_narrow(0, 0, count)?
+        .f_view(shape)
     }
 
     /// `count` integers uniform in `[0, upper)` (`upper < 2³¹`), as `i64`.
@@ -132,6 +143,18 @@ mod tests {
             counts.iter().all(|&c| (9_500..10_500).contains(&c)),
             "{counts:?}"
         );
+    }
+
+    #[test]
+    fn normal_pairs_are_uncorrelated() {
+        // Box–Muller's two outputs share a radius; they must still be uncorrelated, as must
+        // the two halves of the tensor they fill.
+        let z = DeviceRng::new(5).normal(0, &[200_000], CPU).unwrap();
+        let (a, b) = (z.narrow(0, 0, 100_000), z.narrow(0, 100_000, 100_000));
+        let corr = (&a * &b).mean(Kind::Float).double_value(&[]);
+        assert!(corr.abs() < 0.01, "{corr}");
+        let odd = DeviceRng::new(5).normal(0, &[3, 7], CPU).unwrap();
+        assert_eq!(odd.size(), vec![3, 7]);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use gan_data::DeviceRng;
 use tch::nn::{self, Module, ModuleT};
 use tch::Tensor;
 
-use crate::config::DiscriminatorConfig;
+use crate::config::{Activation, DiscriminatorConfig};
 use crate::error::ModelError;
 use crate::layers::{dense, LayerInfo};
 
@@ -14,6 +14,8 @@ use crate::layers::{dense, LayerInfo};
 pub struct Discriminator {
     config: DiscriminatorConfig,
     layers: Vec<nn::Linear>,
+    /// LeakyReLU's slope as a tensor, made once (PReLU takes it as an argument).
+    slope: Option<Tensor>,
 }
 
 impl Discriminator {
@@ -29,9 +31,16 @@ impl Discriminator {
             layers.push(dense(name, fan_in, width, config.init, &rng, i as u64));
             fan_in = width;
         }
+        let slope = match config.activation {
+            Activation::LeakyRelu { slope } => {
+                Some(Tensor::from_slice(&[slope as f32]).to_device(p.device()))
+            }
+            Activation::Relu => None,
+        };
         Ok(Discriminator {
             config: config.clone(),
             layers,
+            slope,
         })
     }
 
@@ -69,7 +78,10 @@ impl ModuleT for Discriminator {
         for (i, layer) in self.layers.iter().enumerate() {
             xs = layer.forward(&xs);
             if i < last {
-                xs = self.config.activation.apply(&xs);
+                xs = match &self.slope {
+                    Some(slope) => xs.prelu(slope),
+                    None => xs.relu(),
+                };
             }
         }
         xs
@@ -79,7 +91,6 @@ impl ModuleT for Discriminator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Activation;
     use tch::{kind, nn::VarStore, Device};
 
     #[test]

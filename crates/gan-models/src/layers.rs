@@ -47,8 +47,11 @@ impl Activation {
     pub fn apply(self, xs: &Tensor) -> Tensor {
         match self {
             Activation::Relu => xs.relu(),
-            // max(x, a·x) is LeakyReLU for 0 ≤ a < 1; tch exposes no slope argument.
-            Activation::LeakyRelu { slope } => xs.maximum(&(xs * slope)),
+            // PReLU with a fixed slope is LeakyReLU in one kernel each way (tch's leaky_relu
+            // has no slope argument).
+            Activation::LeakyRelu { slope } => {
+                xs.prelu(&Tensor::from_slice(&[slope as f32]).to_device(xs.device()))
+            }
         }
     }
 

@@ -69,30 +69,54 @@ impl AdamConfig {
 }
 
 /// Adam over the trainable variables of one var store.
+///
+/// The parameters are moved into one flat buffer (each variable becomes a view of its slice),
+/// so an update is eight whole-buffer operations instead of eight per parameter tensor: the
+/// same arithmetic with a tenth of the dispatches and allocations.
 #[derive(Debug)]
 pub struct Adam {
     config: AdamConfig,
-    /// Trainable parameters sorted by name, with their first and second moments.
-    params: Vec<(String, Tensor, Tensor, Tensor)>,
+    /// Trainable parameters sorted by name, with their slice `(offset, length)` of the buffers.
+    params: Vec<(String, Tensor, i64, i64)>,
+    flat: Tensor,
+    m: Tensor,
+    v: Tensor,
     step: u64,
 }
 
 impl Adam {
     pub fn new(vs: &VarStore, config: AdamConfig) -> Self {
-        let mut params: Vec<(String, Tensor, Tensor, Tensor)> = vs
+        let mut named: Vec<(String, Tensor)> = vs
             .variables()
             .into_iter()
             .filter(|(_, t)| t.requires_grad())
-            .map(|(name, t)| {
-                let m = t.zeros_like();
-                let v = t.zeros_like();
-                (name, t, m, v)
-            })
             .collect();
-        params.sort_by(|a, b| a.0.cmp(&b.0));
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        let pieces: Vec<Tensor> = named
+            .iter()
+            .map(|(_, t)| t.detach().flatten(0, -1))
+            .collect();
+        let flat = if pieces.is_empty() {
+            Tensor::zeros([0], (tch::Kind::Float, vs.device()))
+        } else {
+            Tensor::cat(&pieces, 0)
+        };
+        let mut params = Vec::with_capacity(named.len());
+        let mut offset = 0;
+        tch::no_grad(|| {
+            for (name, mut t) in named {
+                let len = t.numel() as i64;
+                t.set_data(&flat.narrow(0, offset, len).view(t.size().as_slice()));
+                params.push((name, t, offset, len));
+                offset += len;
+            }
+        });
         Adam {
             config,
             params,
+            m: flat.zeros_like(),
+            v: flat.zeros_like(),
+            flat,
             step: 0,
         }
     }
@@ -122,22 +146,24 @@ impl Adam {
         let bias1 = 1.0 - beta1.powi(t);
         let bias2 = 1.0 - beta2.powi(t);
         tch::no_grad(|| {
-            for ((_, param, m, v), grad) in self.params.iter_mut().zip(grads) {
-                // m ← β1·m + (1-β1)·g ; v ← β2·v + (1-β2)·g²
-                let _ = m.lerp_(grad, 1.0 - beta1);
-                let _ = v.lerp_(&grad.square(), 1.0 - beta2);
-                let update = match epsilon_style {
-                    EpsilonStyle::Keras => {
-                        let step_size = lr * bias2.sqrt() / bias1;
-                        (&*m / (v.sqrt() + eps)) * step_size
-                    }
-                    EpsilonStyle::Pytorch => {
-                        let denom = v.sqrt() / bias2.sqrt() + eps;
-                        (&*m / denom) * (lr / bias1)
-                    }
-                };
-                let _ = param.g_sub_(&update);
-            }
+            let pieces: Vec<Tensor> = grads.iter().map(|g| g.flatten(0, -1)).collect();
+            let g = Tensor::cat(&pieces, 0);
+            // m ← β1·m + (1-β1)·g ; v ← β2·v + (1-β2)·g²
+            let _ = self.m.lerp_(&g, 1.0 - beta1);
+            let _ = self.v.lerp_(&g.square(), 1.0 - beta2);
+            // θ ← θ + m / d, with d = -(√v + ε)/step (Keras) or -(√v/√bias2 + ε)·bias1/lr.
+            let mut denom = self.v.sqrt();
+            let _ = match epsilon_style {
+                EpsilonStyle::Keras => {
+                    let step_size = lr * bias2.sqrt() / bias1;
+                    denom.g_add_scalar_(eps).g_mul_scalar_(-1.0 / step_size)
+                }
+                EpsilonStyle::Pytorch => denom
+                    .g_mul_scalar_(1.0 / bias2.sqrt())
+                    .g_add_scalar_(eps)
+                    .g_mul_scalar_(-bias1 / lr),
+            };
+            let _ = self.flat.addcdiv_(&self.m, &denom);
         });
     }
 
@@ -145,9 +171,16 @@ impl Adam {
     /// the step count.
     pub fn state(&self, prefix: &str) -> (Vec<(String, Tensor)>, u64) {
         let mut named = Vec::with_capacity(2 * self.params.len());
-        for (name, _, m, v) in &self.params {
-            named.push((format!("{prefix}m.{name}"), m.shallow_clone()));
-            named.push((format!("{prefix}v.{name}"), v.shallow_clone()));
+        for (name, param, offset, len) in &self.params {
+            let shape = param.size();
+            named.push((
+                format!("{prefix}m.{name}"),
+                self.m.narrow(0, *offset, *len).view(shape.as_slice()),
+            ));
+            named.push((
+                format!("{prefix}v.{name}"),
+                self.v.narrow(0, *offset, *len).view(shape.as_slice()),
+            ));
         }
         (named, self.step)
     }
@@ -161,8 +194,8 @@ impl Adam {
         path: &Path,
     ) -> Result<(), TrainError> {
         let mut copies = Vec::with_capacity(2 * self.params.len());
-        for (name, param, m, v) in &self.params {
-            for (kind, target) in [("m", m), ("v", v)] {
+        for (name, param, offset, len) in &self.params {
+            for (kind, buffer) in [("m", &self.m), ("v", &self.v)] {
                 let key = format!("{prefix}{kind}.{name}");
                 let src = tensors.get(&key).ok_or_else(|| TrainError::BadCheckpoint {
                     path: path.to_owned(),
@@ -178,12 +211,12 @@ impl Adam {
                         ),
                     });
                 }
-                copies.push((target.shallow_clone(), src));
+                copies.push((buffer.narrow(0, *offset, *len), src.flatten(0, -1)));
             }
         }
         tch::no_grad(|| -> Result<(), TrainError> {
             for (mut target, src) in copies {
-                target.f_copy_(src)?;
+                target.f_copy_(&src)?;
             }
             Ok(())
         })?;
@@ -272,7 +305,7 @@ mod tests {
         let mut b = Adam::new(&vs2, AdamConfig::keras());
         b.load_state(&map, "opt.", step, Path::new("x")).unwrap();
         assert_eq!(b.steps_taken(), 1);
-        assert!(b.params[0].2.equal(&a.params[0].2) && b.params[0].3.equal(&a.params[0].3));
+        assert!(b.m.equal(&a.m) && b.v.equal(&a.v));
         let missing = HashMap::new();
         assert!(b
             .load_state(&missing, "opt.", 1, Path::new("ck"))

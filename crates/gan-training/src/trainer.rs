@@ -25,8 +25,8 @@ pub struct StepMetrics {
     pub g_loss: f64,
 }
 
-/// Random streams of a run's seed. Step `s` uses streams `2s` and `2s + 1` (noise for the D
-/// and the G update); these sit far above any step.
+/// Random streams of a run's seed. Step `s` draws its noise from stream `s`; these sit far
+/// above any step.
 const FIXED_NOISE_STREAM: u64 = u64::MAX;
 const GENERATOR_INIT_STREAM: u64 = u64::MAX - 1;
 const DISCRIMINATOR_INIT_STREAM: u64 = u64::MAX - 2;
@@ -159,19 +159,22 @@ impl Trainer {
         let step = self.steps_done;
         // Randomness is a function of (seed, step), so a resumed run draws what an
         // uninterrupted one would.
-        let latent = [
+        let (batch, latent) = (
             self.config.batch_size as i64,
             self.config.generator.latent_dim,
-        ];
+        );
         let real = self.sampler.batch(step, &self.data)?;
-        let noise = self.rng.normal(2 * step, &latent, self.device)?;
+        // Both noise batches of the step in one draw: [0] for the fakes, [1] for the G update.
+        let noise = self.rng.normal(step, &[2, batch, latent], self.device)?;
         let fake_in_training_mode = self.config.fake_mode == FakeMode::Training;
-        let fake = tch::no_grad(|| self.generator.forward_t(&noise, fake_in_training_mode));
+        let fake = tch::no_grad(|| {
+            self.generator
+                .forward_t(&noise.get(0), fake_in_training_mode)
+        });
 
         let (d_loss_real, d_acc_real) = self.update_discriminator(&real, true);
         let (d_loss_fake, d_acc_fake) = self.update_discriminator(&fake, false);
-        let noise = self.rng.normal(2 * step + 1, &latent, self.device)?;
-        let g_loss = self.update_generator(&noise);
+        let g_loss = self.update_generator(&noise.get(1));
 
         self.steps_done += 1;
         let metrics = StepMetrics {

@@ -1,0 +1,136 @@
+"""PyTorch eager reference for `cargo xtask bench`: the gan-rs presets, step for step.
+
+Same networks (Glorot-uniform weights, zero biases, BatchNorm momentum 0.01 / eps 1e-3), same
+loop (a real batch sampled with replacement, fakes from G without gradients, a D update on the
+real batch, a D update on the fake batch, a G update through D), same Adam hyper-parameters,
+same thread count and batch size. Prints one JSON object: the median steps/s of the repeats.
+
+    python torch_mlp_gan.py --preset mlp --batch-size 128 --threads 2 --data-dir DIR
+
+Differences from gan-rs, none of which changes the work per step: torch.optim.Adam puts
+epsilon after the bias correction (gan-rs's `tutorial` preset follows Keras, which puts it
+before), and random numbers come from torch's generator.
+"""
+
+import argparse
+import gzip
+import json
+import os
+import statistics
+import time
+import warnings
+
+# The wheel runs without NumPy; torch only warns that it could not find it.
+warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+
+def load_images(data_dir):
+    path = os.path.join(data_dir, "train-images-idx3-ubyte.gz")
+    if not os.path.exists(path):
+        path = path[:-3]
+        raw = open(path, "rb").read()
+    else:
+        raw = gzip.open(path, "rb").read()
+    count = int.from_bytes(raw[4:8], "big")
+    pixels = torch.frombuffer(bytearray(raw[16:]), dtype=torch.uint8)
+    return pixels.view(count, 1, 28, 28)
+
+
+def glorot(module):
+    if isinstance(module, nn.Linear):
+        nn.init.xavier_uniform_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
+def networks(preset):
+    act_d = nn.ReLU() if preset == "tutorial" else nn.LeakyReLU(0.2)
+    out = nn.Sigmoid() if preset == "tutorial" else nn.Tanh()
+    layers = []
+    width = 100
+    for hidden in (256, 512, 1024):
+        layers += [nn.Linear(width, hidden), nn.ReLU(), nn.BatchNorm1d(hidden, eps=1e-3, momentum=0.01)]
+        width = hidden
+    layers += [nn.Linear(width, 784), out, nn.Unflatten(1, (1, 28, 28))]
+    generator = nn.Sequential(*layers)
+    discriminator = nn.Sequential(
+        nn.Flatten(), nn.Linear(784, 512), act_d, nn.Linear(512, 256), act_d, nn.Linear(256, 1)
+    )
+    generator.apply(glorot)
+    discriminator.apply(glorot)
+    return generator, discriminator
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--preset", choices=["tutorial", "mlp"], default="mlp")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--data-dir", required=True)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(42)
+
+    images = load_images(args.data_dir).float()
+    if args.preset == "tutorial":
+        data = images / 255.0
+        lr, betas, eps = 1e-3, (0.9, 0.999), 1e-7
+    else:
+        data = images / 127.5 - 1.0
+        lr, betas, eps = 2e-4, (0.5, 0.999), 1e-8
+    generator, discriminator = networks(args.preset)
+    g_opt = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas, eps=eps)
+    d_opt = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas, eps=eps)
+    loss = nn.BCEWithLogitsLoss()
+    batch = args.batch_size
+    ones = torch.ones(batch, 1)
+    zeros = torch.zeros(batch, 1)
+    fakes_in_training_mode = args.preset == "mlp"
+
+    def step():
+        real = data[torch.randint(0, data.shape[0], (batch,))]
+        noise = torch.randn(batch, 100)
+        generator.train(fakes_in_training_mode)
+        with torch.no_grad():
+            fake = generator(noise)
+        generator.train(True)
+        for images, labels in ((real, ones), (fake, zeros)):
+            d_opt.zero_grad(set_to_none=True)
+            d_loss = loss(discriminator(images), labels)
+            d_loss.backward()
+            d_opt.step()
+        g_opt.zero_grad(set_to_none=True)
+        discriminator.requires_grad_(False)
+        g_loss = loss(discriminator(generator(torch.randn(batch, 100))), ones)
+        g_loss.backward()
+        discriminator.requires_grad_(True)
+        g_opt.step()
+        # gan-rs reads the losses each step for metrics.csv; so does this.
+        return d_loss.item(), g_loss.item()
+
+    for _ in range(args.warmup):
+        step()
+    rates = []
+    for _ in range(args.repeats):
+        started = time.perf_counter()
+        for _ in range(args.steps):
+            step()
+        rates.append(args.steps / (time.perf_counter() - started))
+    print(json.dumps({
+        "preset": args.preset,
+        "batch_size": batch,
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "steps_per_second": statistics.median(rates),
+        "steps_per_second_repeats": sorted(rates),
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+//! `gan bench`: measurements for `cargo xtask bench`, printed as one JSON object.
+//!
+//! Training steps/s (after warm-up, median of repeats), generation images/s, MNIST load time,
+//! this process's peak RSS, and the GEMM ceiling: the time the matrix products of one step
+//! take when timed alone at the same shapes, which bounds steps/s from above.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use gan_data::{default_data_dir, Mnist, DATA_DIR_ENV};
+use gan_training::{DeviceChoice, Preset, TrainConfig, Trainer};
+use tch::{Device, Kind, Tensor};
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    #[arg(long, default_value = "mlp", value_parser = ["tutorial", "mlp"])]
+    pub preset: String,
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub batch_size: u64,
+    /// Steps per timed repeat.
+    #[arg(long, default_value_t = 100)]
+    pub steps: u64,
+    #[arg(long, default_value_t = 20)]
+    pub warmup: u64,
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    pub repeats: u64,
+    /// libtorch threads (default: libtorch's choice).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[arg(long, value_name = "DIR", env = DATA_DIR_ENV)]
+    pub data_dir: Option<PathBuf>,
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda", "mps", "auto"])]
+    pub device: String,
+}
+
+pub fn run(args: &BenchArgs) -> Result<()> {
+    if let Some(threads) = args.threads {
+        tch::set_num_threads(threads as i32);
+    }
+    let dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+    let mut load_seconds = f64::INFINITY;
+    let mut mnist = None;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let loaded =
+            Mnist::load(&dir).with_context(|| format!("loading MNIST from {}", dir.display()))?;
+        load_seconds = load_seconds.min(started.elapsed().as_secs_f64());
+        mnist = Some(loaded);
+    }
+    let mnist = mnist.expect("loaded at least once");
+
+    let mut config = TrainConfig::preset(Preset::parse(&args.preset)?);
+    config.batch_size = args.batch_size as usize;
+    config.device = DeviceChoice::parse(&args.device)?;
+    config.threads = args.threads.unwrap_or(0);
+    config.steps = u64::MAX / 2;
+    let mut trainer = Trainer::new(&config, &mnist.train.images)?;
+    let device = trainer.device();
+    for _ in 0..args.warmup {
+        trainer.step()?;
+    }
+    let mut rates = Vec::new();
+    for _ in 0..args.repeats {
+        let started = Instant::now();
+        for _ in 0..args.steps {
+            trainer.step()?;
+        }
+        synchronize(device);
+        rates.push(args.steps as f64 / started.elapsed().as_secs_f64());
+    }
+    rates.sort_by(f64::total_cmp);
+    let steps_per_second = rates[rates.len() / 2];
+
+    let started = Instant::now();
+    let generated = trainer.generate(10_000, 0)?;
+    let generation_images_per_second = generated.count as f64 / started.elapsed().as_secs_f64();
+
+    let (flops, ceiling_seconds) = gemm_ceiling(&config, device)?;
+    let object = serde_json::json!({
+        "preset": args.preset,
+        "batch_size": args.batch_size,
+        "threads": tch::get_num_threads(),
+        "device": format!("{device:?}"),
+        "steps_per_second": steps_per_second,
+        "steps_per_second_repeats": rates,
+        "generation_images_per_second": generation_images_per_second,
+        "mnist_load_seconds": load_seconds,
+        "step_gemm_flops": flops,
+        "step_gemm_ceiling_seconds": ceiling_seconds,
+        "peak_rss_bytes": peak_rss_bytes(),
+    });
+    println!("{object}");
+    Ok(())
+}
+
+fn synchronize(device: Device) {
+    if let Device::Cuda(i) = device {
+        tch::Cuda::synchronize(i as i64);
+    }
+}
+
+/// The matrix products of one training step, as `(m, k, n)` shapes, and their count.
+///
+/// Per step: G forward twice (the fakes of the D update, then the G update), D forward three
+/// times (real, fake, through G); weight gradients of D twice and of G once; input gradients
+/// of every layer but the first, for both D updates and the G update, plus D's first layer in
+/// the G update (the gradient flows into G's images).
+pub fn step_gemms(config: &TrainConfig) -> Vec<((i64, i64, i64), u32)> {
+    let b = config.batch_size as i64;
+    let widths = |input: i64, hidden: &[i64], output: i64| -> Vec<(i64, i64)> {
+        let mut dims = vec![input];
+        dims.extend_from_slice(hidden);
+        dims.push(output);
+        dims.windows(2).map(|w| (w[0], w[1])).collect()
+    };
+    let g = widths(
+        config.generator.latent_dim,
+        &config.generator.hidden,
+        config.generator.image_len(),
+    );
+    let d = widths(
+        config.discriminator.image_len(),
+        &config.discriminator.hidden,
+        1,
+    );
+    let mut gemms = Vec::new();
+    for (i, &(fan_in, fan_out)) in g.iter().enumerate() {
+        gemms.push(((b, fan_in, fan_out), 2)); // forward
+        gemms.push(((fan_out, b, fan_in), 1)); // weight gradient
+        if i > 0 {
+            gemms.push(((b, fan_out, fan_in), 1)); // input gradient
+        }
+    }
+    for (i, &(fan_in, fan_out)) in d.iter().enumerate() {
+        gemms.push(((b, fan_in, fan_out), 3));
+        gemms.push(((fan_out, b, fan_in), 2));
+        gemms.push(((b, fan_out, fan_in), if i > 0 { 3 } else { 1 }));
+    }
+    gemms
+}
+
+/// FLOPs of one step's matrix products, and the seconds they take timed alone (each shape
+/// warmed up, then the median of 20 runs).
+fn gemm_ceiling(config: &TrainConfig, device: Device) -> Result<(f64, f64)> {
+    let mut flops = 0.0;
+    let mut seconds = 0.0;
+    for ((m, k, n), count) in step_gemms(config) {
+        let a = Tensor::randn([m, k], (Kind::Float, device));
+        let b = Tensor::randn([k, n], (Kind::Float, device));
+        for _ in 0..5 {
+            let _ = a.matmul(&b);
+        }
+        let mut times = Vec::new();
+        for _ in 0..20 {
+            let started = Instant::now();
+            let _ = a.matmul(&b);
+            synchronize(device);
+            times.push(started.elapsed().as_secs_f64());
+        }
+        times.sort_by(f64::total_cmp);
+        seconds += times[times.len() / 2] * f64::from(count);
+        flops += 2.0 * (m * k * n) as f64 * f64::from(count);
+    }
+    Ok((flops, seconds))
+}
+
+/// This process's peak resident set size (Linux `VmHWM`), if known.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tutorial_step_is_about_2_4_gflop_at_batch_128() {
+        let config = TrainConfig::preset(Preset::Tutorial);
+        let flops: f64 = step_gemms(&config)
+            .iter()
+            .map(|((m, k, n), c)| 2.0 * (m * k * n) as f64 * f64::from(*c))
+            .sum();
+        // 9.37 M multiply-adds per sample (see step_gemms), × 2 FLOPs × 128.
+        assert!((flops / 1e9 - 2.398).abs() < 0.01, "{flops}");
+    }
+}

@@ -1,0 +1,183 @@
+//! `cargo xtask bench`: gan-rs against the PyTorch eager reference, and against the
+//! machine's GEMM ceiling, written to `bench/results.md` and `bench/results.json`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+
+use crate::data::{self, FetchDataArgs};
+use crate::libtorch;
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub data: FetchDataArgs,
+    /// Threads for libtorch in both implementations [default: all cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Batch sizes to measure.
+    #[arg(long, value_delimiter = ',', default_values_t = [64, 128, 256, 1024])]
+    pub batch_sizes: Vec<u64>,
+    /// Timed repeats per measurement (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    pub repeats: u64,
+}
+
+pub fn run(args: &BenchArgs) -> Result<()> {
+    let torch_dir = libtorch::fetch(&libtorch::FetchArgs::default())?;
+    let data_dir = data::fetch(&args.data)?;
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let mut build = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    build.args(["build", "--release", "-p", "gan-cli"]);
+    if !build.status()?.success() {
+        bail!("cargo build --release -p gan-cli failed");
+    }
+    let gan = PathBuf::from("target/release/gan");
+    let python = reference_python(&torch_dir);
+    if python.is_none() {
+        eprintln!(
+            "xtask: no Python with torch next to this libtorch; the PyTorch column stays empty"
+        );
+    }
+    let mut rows = Vec::new();
+    for preset in ["tutorial", "mlp"] {
+        for &batch in &args.batch_sizes {
+            // About 12,800 images per timed repeat, at least 10 steps.
+            let steps = (12_800 / batch).max(10).to_string();
+            let common = [
+                "--preset".to_owned(),
+                preset.to_owned(),
+                "--batch-size".to_owned(),
+                batch.to_string(),
+                "--threads".to_owned(),
+                threads.to_string(),
+                "--steps".to_owned(),
+                steps.clone(),
+                "--warmup".to_owned(),
+                "10".to_owned(),
+                "--repeats".to_owned(),
+                args.repeats.to_string(),
+            ];
+            eprintln!("xtask: bench {preset} batch {batch}");
+            let mut ours = Command::new(&gan);
+            ours.arg("bench")
+                .args(&common)
+                .args(["--device", "cpu", "--data-dir"])
+                .arg(&data_dir);
+            let ours = json_of(ours)?;
+            let reference = match &python {
+                Some(python) => {
+                    let mut cmd = Command::new(python);
+                    cmd.arg("bench/reference/torch_mlp_gan.py")
+                        .args(&common)
+                        .arg("--data-dir")
+                        .arg(&data_dir);
+                    Some(json_of(cmd)?)
+                }
+                None => None,
+            };
+            rows.push(json!({ "gan_rs": ours, "pytorch": reference }));
+        }
+    }
+    let machine = json!({
+        "cpu": cpu_model(),
+        "logical_cpus": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "threads": threads,
+        "gan_rs": env!("CARGO_PKG_VERSION"),
+        "torch": rows.iter().find_map(|r| r["pytorch"]["torch"].as_str().map(str::to_owned)),
+    });
+    std::fs::create_dir_all("bench")?;
+    let all = json!({ "machine": machine, "rows": rows });
+    std::fs::write(
+        "bench/results.json",
+        serde_json::to_string_pretty(&all)? + "\n",
+    )?;
+    let table = markdown(&machine, &rows);
+    std::fs::write("bench/results.md", &table)?;
+    println!("{table}");
+    eprintln!("xtask: wrote bench/results.md and bench/results.json");
+    Ok(())
+}
+
+/// The Python of the venv that provided libtorch, if there is one.
+fn reference_python(torch_dir: &Path) -> Option<PathBuf> {
+    torch_dir
+        .ancestors()
+        .find(|a| a.file_name().is_some_and(|n| n == "venv"))
+        .map(|venv| venv.join("bin").join("python"))
+        .filter(|p| p.is_file())
+}
+
+fn json_of(mut cmd: Command) -> Result<Value> {
+    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+    if !out.status.success() {
+        bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .context("no JSON in the output")?;
+    Ok(serde_json::from_str(line)?)
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned())
+}
+
+fn markdown(machine: &Value, rows: &[Value]) -> String {
+    let number = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+    let mut out = format!(
+        "Machine: {} ({} logical CPUs), {} libtorch threads; gan-rs {}, PyTorch {}.\n\n",
+        machine["cpu"].as_str().unwrap_or("?"),
+        machine["logical_cpus"],
+        machine["threads"],
+        machine["gan_rs"].as_str().unwrap_or("?"),
+        machine["torch"].as_str().unwrap_or("not measured"),
+    );
+    out.push_str("| preset | batch | gan-rs steps/s | PyTorch steps/s | gan-rs ÷ PyTorch | GEMM ceiling steps/s | share of ceiling | generation images/s | peak RSS |\n");
+    out.push_str("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    for row in rows {
+        let ours = &row["gan_rs"];
+        let rate = number(&ours["steps_per_second"]);
+        let torch = number(&row["pytorch"]["steps_per_second"]);
+        let ceiling = 1.0 / number(&ours["step_gemm_ceiling_seconds"]);
+        out.push_str(&format!(
+            "| {} | {} | {:.1} | {:.1} | {:.2}× | {:.1} | {:.0}% | {:.0} | {:.0} MB |\n",
+            ours["preset"].as_str().unwrap_or("?"),
+            ours["batch_size"],
+            rate,
+            torch,
+            rate / torch,
+            ceiling,
+            100.0 * rate / ceiling,
+            number(&ours["generation_images_per_second"]),
+            number(&ours["peak_rss_bytes"]) / 1e6,
+        ));
+    }
+    let load = rows
+        .iter()
+        .map(|r| number(&r["gan_rs"]["mnist_load_seconds"]))
+        .fold(f64::INFINITY, f64::min);
+    out.push_str(&format!(
+        "\nFull MNIST load (70,000 images, gzipped, validated): {:.0} ms. GEMM ceiling: the step's matrix products ({:.2} GFLOP at batch 128) timed alone at the same shapes.\n",
+        load * 1e3,
+        rows.iter()
+            .find(|r| r["gan_rs"]["batch_size"] == 128)
+            .map_or(f64::NAN, |r| number(&r["gan_rs"]["step_gemm_flops"]) / 1e9)
+    ));
+    out
+}
