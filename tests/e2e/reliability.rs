@@ -347,7 +347,9 @@ fn damaged_checkpoints_and_configs_are_named() {
     std::fs::write(&bad, text).unwrap();
     let out = output(
         gan()
-            .args(["train", "--config"])
+            .args(["train", "--data-dir"])
+            .arg(&s.data)
+            .arg("--config")
             .arg(&bad)
             .arg("--out")
             .arg(s.root.join("never")),

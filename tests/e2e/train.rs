@@ -215,13 +215,33 @@ fn bad_flags_are_refused_naming_the_flag() {
         "{err}"
     );
 
-    let err = refused(&["train", "--resume", data]);
+    let err = refused(&["train", "--data-dir", data, "--resume", data]);
     assert!(
         err.contains("not a run directory") && err.contains(data),
         "{err}"
     );
     let err = refused(&["train", "--resume", data, "--lr", "0.1"]);
     assert!(err.contains("--lr"), "{err}");
+
+    // MNIST missing and not fetchable: the error names the file, and no run directory is left.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let output = gan()
+        .args(["train", "--out", out])
+        .arg("--data-dir")
+        .arg(&empty)
+        .env("GAN_DATA_MIRROR", &empty)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && err.contains("train-images-idx3-ubyte.gz"),
+        "{err}"
+    );
+    assert!(
+        !Path::new(out).exists(),
+        "a failed fetch must not leave a run directory"
+    );
     let err = refused(&["generate", "--checkpoint", data]);
     assert!(err.contains("not a run directory"), "{err}");
 }

@@ -73,6 +73,9 @@ fn positive_number(value: &str) -> Result<f64, String> {
 
 /// Trains; returns the exit code (0, or 130/143 after Ctrl-C/SIGTERM).
 pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
+    // Data first: a failed fetch must not leave an empty run directory behind.
+    let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+    let mnist = load_or_fetch(&data_dir, args.quiet)?;
     let (run_dir, config, resuming) = match &args.resume {
         Some(dir) => {
             let (run_dir, mut config) =
@@ -98,8 +101,6 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
     log.open(&run_dir.log_path())
         .with_context(|| format!("opening {}", run_dir.log_path().display()))?;
 
-    let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
-    let mnist = load_or_fetch(&data_dir, args.quiet)?;
     if !args.quiet {
         println!("run directory: {}", run_dir.root().display());
         if config.preset == Preset::Tutorial && !resuming {
