@@ -26,7 +26,7 @@ pub fn train(data_args: &FetchDataArgs, args: &[String]) -> Result<()> {
 }
 
 /// `cargo xtask test`: install, fetch (tests that need MNIST skip loudly if that fails),
-/// format and lint checks, then the whole test suite.
+/// format, lint and API-doc checks, then the whole test suite.
 pub fn test(data_args: &FetchDataArgs, no_lint: bool, args: &[String]) -> Result<()> {
     libtorch::fetch(&libtorch::FetchArgs::default())?;
     match data::fetch(data_args) {

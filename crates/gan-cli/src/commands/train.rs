@@ -52,7 +52,7 @@ pub struct TrainArgs {
     /// libtorch intra-op threads (default: libtorch's choice, one per core).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub threads: Option<u64>,
-    /// Run directory [default: runs/<UTC time>-<preset>].
+    /// Run directory [default: runs/TIME-PRESET, e.g. runs/20261129-124501-mlp].
     #[arg(long, value_name = "DIR", conflicts_with = "resume")]
     pub out: Option<PathBuf>,
     /// MNIST directory, fetched there on first use [default: ~/.cache/gan-rs/mnist].
