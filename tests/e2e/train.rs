@@ -242,6 +242,26 @@ fn bad_flags_are_refused_naming_the_flag() {
         !Path::new(out).exists(),
         "a failed fetch must not leave a run directory"
     );
+    let info = String::from_utf8_lossy(&gan().arg("info").output().unwrap().stdout).into_owned();
+    if info.contains("cuda      not available") {
+        let err = refused(&[
+            "train",
+            "--data-dir",
+            data,
+            "--out",
+            out,
+            "--device",
+            "cuda",
+        ]);
+        assert!(
+            err.contains("device cuda is not available") && err.contains("--device cpu"),
+            "{err}"
+        );
+        assert!(
+            !Path::new(out).exists(),
+            "a refused device must not leave a run directory"
+        );
+    }
     let err = refused(&["generate", "--checkpoint", data]);
     assert!(err.contains("not a run directory"), "{err}");
 }

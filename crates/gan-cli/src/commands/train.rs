@@ -82,12 +82,15 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
                 RunDir::open(dir).with_context(|| format!("cannot resume {}", dir.display()))?;
             apply_schedule_flags(args, &mut config);
             config.validate()?;
+            config.device.resolve()?;
             run_dir.probe_write()?;
             run_dir.write_config(&config)?;
             (run_dir, config, true)
         }
         None => {
             let config = new_run_config(args)?;
+            // Refuse an unavailable device before anything is written.
+            config.device.resolve()?;
             let out = args
                 .out
                 .clone()
