@@ -131,35 +131,14 @@ pub fn train(
         };
         let step = m.step;
         let report = match evaluator {
-            Some(e) if step % config.eval_every == 0 || step == total => {
-                let seed = stream_seed(config.seed, EVAL_STREAM);
-                let report = e.evaluate(&trainer.generate(config.eval_samples, seed)?)?;
-                let best = best_fid.is_none_or(|b| report.frechet_distance < b);
-                if best {
-                    trainer.check_parameters()?;
-                    let mut manifest = trainer.manifest(elapsed());
-                    manifest.frechet_distance = Some(report.frechet_distance);
-                    checkpoint::save_as(
-                        &run.checkpoints_dir(),
-                        checkpoint::BEST,
-                        manifest,
-                        &trainer.state_tensors(),
-                    )?;
-                    best_fid = Some(report.frechet_distance);
-                }
-                tracing::info!(
-                    step,
-                    fid = report.frechet_distance,
-                    inception_score = report.inception_score,
-                    modes = report.coverage.modes,
-                    precision = report.precision,
-                    recall = report.recall,
-                    best,
-                    "evaluated"
-                );
-                observer.on_eval(step, &report, best);
-                Some(report)
-            }
+            Some(e) if step % config.eval_every == 0 || step == total => Some(evaluate(
+                trainer,
+                run,
+                e,
+                observer,
+                &mut best_fid,
+                elapsed(),
+            )?),
             _ => None,
         };
         metrics.append(&m, elapsed(), report.as_ref())?;
@@ -188,6 +167,43 @@ pub fn train(
     outcome.steps_done = trainer.steps_done();
     outcome.elapsed_seconds = elapsed();
     Ok(outcome)
+}
+
+/// Scores the generator on images from a fixed noise; keeps the checkpoint as `best` when its
+/// FID is the lowest so far.
+fn evaluate(
+    trainer: &Trainer,
+    run: &RunDir,
+    evaluator: &Evaluator,
+    observer: &mut dyn TrainObserver,
+    best_fid: &mut Option<f64>,
+    elapsed: f64,
+) -> Result<EvalReport, TrainError> {
+    let config = trainer.config();
+    let step = trainer.steps_done();
+    let seed = stream_seed(config.seed, EVAL_STREAM);
+    let report = evaluator.evaluate(&trainer.generate(config.eval_samples, seed)?)?;
+    let best = best_fid.is_none_or(|b| report.frechet_distance < b);
+    if best {
+        trainer.check_parameters()?;
+        let mut manifest = trainer.manifest(elapsed);
+        manifest.frechet_distance = Some(report.frechet_distance);
+        let tensors = trainer.state_tensors();
+        checkpoint::save_as(&run.checkpoints_dir(), checkpoint::BEST, manifest, &tensors)?;
+        *best_fid = Some(report.frechet_distance);
+    }
+    tracing::info!(
+        step,
+        fid = report.frechet_distance,
+        inception_score = report.inception_score,
+        modes = report.coverage.modes,
+        precision = report.precision,
+        recall = report.recall,
+        best,
+        "evaluated"
+    );
+    observer.on_eval(step, &report, best);
+    Ok(report)
 }
 
 /// FID of the run's `best` checkpoint, if it has one.
