@@ -50,6 +50,10 @@ pub fn test(data_args: &FetchDataArgs, no_lint: bool, args: &[String]) -> Result
             "warnings",
         ]);
         run(clippy)?;
+        let mut doc = cargo();
+        doc.args(["doc", "--workspace", "--no-deps"])
+            .env("RUSTDOCFLAGS", "-D warnings");
+        run(doc).context("the API docs have warnings (broken links, bad HTML)")?;
     }
     // xtask is tested on its own: built with the rest of the workspace, cargo would unify
     // gan-data's features and link libtorch into it, which xtask must never need.
