@@ -6,7 +6,7 @@
 
 use std::fs::File;
 use std::io::{BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
 
@@ -248,11 +248,6 @@ pub fn encode_idx(dims: &[u32], data: &[u8]) -> Vec<u8> {
     }
     out.extend_from_slice(data);
     out
-}
-
-/// A display name for errors about data not read from a file.
-pub fn in_memory(name: &str) -> PathBuf {
-    PathBuf::from(format!("<{name}>"))
 }
 
 #[cfg(test)]
