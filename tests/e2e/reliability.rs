@@ -253,9 +253,19 @@ fn a_second_writer_is_refused_with_the_pid() {
     let s = setup();
     let run = s.root.join("busy");
     let mut first = start_long_run(&s, &run, 3, &["--checkpoint-every", "1"]);
-    let second = output(train_cmd(&s, &run, &["--resume", run.to_str().unwrap()]));
+    let config_before = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    let second = output(train_cmd(
+        &s,
+        &run,
+        &["--resume", run.to_str().unwrap(), "--steps", "999"],
+    ));
+    let config_after = std::fs::read_to_string(run.join("config.toml")).unwrap();
     first.kill().unwrap();
     first.wait().unwrap();
+    assert_eq!(
+        config_before, config_after,
+        "the refused writer changed the run's config"
+    );
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(!second.status.success());
     assert!(stderr.contains(&format!("PID {}", first.id())), "{stderr}");

@@ -76,16 +76,18 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
     // Data first: a failed fetch must not leave an empty run directory behind.
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
     let mnist = load_or_fetch(&data_dir, args.quiet)?;
-    let (run_dir, config, resuming) = match &args.resume {
+    let (run_dir, config, resuming, _lock) = match &args.resume {
         Some(dir) => {
             let (run_dir, mut config) =
                 RunDir::open(dir).with_context(|| format!("cannot resume {}", dir.display()))?;
+            // Before touching anything in the directory: another process may be training there.
+            let lock = RunLock::acquire(run_dir.root())?;
             apply_schedule_flags(args, &mut config);
             config.validate()?;
             config.device.resolve()?;
             run_dir.probe_write()?;
             run_dir.write_config(&config)?;
-            (run_dir, config, true)
+            (run_dir, config, true, lock)
         }
         None => {
             let config = new_run_config(args)?;
@@ -97,10 +99,10 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
                 .unwrap_or_else(|| Path::new("runs").join(default_run_name(config.preset.name())));
             let run_dir = RunDir::create(&out, &config)
                 .with_context(|| format!("cannot use --out {}", out.display()))?;
-            (run_dir, config, false)
+            let lock = RunLock::acquire(run_dir.root())?;
+            (run_dir, config, false, lock)
         }
     };
-    let _lock = RunLock::acquire(run_dir.root())?;
     log.open(&run_dir.log_path())
         .with_context(|| format!("opening {}", run_dir.log_path().display()))?;
 
@@ -109,8 +111,8 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
         if config.preset == Preset::Tutorial && !resuming {
             println!(
                 "preset tutorial: the Keras tutorial exactly. Its settings (lr 1e-3, β1 0.9, ReLU in D, \
-                 fakes from G in inference mode) are known to collapse to a few digits by step ~3,000; \
-                 the default preset (mlp) does not."
+                 fakes from G in inference mode) are known to collapse to a few modes within the first \
+                 few thousand steps; the default preset (mlp) does not."
             );
         }
     }
