@@ -54,6 +54,6 @@ pub use download::{FetchOutcome, FetchProgress, Fetcher, Mirror, NoProgress};
 pub use error::{DataError, IdxError};
 pub use idx::{read_idx, read_images, read_labels, IdxArray, Images};
 pub use mnist::{DataFile, Mnist, MnistFile, Split, MNIST_CLASSES};
-pub use paths::{default_data_dir, DATA_DIR_ENV, DATA_MIRROR_ENV};
+pub use paths::{default_data_dir, local_mnist_dir, DATA_DIR_ENV, DATA_MIRROR_ENV};
 pub use scaling::Scaling;
 pub use write::write_images;

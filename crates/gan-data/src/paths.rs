@@ -18,6 +18,16 @@ pub fn default_data_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("data").join("mnist"))
 }
 
+/// A local directory that holds all four MNIST files: `$GAN_DATA_MIRROR` when it names one,
+/// else the default data directory; `None` when neither does (nothing is fetched).
+pub fn local_mnist_dir() -> Option<PathBuf> {
+    non_empty_env(DATA_MIRROR_ENV)
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([default_data_dir()])
+        .find(|dir| crate::Mnist::is_complete(dir))
+}
+
 /// The per-user cache directory (`$XDG_CACHE_HOME`, else `$HOME/.cache`).
 pub fn cache_dir() -> Option<PathBuf> {
     non_empty_env("XDG_CACHE_HOME")

@@ -4,23 +4,17 @@
 
 use std::path::{Path, PathBuf};
 
-use gan_data::{default_data_dir, Mnist, MnistFile, DATA_MIRROR_ENV};
+use gan_data::{local_mnist_dir, Mnist, MnistFile, DATA_MIRROR_ENV};
 
 fn real_mnist_dir() -> Option<PathBuf> {
-    let candidates = std::env::var_os(DATA_MIRROR_ENV)
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([default_data_dir()]);
-    for dir in candidates {
-        if Mnist::is_complete(&dir) {
-            return Some(dir);
-        }
+    let dir = local_mnist_dir();
+    if dir.is_none() {
+        eprintln!(
+            "SKIPPED: real MNIST not found (set {DATA_MIRROR_ENV} to a directory with the four files, \
+             or run `cargo xtask fetch-data`)"
+        );
     }
-    eprintln!(
-        "SKIPPED: real MNIST not found (set {DATA_MIRROR_ENV} to a directory with the four files, \
-         or run `cargo xtask fetch-data`)"
-    );
-    None
+    dir
 }
 
 #[test]

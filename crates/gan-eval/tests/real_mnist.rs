@@ -2,26 +2,18 @@
 //! directory holding the files (CI points it at a read-only copy) or when they are in the
 //! default data directory, and say loudly when they are skipped.
 
-use std::path::PathBuf;
-
-use gan_data::{default_data_dir, Images, Mnist, DATA_MIRROR_ENV};
+use gan_data::{local_mnist_dir, Images, Mnist, DATA_MIRROR_ENV};
 use gan_eval::{uniform_noise, Evaluator};
 use tch::Device;
 
 fn real_mnist() -> Option<Mnist> {
-    let candidates = std::env::var_os(DATA_MIRROR_ENV)
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([default_data_dir()]);
-    for dir in candidates {
-        if Mnist::is_complete(&dir) {
-            return Some(Mnist::load(&dir).unwrap());
-        }
-    }
-    eprintln!(
-        "SKIPPED: real MNIST not found (set {DATA_MIRROR_ENV} or run `cargo xtask fetch-data`)"
-    );
-    None
+    let Some(dir) = local_mnist_dir() else {
+        eprintln!(
+            "SKIPPED: real MNIST not found (set {DATA_MIRROR_ENV} or run `cargo xtask fetch-data`)"
+        );
+        return None;
+    };
+    Some(Mnist::load(&dir).unwrap())
 }
 
 fn first(images: &Images, count: usize) -> Images {
