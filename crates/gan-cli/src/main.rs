@@ -1,6 +1,7 @@
 //! `gan`: the command-line front end of gan-rs. It parses flags, builds the pieces from the
 //! library crates, runs them, and owns all output and exit codes.
 
+mod allocator;
 mod commands;
 mod interrupt;
 mod logging;
@@ -37,6 +38,7 @@ enum Command {
 }
 
 fn main() {
+    allocator::keep_freed_memory();
     let log = logging::init();
     let cli = Cli::parse();
     let result = match &cli.command {

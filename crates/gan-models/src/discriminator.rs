@@ -1,26 +1,29 @@
 //! The MLP discriminator: images in, one logit per image out.
 
 use gan_data::DeviceRng;
-use tch::nn::{self, Module, ModuleT};
+use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
 use crate::config::{Activation, DiscriminatorConfig};
 use crate::error::ModelError;
 use crate::layers::{dense, LayerInfo};
+use crate::matmul::{MatmulChoice, MatmulKernel};
+use crate::tape::{Dense, Tape};
 
 /// Maps images `(N, C, H, W)` to logits `(N, 1)`; a sigmoid of the logit is the probability
 /// the image is real. The loss applies that sigmoid itself, in a numerically stable way.
 #[derive(Debug)]
 pub struct Discriminator {
     config: DiscriminatorConfig,
-    layers: Vec<nn::Linear>,
+    layers: Vec<Dense>,
     /// LeakyReLU's slope as a tensor, made once (PReLU takes it as an argument).
     slope: Option<Tensor>,
+    kernel: MatmulKernel,
 }
 
 impl Discriminator {
     /// Builds the network under `p` (parameters `fc1.weight`, …), its weights drawn from
-    /// `seed`.
+    /// `seed`, multiplying with [`MatmulChoice::Auto`]'s kernel.
     pub fn new(p: &nn::Path, config: &DiscriminatorConfig, seed: u64) -> Result<Self, ModelError> {
         config.validate()?;
         let rng = DeviceRng::new(seed);
@@ -41,11 +44,46 @@ impl Discriminator {
             config: config.clone(),
             layers,
             slope,
+            kernel: MatmulChoice::Auto.resolve(p.device())?,
         })
     }
 
     pub fn config(&self) -> &DiscriminatorConfig {
         &self.config
+    }
+
+    /// The kernel dense layers multiply with.
+    pub fn matmul(&self) -> MatmulKernel {
+        self.kernel
+    }
+
+    /// Switches the dense layers to `kernel`; see [`MatmulChoice::resolve`] for where each
+    /// can run.
+    pub fn set_matmul(&mut self, kernel: MatmulKernel) {
+        self.kernel = kernel;
+    }
+
+    /// [`ModuleT::forward_t`] with the dense layers on `tape`, for [`Tape::gradients`].
+    pub fn forward_taped(&self, images: &Tensor, tape: &Tape) -> Tensor {
+        self.forward_with(images, Some(tape))
+    }
+
+    fn forward_with(&self, images: &Tensor, tape: Option<&Tape>) -> Tensor {
+        let mut xs = images.flatten(1, -1);
+        let last = self.layers.len() - 1;
+        for (i, layer) in self.layers.iter().enumerate() {
+            xs = match tape {
+                Some(tape) => layer.forward_taped(&xs, self.kernel, tape),
+                None => layer.forward(&xs, self.kernel),
+            };
+            if i < last {
+                xs = match &self.slope {
+                    Some(slope) => xs.prelu(slope),
+                    None => xs.relu(),
+                };
+            }
+        }
+        xs
     }
 
     /// Layers in order, for summaries.
@@ -73,18 +111,7 @@ impl Discriminator {
 
 impl ModuleT for Discriminator {
     fn forward_t(&self, images: &Tensor, _train: bool) -> Tensor {
-        let mut xs = images.flatten(1, -1);
-        let last = self.layers.len() - 1;
-        for (i, layer) in self.layers.iter().enumerate() {
-            xs = layer.forward(&xs);
-            if i < last {
-                xs = match &self.slope {
-                    Some(slope) => xs.prelu(slope),
-                    None => xs.relu(),
-                };
-            }
-        }
-        xs
+        self.forward_with(images, None)
     }
 }
 

@@ -1,24 +1,27 @@
 //! The MLP generator: noise in, images out.
 
 use gan_data::DeviceRng;
-use tch::nn::{self, Module, ModuleT};
+use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
 use crate::config::{GeneratorConfig, Norm, OutputActivation};
 use crate::error::ModelError;
 use crate::layers::{dense, LayerInfo};
+use crate::matmul::{MatmulChoice, MatmulKernel};
+use crate::tape::{Dense, Tape};
 
 /// Maps latent vectors `(N, latent_dim)` to images `(N, C, H, W)`.
 #[derive(Debug)]
 pub struct Generator {
     config: GeneratorConfig,
-    hidden: Vec<(nn::Linear, Option<nn::BatchNorm>)>,
-    output: nn::Linear,
+    hidden: Vec<(Dense, Option<nn::BatchNorm>)>,
+    output: Dense,
+    kernel: MatmulKernel,
 }
 
 impl Generator {
     /// Builds the network under `p` (parameters `fc1.weight`, `bn1.running_mean`, …), its
-    /// weights drawn from `seed`.
+    /// weights drawn from `seed`, multiplying with [`MatmulChoice::Auto`]'s kernel.
     pub fn new(p: &nn::Path, config: &GeneratorConfig, seed: u64) -> Result<Self, ModelError> {
         config.validate()?;
         let rng = DeviceRng::new(seed);
@@ -63,11 +66,49 @@ impl Generator {
             config: config.clone(),
             hidden,
             output,
+            kernel: MatmulChoice::Auto.resolve(p.device())?,
         })
     }
 
     pub fn config(&self) -> &GeneratorConfig {
         &self.config
+    }
+
+    /// The kernel dense layers multiply with.
+    pub fn matmul(&self) -> MatmulKernel {
+        self.kernel
+    }
+
+    /// Switches the dense layers to `kernel`; see [`MatmulChoice::resolve`] for where each
+    /// can run.
+    pub fn set_matmul(&mut self, kernel: MatmulKernel) {
+        self.kernel = kernel;
+    }
+
+    /// [`ModuleT::forward_t`] with the dense layers on `tape`, for [`Tape::gradients`].
+    pub fn forward_taped(&self, z: &Tensor, train: bool, tape: &Tape) -> Tensor {
+        self.forward_with(z, train, Some(tape))
+    }
+
+    fn forward_with(&self, z: &Tensor, train: bool, tape: Option<&Tape>) -> Tensor {
+        let dense = |layer: &Dense, xs: &Tensor| match tape {
+            Some(tape) => layer.forward_taped(xs, self.kernel, tape),
+            None => layer.forward(xs, self.kernel),
+        };
+        let mut xs = z.shallow_clone();
+        for (linear, norm) in &self.hidden {
+            xs = self.config.activation.apply(&dense(linear, &xs));
+            if let Some(norm) = norm {
+                xs = norm.forward_t(&xs, train);
+            }
+        }
+        let xs = dense(&self.output, &xs);
+        let xs = match self.config.output {
+            OutputActivation::Sigmoid => xs.sigmoid(),
+            OutputActivation::Tanh => xs.tanh(),
+        };
+        let [c, h, w] = self.config.image_shape;
+        xs.view([-1, c, h, w])
     }
 
     /// Layers in order, for summaries.
@@ -109,20 +150,7 @@ impl Generator {
 impl ModuleT for Generator {
     /// `train` selects batch statistics (and updates the running ones) over running statistics.
     fn forward_t(&self, z: &Tensor, train: bool) -> Tensor {
-        let mut xs = z.shallow_clone();
-        for (linear, norm) in &self.hidden {
-            xs = self.config.activation.apply(&linear.forward(&xs));
-            if let Some(norm) = norm {
-                xs = norm.forward_t(&xs, train);
-            }
-        }
-        let xs = self.output.forward(&xs);
-        let xs = match self.config.output {
-            OutputActivation::Sigmoid => xs.sigmoid(),
-            OutputActivation::Tanh => xs.tanh(),
-        };
-        let [c, h, w] = self.config.image_shape;
-        xs.view([-1, c, h, w])
+        self.forward_with(z, train, None)
     }
 }
 

@@ -5,6 +5,7 @@ use tch::{nn, Tensor};
 
 use crate::config::{Activation, WeightInit};
 use crate::error::ModelError;
+use crate::tape::Dense;
 
 /// A dense layer initialised as `init` says, from `rng` streams `2·layer` (weights) and
 /// `2·layer + 1` (biases). Drawing from our own addressed generator rather than libtorch's
@@ -16,7 +17,7 @@ pub(crate) fn dense(
     init: WeightInit,
     rng: &DeviceRng,
     layer: u64,
-) -> nn::Linear {
+) -> Dense {
     let device = p.device();
     let symmetric = |stream: u64, shape: &[i64], bound: f64| -> Tensor {
         let u = rng
@@ -37,10 +38,12 @@ pub(crate) fn dense(
             (ws, symmetric(2 * layer + 1, &[fan_out], bound))
         }
     };
-    nn::Linear {
-        ws: p.var_copy("weight", &ws),
-        bs: Some(p.var_copy("bias", &bs)),
-    }
+    Dense::new(
+        p.var_copy("weight", &ws),
+        p.var_copy("bias", &bs),
+        p.path("weight"),
+        p.path("bias"),
+    )
 }
 
 impl Activation {

@@ -7,6 +7,10 @@
 //!   networks as presets.
 //! - [`Generator`]: latent noise → image; [`Discriminator`]: image → logit. Both implement
 //!   [`tch::nn::ModuleT`], so train/eval mode is explicit at every call.
+//! - [`MatmulChoice`]: dense layers multiply with libtorch's BLAS or with oneDNN, whichever
+//!   is faster on the CPU at hand.
+//! - [`Tape`]: weight gradients of dense layers formed with the fastest product instead of
+//!   autograd's; what the trainer uses.
 //! - [`Summary`]: a Keras-style table of layers and parameter counts.
 //! - [`weights`]: parameters to and from named tensors, with shape checks.
 //!
@@ -26,7 +30,9 @@ mod discriminator;
 mod error;
 mod generator;
 mod layers;
+mod matmul;
 mod summary;
+mod tape;
 pub mod weights;
 
 pub use config::{
@@ -36,4 +42,6 @@ pub use discriminator::Discriminator;
 pub use error::ModelError;
 pub use generator::Generator;
 pub use layers::LayerInfo;
+pub use matmul::{MatmulChoice, MatmulKernel};
 pub use summary::{thousands, Summary};
+pub use tape::Tape;

@@ -126,6 +126,14 @@ impl Adam {
         self.params.iter().map(|p| p.1.shallow_clone()).collect()
     }
 
+    /// The parameters with their var-store names, in the same order.
+    pub fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        self.params
+            .iter()
+            .map(|p| (p.0.clone(), p.1.shallow_clone()))
+            .collect()
+    }
+
     /// Number of updates applied so far.
     pub fn steps_taken(&self) -> u64 {
         self.step

@@ -3,7 +3,9 @@
 use std::path::Path;
 
 use gan_data::{Sampling, Scaling};
-use gan_models::{Activation, DiscriminatorConfig, GeneratorConfig, OutputActivation};
+use gan_models::{
+    Activation, DiscriminatorConfig, GeneratorConfig, MatmulChoice, OutputActivation,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::adam::{AdamConfig, EpsilonStyle};
@@ -120,6 +122,9 @@ pub struct TrainConfig {
     pub device: DeviceChoice,
     /// libtorch intra-op threads; 0 keeps libtorch's default.
     pub threads: usize,
+    /// Which library multiplies in dense layers: auto, blas or onednn.
+    #[serde(default)]
+    pub matmul: MatmulChoice,
     /// Rows and columns of the sample grid.
     pub grid: [usize; 2],
     pub scaling: Scaling,
@@ -148,6 +153,7 @@ impl TrainConfig {
             seed: 42,
             device: DeviceChoice::Auto,
             threads: 0,
+            matmul: MatmulChoice::Auto,
             grid: [4, 4],
             scaling: Scaling::ZeroOne,
             sampling: Sampling::WithReplacement,

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use gan_data::{DeviceRng, Images};
 use gan_models::weights::assign;
-use gan_models::Generator;
+use gan_models::{Generator, MatmulChoice};
 use tch::nn::{ModuleT, VarStore};
 use tch::Device;
 
@@ -54,7 +54,14 @@ impl TrainedGenerator {
         };
         let (_, config) = RunDir::open(&run_root)?;
         let vs = VarStore::new(device);
-        let generator = Generator::new(&vs.root(), &config.generator, 0)?;
+        let mut generator = Generator::new(&vs.root(), &config.generator, 0)?;
+        // The training run's kernel where it can run here (it may have trained on another
+        // device), else this device's default.
+        let kernel = config
+            .matmul
+            .resolve(device)
+            .or_else(|_| MatmulChoice::Auto.resolve(device))?;
+        generator.set_matmul(kernel);
         assign(&vs, &ck.tensors, "generator.", &ck.path)?;
         Ok(TrainedGenerator {
             config,

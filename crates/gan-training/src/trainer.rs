@@ -3,7 +3,7 @@
 use gan_data::rng::stream_seed;
 use gan_data::{BatchSampler, DeviceRng, Images};
 use gan_models::weights::{assign, named_tensors};
-use gan_models::{Discriminator, Generator};
+use gan_models::{Discriminator, Generator, Tape};
 use tch::nn::{ModuleT, VarStore};
 use tch::{Device, Kind, Tensor};
 
@@ -41,8 +41,9 @@ pub struct Trainer {
     d_vs: VarStore,
     g_adam: Adam,
     d_adam: Adam,
-    g_params: Vec<Tensor>,
-    d_params: Vec<Tensor>,
+    /// The parameters each optimizer updates, by var-store name, in its order.
+    g_params: Vec<(String, Tensor)>,
+    d_params: Vec<(String, Tensor)>,
     data: Tensor,
     sampler: BatchSampler,
     rng: DeviceRng,
@@ -75,18 +76,21 @@ impl Trainer {
             tch::set_num_threads(config.threads as i32);
         }
         let device = config.device.resolve()?;
+        let kernel = config.matmul.resolve(device)?;
         let g_vs = VarStore::new(device);
-        let generator = Generator::new(
+        let mut generator = Generator::new(
             &g_vs.root(),
             &config.generator,
             stream_seed(config.seed, GENERATOR_INIT_STREAM),
         )?;
         let d_vs = VarStore::new(device);
-        let discriminator = Discriminator::new(
+        let mut discriminator = Discriminator::new(
             &d_vs.root(),
             &config.discriminator,
             stream_seed(config.seed, DISCRIMINATOR_INIT_STREAM),
         )?;
+        generator.set_matmul(kernel);
+        discriminator.set_matmul(kernel);
         let g_adam = Adam::new(&g_vs, config.adam);
         let d_adam = Adam::new(&d_vs, config.adam);
         let data = images.to_tensor(config.scaling, device)?;
@@ -105,8 +109,8 @@ impl Trainer {
         )?;
         let labels_shape = [config.batch_size as i64, 1];
         Ok(Trainer {
-            g_params: g_adam.parameters(),
-            d_params: d_adam.parameters(),
+            g_params: g_adam.named_parameters(),
+            d_params: d_adam.named_parameters(),
             config: config.clone(),
             device,
             generator,
@@ -203,22 +207,24 @@ impl Trainer {
         } else {
             &self.fake_labels
         };
-        let logits = self.discriminator.forward_t(images, true);
+        let tape = Tape::new();
+        let logits = self.discriminator.forward_taped(images, &tape);
         let loss = bce_with_logits(&logits, labels);
         let acc = accuracy(&logits.detach(), labels);
-        let grads = Tensor::run_backward(&[&loss], &self.d_params, false, false);
+        let grads = tape.gradients(&loss, &self.d_params);
         self.d_adam.step(&grads);
         (loss, acc)
     }
 
     /// One Adam step of G through D with "real" labels. Gradients are taken with respect to
-    /// G's parameters only, so D stays untouched (the tutorial's frozen D).
+    /// G's parameters only (D is off the tape), so D stays untouched (the tutorial's frozen D).
     fn update_generator(&mut self, noise: &Tensor) -> Tensor {
+        let tape = Tape::new();
         let logits = self
             .discriminator
-            .forward_t(&self.generator.forward_t(noise, true), true);
+            .forward_t(&self.generator.forward_taped(noise, true, &tape), true);
         let loss = bce_with_logits(&logits, &self.real_labels);
-        let grads = Tensor::run_backward(&[&loss], &self.g_params, false, false);
+        let grads = tape.gradients(&loss, &self.g_params);
         self.g_adam.step(&grads);
         loss
     }

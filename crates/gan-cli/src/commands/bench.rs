@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use gan_data::{default_data_dir, Mnist, DATA_DIR_ENV};
+use gan_models::MatmulChoice;
 use gan_training::{DeviceChoice, Preset, TrainConfig, Trainer};
 use tch::{Device, Kind, Tensor};
 
@@ -32,6 +33,9 @@ pub struct BenchArgs {
     pub data_dir: Option<PathBuf>,
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda", "mps", "auto"])]
     pub device: String,
+    /// Matrix products in dense layers: auto, blas or onednn (as `gan train --matmul`).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "blas", "onednn"])]
+    pub matmul: String,
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
@@ -53,6 +57,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let mut config = TrainConfig::preset(Preset::parse(&args.preset)?);
     config.batch_size = args.batch_size as usize;
     config.device = DeviceChoice::parse(&args.device)?;
+    config.matmul = MatmulChoice::parse(&args.matmul)?;
     config.threads = args.threads.unwrap_or(0);
     config.steps = u64::MAX / 2;
     let mut trainer = Trainer::new(&config, &mnist.train.images)?;
