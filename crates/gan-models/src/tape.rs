@@ -133,7 +133,7 @@ impl Tape {
             let sum = |uses: &[usize], pick: fn(&(Tensor, Tensor)) -> &Tensor| {
                 let mut total = pick(&layer_grads[uses[0]]).shallow_clone();
                 for &i in &uses[1..] {
-                    total = total + pick(&layer_grads[i]);
+                    total += pick(&layer_grads[i]);
                 }
                 total
             };
