@@ -1,7 +1,8 @@
 //! Dense layers whose weight gradients are formed outside autograd, with the fastest product.
 //!
 //! Autograd takes a layer's weight gradient from the kernel that computed its forward pass;
-//! for oneDNN that is a primitive 2× slower than a plain product at small batches. On a
+//! for oneDNN that is a primitive slower than a forward product on transposed operands below
+//! 128 rows (see `ONEDNN_WEIGHT_PRIMITIVE_MIN_BATCH`), so the choice is made here. On a
 //! [`Tape`] a dense layer runs with its parameters detached and records its input and
 //! output; [`Tape::gradients`] asks autograd only for the gradients of those outputs (and of
 //! the parameters off the tape, such as BatchNorm's), then forms each `∂L/∂W = (∂L/∂y)ᵀ·x`

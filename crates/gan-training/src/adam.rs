@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use tch::{nn::VarStore, Tensor};
 
+use crate::adam_cpu;
 use crate::error::TrainError;
 
 /// Where epsilon enters the update; the two differ slightly early in training.
@@ -143,6 +144,18 @@ impl Adam {
     pub fn step(&mut self, grads: &[Tensor]) {
         assert_eq!(grads.len(), self.params.len(), "one gradient per parameter");
         self.step += 1;
+        let update = self.update_coefficients();
+        if adam_cpu::applies_to(&[&self.flat, &self.m, &self.v]) {
+            let slices: Vec<(i64, i64)> = self.params.iter().map(|p| (p.2, p.3)).collect();
+            adam_cpu::apply(&self.flat, &self.m, &self.v, grads, &slices, update);
+        } else {
+            self.step_with_tensor_ops(grads, update);
+        }
+    }
+
+    /// Both epsilon styles as `θ ← θ - a·m / (c·√v + ε)`: Keras scales the step by
+    /// `√(1-β2ᵗ)/(1-β1ᵗ)`, PyTorch bias-corrects `m` and `v` before adding ε.
+    fn update_coefficients(&self) -> adam_cpu::Update {
         let AdamConfig {
             lr,
             beta1,
@@ -153,24 +166,33 @@ impl Adam {
         let t = self.step as i32;
         let bias1 = 1.0 - beta1.powi(t);
         let bias2 = 1.0 - beta2.powi(t);
+        let (a, c) = match epsilon_style {
+            EpsilonStyle::Keras => (lr * bias2.sqrt() / bias1, 1.0),
+            EpsilonStyle::Pytorch => (lr / bias1, 1.0 / bias2.sqrt()),
+        };
+        adam_cpu::Update {
+            beta1: beta1 as f32,
+            beta2: beta2 as f32,
+            a: a as f32,
+            c: c as f32,
+            eps: eps as f32,
+        }
+    }
+
+    /// The update for buffers off the CPU (CUDA, MPS): whole-buffer tensor ops.
+    fn step_with_tensor_ops(&mut self, grads: &[Tensor], u: adam_cpu::Update) {
         tch::no_grad(|| {
             let pieces: Vec<Tensor> = grads.iter().map(|g| g.flatten(0, -1)).collect();
             let g = Tensor::cat(&pieces, 0);
             // m ← β1·m + (1-β1)·g ; v ← β2·v + (1-β2)·g²
-            let _ = self.m.lerp_(&g, 1.0 - beta1);
-            let _ = self.v.lerp_(&g.square(), 1.0 - beta2);
-            // θ ← θ + m / d, with d = -(√v + ε)/step (Keras) or -(√v/√bias2 + ε)·bias1/lr.
+            let _ = self.m.lerp_(&g, 1.0 - f64::from(u.beta1));
+            let _ = self.v.lerp_(&g.square(), 1.0 - f64::from(u.beta2));
+            // θ ← θ + m / d with d = -(c·√v + ε)/a
             let mut denom = self.v.sqrt();
-            let _ = match epsilon_style {
-                EpsilonStyle::Keras => {
-                    let step_size = lr * bias2.sqrt() / bias1;
-                    denom.g_add_scalar_(eps).g_mul_scalar_(-1.0 / step_size)
-                }
-                EpsilonStyle::Pytorch => denom
-                    .g_mul_scalar_(1.0 / bias2.sqrt())
-                    .g_add_scalar_(eps)
-                    .g_mul_scalar_(-bias1 / lr),
-            };
+            let _ = denom
+                .g_mul_scalar_(f64::from(u.c))
+                .g_add_scalar_(f64::from(u.eps))
+                .g_mul_scalar_(-1.0 / f64::from(u.a));
             let _ = self.flat.addcdiv_(&self.m, &denom);
         });
     }
@@ -280,6 +302,35 @@ mod tests {
         let v_hat = 0.0499 / (1.0 - 0.9801);
         let expected = -0.1 - 0.1 * m_hat / (f64::sqrt(v_hat) + 1e-8);
         assert!((p.double_value(&[0]) - expected).abs() < 1e-6);
+    }
+
+    #[test]
+    fn fused_cpu_update_equals_the_tensor_op_update() {
+        let run = |fused: bool| {
+            let vs = VarStore::new(Device::Cpu);
+            let root = vs.root();
+            let _a = root.var("a", &[5, 3], nn::Init::Const(0.5));
+            let _b = root.var("b", &[7], nn::Init::Const(-1.0));
+            let mut adam = Adam::new(&vs, AdamConfig::keras());
+            for step in 0..3 {
+                let grads: Vec<Tensor> = [15, 7]
+                    .iter()
+                    .map(|&n| Tensor::arange(n, tch::kind::FLOAT_CPU).sin() * (step + 1))
+                    .collect();
+                if fused {
+                    adam.step(&grads);
+                } else {
+                    adam.step += 1;
+                    let u = adam.update_coefficients();
+                    adam.step_with_tensor_ops(&grads, u);
+                }
+            }
+            (adam.flat.copy(), adam.m.copy(), adam.v.copy())
+        };
+        let (fused, ops) = (run(true), run(false));
+        for (a, b) in [(&fused.0, &ops.0), (&fused.1, &ops.1), (&fused.2, &ops.2)] {
+            assert!(a.allclose(b, 1e-6, 1e-6, false));
+        }
     }
 
     #[test]

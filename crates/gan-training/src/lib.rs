@@ -25,6 +25,7 @@
 //! ```
 
 pub mod adam;
+mod adam_cpu;
 mod atomic;
 pub mod checkpoint;
 pub mod config;
@@ -33,6 +34,7 @@ mod inference;
 mod lock;
 pub mod loss;
 pub mod metrics;
+mod omp;
 pub mod run;
 pub mod run_dir;
 mod trainer;

@@ -137,6 +137,11 @@ impl Trainer {
         self.device
     }
 
+    /// The kernel both networks multiply with.
+    pub fn matmul(&self) -> gan_models::MatmulKernel {
+        self.generator.matmul()
+    }
+
     /// Completed steps.
     pub fn steps_done(&self) -> u64 {
         self.steps_done

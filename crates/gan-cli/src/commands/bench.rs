@@ -2,7 +2,9 @@
 //!
 //! Training steps/s (after warm-up, median of repeats), generation images/s, MNIST load time,
 //! this process's peak RSS, and the GEMM ceiling: the time the matrix products of one step
-//! take when timed alone at the same shapes, which bounds steps/s from above.
+//! take when timed alone at the same shapes, which bounds steps/s from above. The ceiling is
+//! given twice: with libtorch's BLAS (what `torch.mm` uses), and with the faster of BLAS and
+//! oneDNN for each product.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -81,7 +83,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let generated = trainer.generate(10_000, 0)?;
     let generation_images_per_second = generated.count as f64 / started.elapsed().as_secs_f64();
 
-    let (flops, ceiling_seconds) = gemm_ceiling(&config, device)?;
+    let ceiling = gemm_ceiling(&config, device)?;
     let object = serde_json::json!({
         "preset": args.preset,
         "batch_size": args.batch_size,
@@ -91,8 +93,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "steps_per_second_repeats": rates,
         "generation_images_per_second": generation_images_per_second,
         "mnist_load_seconds": load_seconds,
-        "step_gemm_flops": flops,
-        "step_gemm_ceiling_seconds": ceiling_seconds,
+        "matmul": trainer.matmul().name(),
+        "step_gemm_flops": ceiling.flops,
+        "step_gemm_blas_seconds": ceiling.blas_seconds,
+        "step_gemm_ceiling_seconds": ceiling.best_seconds,
         "peak_rss_bytes": peak_rss_bytes(),
     });
     println!("{object}");
@@ -145,29 +149,58 @@ pub fn step_gemms(config: &TrainConfig) -> Vec<((i64, i64, i64), u32)> {
     gemms
 }
 
-/// FLOPs of one step's matrix products, and the seconds they take timed alone (each shape
-/// warmed up, then the median of 20 runs).
-fn gemm_ceiling(config: &TrainConfig, device: Device) -> Result<(f64, f64)> {
-    let mut flops = 0.0;
-    let mut seconds = 0.0;
+/// One step's matrix products timed alone: FLOPs, seconds with libtorch's BLAS, and seconds
+/// with the faster of BLAS and oneDNN for each product (the machine's GEMM limit).
+struct GemmCeiling {
+    flops: f64,
+    blas_seconds: f64,
+    best_seconds: f64,
+}
+
+/// Each shape warmed up, then the median of 20 runs, per library.
+fn gemm_ceiling(config: &TrainConfig, device: Device) -> Result<GemmCeiling> {
+    let onednn = MatmulChoice::Onednn.resolve(device).is_ok();
+    let mut ceiling = GemmCeiling {
+        flops: 0.0,
+        blas_seconds: 0.0,
+        best_seconds: 0.0,
+    };
     for ((m, k, n), count) in step_gemms(config) {
         let a = Tensor::randn([m, k], (Kind::Float, device));
         let b = Tensor::randn([k, n], (Kind::Float, device));
-        for _ in 0..5 {
+        let blas = median_seconds(device, || {
             let _ = a.matmul(&b);
-        }
-        let mut times = Vec::new();
-        for _ in 0..20 {
-            let started = Instant::now();
-            let _ = a.matmul(&b);
-            synchronize(device);
-            times.push(started.elapsed().as_secs_f64());
-        }
-        times.sort_by(f64::total_cmp);
-        seconds += times[times.len() / 2] * f64::from(count);
-        flops += 2.0 * (m * k * n) as f64 * f64::from(count);
+        });
+        let best = if onednn {
+            // oneDNN multiplies by a transposed (out × in) weight, as a dense layer holds it.
+            let (a, w) = (a.to_mkldnn(), b.tr().contiguous());
+            blas.min(median_seconds(device, || {
+                let _ = a.mkldnn_linear(&w, None::<Tensor>);
+            }))
+        } else {
+            blas
+        };
+        ceiling.blas_seconds += blas * f64::from(count);
+        ceiling.best_seconds += best * f64::from(count);
+        ceiling.flops += 2.0 * (m * k * n) as f64 * f64::from(count);
     }
-    Ok((flops, seconds))
+    Ok(ceiling)
+}
+
+fn median_seconds(device: Device, mut product: impl FnMut()) -> f64 {
+    for _ in 0..5 {
+        product();
+    }
+    let mut times: Vec<f64> = (0..20)
+        .map(|_| {
+            let started = Instant::now();
+            product();
+            synchronize(device);
+            started.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
 }
 
 /// This process's peak resident set size (Linux `VmHWM`), if known.
