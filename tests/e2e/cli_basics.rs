@@ -26,6 +26,7 @@ fn info_reports_versions_without_library_path() {
     assert!(text.contains("tch       0.24.0"), "{text}");
     assert!(text.contains("libtorch  2.11.0"), "{text}");
     assert!(text.contains("threads"), "{text}");
+    assert!(text.contains("matmul    "), "{text}");
 }
 
 #[test]

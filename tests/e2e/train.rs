@@ -190,6 +190,7 @@ fn bad_flags_are_refused_naming_the_flag() {
         ("--lr", "-1"),
         ("--lr", "nan"),
         ("--preset", "dcgan"),
+        ("--matmul", "mkl"),
     ] {
         let err = refused(&["train", "--data-dir", data, "--out", out, flag, value]);
         assert!(err.contains(flag), "{flag} {value}: {err}");

@@ -377,6 +377,39 @@ mod tests {
             .collect()
     }
 
+    /// oneDNN and BLAS differ only in rounding: ten steps end at nearly the same losses, at a
+    /// batch below and at one above where the weight gradients switch method.
+    #[test]
+    fn both_matmul_kernels_train_alike() {
+        use gan_models::MatmulChoice;
+        if MatmulChoice::Onednn.resolve(Device::Cpu).is_err() {
+            eprintln!("skipped: this libtorch has no oneDNN");
+            return;
+        }
+        for batch in [16, 128] {
+            let losses = |matmul| {
+                let mut c = small_config(Preset::Mlp);
+                c.batch_size = batch;
+                c.matmul = matmul;
+                let mut t = Trainer::new(&c, &toy_images(64)).unwrap();
+                let mut last = None;
+                for _ in 0..10 {
+                    last = Some(t.step().unwrap());
+                }
+                let m = last.unwrap();
+                (m.d_loss, m.g_loss)
+            };
+            let (blas, onednn) = (losses(MatmulChoice::Blas), losses(MatmulChoice::Onednn));
+            assert_ne!(blas, onednn, "the kernels were not both used");
+            for (a, b) in [(blas.0, onednn.0), (blas.1, onednn.1)] {
+                assert!(
+                    (a - b).abs() < 1e-3 * a.abs().max(1.0),
+                    "batch {batch}: {blas:?} vs {onednn:?}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn d_update_changes_only_d_and_g_update_changes_only_g() {
         let mut t = Trainer::new(&small_config(Preset::Tutorial), &toy_images(32)).unwrap();

@@ -1,5 +1,6 @@
 //! `gan info`: versions, threads and devices, for bug reports and setup checks.
 
+use gan_models::MatmulChoice;
 use tch::{utils, Cuda};
 
 pub fn run() -> anyhow::Result<()> {
@@ -21,6 +22,17 @@ pub fn run() -> anyhow::Result<()> {
         yes_no(utils::has_mkl()),
         yes_no(utils::has_mkldnn()),
         yes_no(utils::has_openmp())
+    );
+    let kernel = MatmulChoice::Auto
+        .resolve(tch::Device::Cpu)
+        .map_or("blas", |k| k.name());
+    println!(
+        "matmul    {kernel} on the CPU with --matmul auto{}",
+        if kernel == "onednn" {
+            " (AVX-512 on a non-Intel CPU, where MKL takes its AVX2 path)"
+        } else {
+            ""
+        }
     );
     if Cuda::is_available() {
         let names = gpu_names();
