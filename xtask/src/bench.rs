@@ -199,3 +199,35 @@ fn markdown(machine: &Value, rows: &[Value]) -> String {
     ));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_rows_carry_ratios_and_both_ceiling_shares() {
+        let ours = json!({
+            "preset": "mlp", "batch_size": 128, "matmul": "onednn",
+            "steps_per_second": 80.0, "generation_images_per_second": 1000.0,
+            "peak_rss_bytes": 1.2e9, "mnist_load_seconds": 0.09,
+            "step_gemm_flops": 2.4e9,
+            "step_gemm_blas_seconds": 0.0125, "step_gemm_ceiling_seconds": 0.00625,
+        });
+        let rows = vec![json!({
+            "gan_rs": ours,
+            "gan_rs_blas": { "steps_per_second": 60.0 },
+            "pytorch": { "steps_per_second": 40.0, "torch": "2.11.0" },
+        })];
+        let machine = json!({ "cpu": "Test CPU", "logical_cpus": 2, "threads": 2,
+                              "gan_rs": "0.1.0", "torch": "2.11.0" });
+        let table = markdown(&machine, &rows);
+        assert!(
+            table.contains("| mlp | 128 | 80.0 | 40.0 | 2.00× | 60.0 | 80.0 | 100% | 160.0 | 50% | 1000 | 1200 MB |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("multiplies with oneDNN") && table.contains("90 ms"),
+            "{table}"
+        );
+    }
+}
