@@ -2,8 +2,9 @@
 //!
 //! Written with tensor ops, an update is eight passes over every buffer, each allocating its
 //! result (a concatenation of the gradients, two lerps, a square, a square root, two scalings,
-//! an addcdiv). Here each element is read and written once. Measured on 2 cores (`mlp`,
-//! batch 128, oneDNN kernels): Adam went from 10% of CPU time to …
+//! an addcdiv). Here each element is read and written once, and the work is split over
+//! libtorch's OpenMP threads. Measured on 2 cores (`mlp`, batch 128, oneDNN kernels,
+//! alternating runs): 67 → 78 steps/s for the fused pass, then +8.6% for splitting it.
 
 use tch::{Device, Kind, Tensor};
 
