@@ -378,7 +378,8 @@ mod tests {
     }
 
     /// oneDNN and BLAS differ only in rounding: ten steps end at nearly the same losses, at a
-    /// batch below and at one above where the weight gradients switch method.
+    /// batch below and at one above where the weight gradients switch method; oneDNN runs
+    /// repeat bit for bit.
     #[test]
     fn both_matmul_kernels_train_alike() {
         use gan_models::MatmulChoice;
@@ -400,6 +401,11 @@ mod tests {
                 (m.d_loss, m.g_loss)
             };
             let (blas, onednn) = (losses(MatmulChoice::Blas), losses(MatmulChoice::Onednn));
+            assert_eq!(
+                onednn,
+                losses(MatmulChoice::Onednn),
+                "oneDNN runs must repeat exactly"
+            );
             assert_ne!(blas, onednn, "the kernels were not both used");
             for (a, b) in [(blas.0, onednn.0), (blas.1, onednn.1)] {
                 assert!(
