@@ -4,9 +4,9 @@ use gan_data::DeviceRng;
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
-use crate::config::{Activation, DiscriminatorConfig};
+use crate::config::DiscriminatorConfig;
 use crate::error::ModelError;
-use crate::layers::{dense, LayerInfo};
+use crate::layers::{dense, ActivationLayer, LayerInfo};
 use crate::matmul::{MatmulChoice, MatmulKernel};
 use crate::tape::{Dense, Tape};
 
@@ -16,8 +16,7 @@ use crate::tape::{Dense, Tape};
 pub struct Discriminator {
     config: DiscriminatorConfig,
     layers: Vec<Dense>,
-    /// LeakyReLU's slope as a tensor, made once (PReLU takes it as an argument).
-    slope: Option<Tensor>,
+    activation: ActivationLayer,
     kernel: MatmulKernel,
 }
 
@@ -34,16 +33,10 @@ impl Discriminator {
             layers.push(dense(name, fan_in, width, config.init, &rng, i as u64));
             fan_in = width;
         }
-        let slope = match config.activation {
-            Activation::LeakyRelu { slope } => {
-                Some(Tensor::from_slice(&[slope as f32]).to_device(p.device()))
-            }
-            Activation::Relu => None,
-        };
         Ok(Discriminator {
             config: config.clone(),
             layers,
-            slope,
+            activation: ActivationLayer::new(config.activation, p.device()),
             kernel: MatmulChoice::Auto.resolve(p.device())?,
         })
     }
@@ -72,15 +65,9 @@ impl Discriminator {
         let mut xs = images.flatten(1, -1);
         let last = self.layers.len() - 1;
         for (i, layer) in self.layers.iter().enumerate() {
-            xs = match tape {
-                Some(tape) => layer.forward_taped(&xs, self.kernel, tape),
-                None => layer.forward(&xs, self.kernel),
-            };
+            xs = layer.forward_on(&xs, self.kernel, tape);
             if i < last {
-                xs = match &self.slope {
-                    Some(slope) => xs.prelu(slope),
-                    None => xs.relu(),
-                };
+                xs = self.activation.apply(&xs);
             }
         }
         xs
@@ -118,6 +105,7 @@ impl ModuleT for Discriminator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Activation;
     use tch::{kind, nn::VarStore, Device};
 
     #[test]

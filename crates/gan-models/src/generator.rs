@@ -6,7 +6,7 @@ use tch::Tensor;
 
 use crate::config::{GeneratorConfig, Norm, OutputActivation};
 use crate::error::ModelError;
-use crate::layers::{dense, LayerInfo};
+use crate::layers::{dense, ActivationLayer, LayerInfo};
 use crate::matmul::{MatmulChoice, MatmulKernel};
 use crate::tape::{Dense, Tape};
 
@@ -16,6 +16,7 @@ pub struct Generator {
     config: GeneratorConfig,
     hidden: Vec<(Dense, Option<nn::BatchNorm>)>,
     output: Dense,
+    activation: ActivationLayer,
     kernel: MatmulKernel,
 }
 
@@ -66,6 +67,7 @@ impl Generator {
             config: config.clone(),
             hidden,
             output,
+            activation: ActivationLayer::new(config.activation, p.device()),
             kernel: MatmulChoice::Auto.resolve(p.device())?,
         })
     }
@@ -91,18 +93,16 @@ impl Generator {
     }
 
     fn forward_with(&self, z: &Tensor, train: bool, tape: Option<&Tape>) -> Tensor {
-        let dense = |layer: &Dense, xs: &Tensor| match tape {
-            Some(tape) => layer.forward_taped(xs, self.kernel, tape),
-            None => layer.forward(xs, self.kernel),
-        };
         let mut xs = z.shallow_clone();
         for (linear, norm) in &self.hidden {
-            xs = self.config.activation.apply(&dense(linear, &xs));
+            xs = self
+                .activation
+                .apply(&linear.forward_on(&xs, self.kernel, tape));
             if let Some(norm) = norm {
                 xs = norm.forward_t(&xs, train);
             }
         }
-        let xs = dense(&self.output, &xs);
+        let xs = self.output.forward_on(&xs, self.kernel, tape);
         let xs = match self.config.output {
             OutputActivation::Sigmoid => xs.sigmoid(),
             OutputActivation::Tanh => xs.tanh(),

@@ -1,7 +1,7 @@
 //! Building blocks shared by the generator and the discriminator.
 
 use gan_data::DeviceRng;
-use tch::{nn, Tensor};
+use tch::{nn, Device, Tensor};
 
 use crate::config::{Activation, WeightInit};
 use crate::error::ModelError;
@@ -46,16 +46,38 @@ pub(crate) fn dense(
     )
 }
 
-impl Activation {
-    pub fn apply(self, xs: &Tensor) -> Tensor {
-        match self {
-            Activation::Relu => xs.relu(),
+/// An [`Activation`] ready to apply many times: LeakyReLU's slope is made once, on the
+/// network's device.
+#[derive(Debug)]
+pub(crate) struct ActivationLayer {
+    /// `None` for ReLU.
+    slope: Option<Tensor>,
+}
+
+impl ActivationLayer {
+    pub(crate) fn new(activation: Activation, device: Device) -> Self {
+        let slope = match activation {
+            Activation::Relu => None,
+            Activation::LeakyRelu { slope } => {
+                Some(Tensor::from_slice(&[slope as f32]).to_device(device))
+            }
+        };
+        ActivationLayer { slope }
+    }
+
+    pub(crate) fn apply(&self, xs: &Tensor) -> Tensor {
+        match &self.slope {
+            None => xs.relu(),
             // PReLU with a fixed slope is LeakyReLU in one kernel each way (tch's leaky_relu
             // has no slope argument).
-            Activation::LeakyRelu { slope } => {
-                xs.prelu(&Tensor::from_slice(&[slope as f32]).to_device(xs.device()))
-            }
+            Some(slope) => xs.prelu(slope),
         }
+    }
+}
+
+impl Activation {
+    pub fn apply(self, xs: &Tensor) -> Tensor {
+        ActivationLayer::new(self, xs.device()).apply(xs)
     }
 
     pub fn name(self) -> String {

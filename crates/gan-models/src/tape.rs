@@ -39,6 +39,19 @@ impl Dense {
         kernel.linear(xs, &self.ws, &self.bs)
     }
 
+    /// [`Dense::forward_taped`] when there is a tape, [`Dense::forward`] otherwise.
+    pub(crate) fn forward_on(
+        &self,
+        xs: &Tensor,
+        kernel: MatmulKernel,
+        tape: Option<&Tape>,
+    ) -> Tensor {
+        match tape {
+            Some(tape) => self.forward_taped(xs, kernel, tape),
+            None => self.forward(xs, kernel),
+        }
+    }
+
     /// The layer on `tape`: gradients flow to the input through autograd; the parameters'
     /// come from [`Tape::gradients`].
     pub(crate) fn forward_taped(&self, xs: &Tensor, kernel: MatmulKernel, tape: &Tape) -> Tensor {
