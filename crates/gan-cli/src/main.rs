@@ -22,7 +22,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a GAN on MNIST (the default preset `mlp`, or `--preset tutorial`), or resume a run.
+    /// Train a model on MNIST (the default preset `mlp`, or `--preset NAME`; see `gan presets`),
+    /// or resume a run.
     Train(commands::train::TrainArgs),
     /// Generate images from a trained generator: a grid picture and/or an IDX file.
     Generate(commands::generate::GenerateArgs),
@@ -31,6 +32,8 @@ enum Command {
     Eval(commands::eval::EvalArgs),
     /// Print Keras-style summaries of a preset's networks.
     Summary(commands::summary::SummaryArgs),
+    /// List the presets with their model family and a description.
+    Presets,
     /// Print versions (gan-rs, tch, libtorch), threads and available devices.
     Info,
     /// Measure training and generation speed as JSON (used by `cargo xtask bench`).
@@ -46,6 +49,7 @@ fn main() {
         Command::Generate(args) => commands::generate::run(args).map(|()| 0),
         Command::Eval(args) => commands::eval::run(args).map(|()| 0),
         Command::Summary(args) => commands::summary::run(args).map(|()| 0),
+        Command::Presets => commands::presets::run().map(|()| 0),
         Command::Info => commands::info::run().map(|()| 0),
         Command::Bench(args) => commands::bench::run(args).map(|()| 0),
     };
@@ -74,6 +78,7 @@ mod tests {
         "--steps",
         "--batch-size",
         "--lr",
+        "--minutes",
         "--sample-every",
         "--checkpoint-every",
         "--seed",
@@ -140,10 +145,16 @@ mod tests {
             panic!("not train")
         };
         let config = commands::train::new_run_config(&args).unwrap();
+        let gan_training::ModelConfig::Gan(gan) = &config.model;
         assert_eq!(
-            (config.steps, config.batch_size, config.adam.lr),
-            (7, 3, 0.01)
+            (
+                config.steps,
+                config.batch_size,
+                gan.generator_optimizer.lr,
+                gan.discriminator_optimizer.lr
+            ),
+            (7, 3, 0.01, 0.01)
         );
-        assert_eq!(config.preset, gan_training::Preset::Tutorial);
+        assert_eq!(config.preset, "tutorial");
     }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use gan_data::Images;
-use gan_training::{metrics, RunDir, StepMetrics, TrainConfig, TrainObserver};
+use gan_training::{metrics, Metric, RunDir, StepMetrics, TrainConfig, TrainObserver};
 use gan_viz::{render_grid, save_chart, save_gif, Curve, GrayImages, GridStyle, Panel, Rgb};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -13,7 +13,10 @@ use crate::interrupt::Interrupt;
 
 pub struct CliObserver {
     run: RunDir,
-    preset: &'static str,
+    preset: String,
+    metrics: &'static [Metric],
+    /// A time budget bounds the run rather than its (then huge) step count.
+    timed: bool,
     style: GridStyle,
     quiet: bool,
     bar: Option<ProgressBar>,
@@ -51,7 +54,9 @@ impl CliObserver {
         frames.sort_by_key(|(caption, _)| caption_step(caption));
         Ok(CliObserver {
             run: run.clone(),
-            preset: config.preset.name(),
+            preset: config.preset.clone(),
+            metrics: config.model.metrics(),
+            timed: config.minutes.is_some(),
             style: GridStyle::new(config.grid[0] as u32, config.grid[1] as u32),
             quiet,
             bar: None,
@@ -99,12 +104,12 @@ impl CliObserver {
             .retain(|(caption, _)| caption_step(caption) != step);
         self.frames.push((format!("step {step}"), picture));
         save_gif(&self.run.root().join("progress.gif"), &self.frames, 600)?;
-        let rows = metrics::read(metrics_path)?;
-        if !rows.is_empty() {
+        let table = metrics::read(metrics_path)?;
+        if !table.rows.is_empty() {
             let title = format!("gan-rs, preset {}: training curves", self.preset);
-            let panels = chart_panels(&rows);
+            let panels = chart_panels(&table, self.metrics);
             let height = 320 * panels.len() as u32;
-            let smoothing = (rows.len() / 50).max(1);
+            let smoothing = (table.rows.len() / 50).max(1);
             save_chart(
                 &self.run.root().join("loss.png"),
                 &title,
@@ -126,32 +131,34 @@ impl TrainObserver for CliObserver {
             return;
         }
         let bar = ProgressBar::new(total);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} steps  {per_sec}  elapsed {elapsed}  eta {eta}",
-            )
-            .expect("valid template"),
-        );
+        let template = if self.timed {
+            "{spinner} step {pos}  {per_sec}  elapsed {elapsed} (time budget)"
+        } else {
+            "{bar:40} {pos}/{len} steps  {per_sec}  elapsed {elapsed}  eta {eta}"
+        };
+        bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
         bar.set_position(done);
         bar.reset_eta();
         self.bar = Some(bar);
     }
 
     fn on_step(&mut self, metrics: &StepMetrics) {
-        self.last = Some(*metrics);
+        self.last = Some(metrics.clone());
         if let Some(bar) = &self.bar {
             bar.set_position(metrics.step);
         }
     }
 
     fn on_sample(&mut self, step: u64, grid: &Images, metrics_path: &Path) -> Result<(), BoxError> {
-        if let Some(m) = self.last.filter(|m| m.step == step) {
+        if let Some(m) = self.last.as_ref().filter(|m| m.step == step) {
+            let total = if self.timed {
+                String::new()
+            } else {
+                format!("/{}", self.total)
+            };
             self.say(&format!(
-                "step {step}/{} | D loss {:.4} | D acc {:.2}% | G loss {:.4}",
-                self.total,
-                m.d_loss,
-                100.0 * m.d_acc,
-                m.g_loss
+                "step {step}{total} | {}",
+                m.describe(self.metrics)
             ));
         }
         self.draw(step, grid, metrics_path)
@@ -162,9 +169,13 @@ impl TrainObserver for CliObserver {
     }
 
     fn on_eval(&mut self, step: u64, r: &gan_eval::EvalReport, best: bool) {
+        let total = if self.timed {
+            String::new()
+        } else {
+            format!("/{}", self.total)
+        };
         self.say(&format!(
-            "step {step}/{} | FID (LeNet) {:.3}{} | IS {:.3} | digits {}/10 | precision {:.3} | recall {:.3}",
-            self.total,
+            "step {step}{total} | FID (LeNet) {:.3}{} | IS {:.3} | digits {}/10 | precision {:.3} | recall {:.3}",
             r.frechet_distance,
             if best { " (best)" } else { "" },
             r.inception_score,
@@ -179,25 +190,25 @@ impl TrainObserver for CliObserver {
     }
 }
 
-/// Losses and D accuracy, plus FID and precision/recall when the run was evaluated.
-fn chart_panels(rows: &[metrics::Row]) -> Vec<Panel> {
-    let column = |f: fn(&metrics::Row) -> f64| -> Vec<(f64, f64)> {
-        rows.iter().map(|r| (r.step as f64, f(r))).collect()
-    };
-    let mut panels = vec![
-        Panel {
-            y_label: "loss (BCE)".into(),
-            curves: vec![
-                Curve::new("D loss", column(|r| r.d_loss)),
-                Curve::new("G loss", column(|r| r.g_loss)),
-            ],
-        },
-        Panel {
-            y_label: "D accuracy".into(),
-            curves: vec![Curve::new("D accuracy", column(|r| r.d_acc))],
-        },
-    ];
-    let evaluated: Vec<(f64, [f64; 5])> = rows
+/// One panel per distinct [`Metric::panel`] of the family (in first-use order), plus FID and
+/// precision/recall when the run was evaluated.
+fn chart_panels(table: &metrics::Table, family_metrics: &[Metric]) -> Vec<Panel> {
+    let mut panels: Vec<Panel> = Vec::new();
+    for metric in family_metrics {
+        let Some(points) = table.series(metric.key) else {
+            continue;
+        };
+        let curve = Curve::new(metric.label, points);
+        match panels.iter_mut().find(|p| p.y_label == metric.panel) {
+            Some(panel) => panel.curves.push(curve),
+            None => panels.push(Panel {
+                y_label: metric.panel.into(),
+                curves: vec![curve],
+            }),
+        }
+    }
+    let evaluated: Vec<(f64, [f64; 5])> = table
+        .rows
         .iter()
         .filter_map(|r| r.eval.map(|e| (r.step as f64, e)))
         .collect();

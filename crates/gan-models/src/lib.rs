@@ -3,10 +3,12 @@
 //! libtorch-backed generators and discriminators for gan-rs, described by configs so that
 //! variants are data, not copies.
 //!
-//! - [`config`]: [`GeneratorConfig`] and [`DiscriminatorConfig`] (serde), with the tutorial's
-//!   networks as presets.
-//! - [`Generator`]: latent noise → image; [`Discriminator`]: image → logit. Both implement
-//!   [`tch::nn::ModuleT`], so train/eval mode is explicit at every call.
+//! - [`Generator`] (noise → image) and [`Discriminator`] (image → logit): what every
+//!   architecture provides, so training and tools never name a concrete network. Chosen by
+//!   [`GeneratorConfig`] / [`DiscriminatorConfig`], tagged enums by `kind`.
+//! - [`mlp`]: the multilayer perceptrons of the tutorial and their variants.
+//! - [`config`]: settings shared by architectures (activations, normalisation, output
+//!   range, initialisation).
 //! - [`MatmulChoice`]: dense layers multiply with libtorch's BLAS or with oneDNN, whichever
 //!   is faster on the CPU at hand.
 //! - [`Tape`]: weight gradients of dense layers formed with the fastest product instead of
@@ -15,33 +17,32 @@
 //! - [`weights`]: parameters to and from named tensors, with shape checks.
 //!
 //! ```no_run
-//! use gan_models::{Generator, GeneratorConfig};
-//! use tch::nn::{ModuleT, VarStore};
+//! use gan_models::{mlp::MlpGeneratorConfig, GeneratorConfig};
+//! use tch::nn::VarStore;
 //!
 //! let vs = VarStore::new(tch::Device::Cpu);
-//! let generator = Generator::new(&vs.root(), &GeneratorConfig::tutorial(), 42)?;
-//! let images = generator.forward_t(&tch::Tensor::randn([16, 100], tch::kind::FLOAT_CPU), false);
+//! let config = GeneratorConfig::Mlp(MlpGeneratorConfig::tutorial());
+//! let generator = config.build(&vs.root(), 42)?;
+//! let z = tch::Tensor::randn([16, 100], tch::kind::FLOAT_CPU);
+//! let images = generator.forward(&z, None, false, None);
 //! assert_eq!(images.size(), vec![16, 1, 28, 28]);
 //! # Ok::<(), gan_models::ModelError>(())
 //! ```
 
 pub mod config;
-mod discriminator;
 mod error;
-mod generator;
 mod layers;
 mod matmul;
+pub mod mlp;
+mod network;
 mod summary;
 mod tape;
 pub mod weights;
 
-pub use config::{
-    Activation, DiscriminatorConfig, GeneratorConfig, Norm, OutputActivation, WeightInit,
-};
-pub use discriminator::Discriminator;
+pub use config::{Activation, Norm, OutputActivation, WeightInit, MNIST_SHAPE};
 pub use error::ModelError;
-pub use generator::Generator;
 pub use layers::LayerInfo;
 pub use matmul::{MatmulChoice, MatmulKernel};
+pub use network::{DenseShape, Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
 pub use summary::{thousands, Summary};
 pub use tape::Tape;

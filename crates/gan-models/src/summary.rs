@@ -109,13 +109,16 @@ pub fn thousands(n: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
+    use crate::mlp::{MlpDiscriminatorConfig, MlpGeneratorConfig};
+    use crate::{DiscriminatorConfig, GeneratorConfig};
     use tch::Device;
 
     #[test]
     fn tutorial_parameter_counts_match_keras() {
         let vs = VarStore::new(Device::Cpu);
-        let g = Generator::new(&vs.root(), &GeneratorConfig::tutorial(), 0).unwrap();
+        let g = GeneratorConfig::Mlp(MlpGeneratorConfig::tutorial())
+            .build(&vs.root(), 0)
+            .unwrap();
         let s = Summary::new("generator", g.layers(), &vs);
         assert_eq!(
             (s.total, s.trainable, s.non_trainable),
@@ -130,7 +133,9 @@ mod tests {
         assert!(text.contains("bn1 (BatchNormalization)") && text.contains("(None, 1, 28, 28)"));
 
         let vs = VarStore::new(Device::Cpu);
-        let d = Discriminator::new(&vs.root(), &DiscriminatorConfig::tutorial(), 0).unwrap();
+        let d = DiscriminatorConfig::Mlp(MlpDiscriminatorConfig::tutorial())
+            .build(&vs.root(), 0)
+            .unwrap();
         let s = Summary::new("discriminator", d.layers(), &vs);
         assert_eq!(
             (s.total, s.trainable, s.non_trainable),

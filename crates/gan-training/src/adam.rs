@@ -135,6 +135,19 @@ impl Adam {
             .collect()
     }
 
+    /// Each parameter's name with its `(offset, length)` in [`Adam::flat`].
+    pub(crate) fn layout(&self) -> Vec<(String, i64, i64)> {
+        self.params
+            .iter()
+            .map(|(name, _, offset, len)| (name.clone(), *offset, *len))
+            .collect()
+    }
+
+    /// All parameters as one buffer (each parameter is a view of its slice).
+    pub(crate) fn flat(&self) -> &Tensor {
+        &self.flat
+    }
+
     /// Number of updates applied so far.
     pub fn steps_taken(&self) -> u64 {
         self.step

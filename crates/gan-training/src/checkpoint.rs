@@ -1,10 +1,14 @@
-//! Checkpoints: all tensors of a run (both networks and both optimizers) in one safetensors
-//! file, plus a small TOML manifest written last that names the file and its SHA-256.
+//! Checkpoints: all tensors of a run (every part's weights, optimizer state and EMA) in one
+//! safetensors file, plus a small TOML manifest written last that names the file and its
+//! SHA-256 and records each part's counters.
+//!
+//! Format 2 records parts by name (`[parts.generator]`); format 1, written by the first
+//! release, had two fixed optimizer step counts and is read as the GAN family's two parts.
 //!
 //! A checkpoint exists only once its manifest does, and a manifest is trusted only when the
 //! file's checksum matches, so a crash at any moment leaves the previous checkpoint usable.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -13,8 +17,11 @@ use tch::Tensor;
 
 use crate::atomic::{write_atomic, write_atomic_with};
 use crate::error::TrainError;
+use crate::part::PartManifest;
 
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
+/// The first release's format, still read.
+const FORMAT_FIRST_RELEASE: u32 = 1;
 
 /// What a checkpoint says about itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,9 +30,6 @@ pub struct Manifest {
     pub format: u32,
     /// Completed training steps.
     pub step: u64,
-    /// Updates applied by each optimizer (Adam's bias correction depends on them).
-    pub generator_adam_steps: u64,
-    pub discriminator_adam_steps: u64,
     /// Training time before this checkpoint, for continuing the elapsed-seconds column.
     pub elapsed_seconds: f64,
     /// The tensor file beside the manifest, and its SHA-256.
@@ -34,6 +38,62 @@ pub struct Manifest {
     /// FID (LeNet features) of the generator at this step, when it was measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frechet_distance: Option<f64>,
+    /// Format 1's optimizer step counts, moved into `parts` on load.
+    #[serde(default, skip_serializing)]
+    generator_adam_steps: Option<u64>,
+    #[serde(default, skip_serializing)]
+    discriminator_adam_steps: Option<u64>,
+    /// Each part's counters, by part name.
+    #[serde(default)]
+    pub parts: BTreeMap<String, PartManifest>,
+}
+
+impl Manifest {
+    /// A manifest for the state after `step` steps (file fields are filled on save).
+    pub fn new(step: u64, elapsed_seconds: f64, parts: BTreeMap<String, PartManifest>) -> Self {
+        Manifest {
+            format: FORMAT,
+            step,
+            elapsed_seconds,
+            tensors: String::new(),
+            sha256: String::new(),
+            frechet_distance: None,
+            generator_adam_steps: None,
+            discriminator_adam_steps: None,
+            parts,
+        }
+    }
+
+    /// Reads a manifest of either format; format 1's counters become the `generator` and
+    /// `discriminator` parts.
+    fn parse(text: &str) -> Result<Manifest, String> {
+        let mut m: Manifest =
+            toml::from_str(text).map_err(|e| format!("unreadable manifest: {e}"))?;
+        match m.format {
+            FORMAT => Ok(m),
+            FORMAT_FIRST_RELEASE => {
+                let (Some(g), Some(d)) = (m.generator_adam_steps, m.discriminator_adam_steps)
+                else {
+                    return Err("format 1 without its optimizer step counts".to_owned());
+                };
+                for (name, steps) in [("generator", g), ("discriminator", d)] {
+                    m.parts.insert(
+                        name.to_owned(),
+                        PartManifest {
+                            optimizer_steps: steps,
+                            ema_updates: None,
+                        },
+                    );
+                }
+                m.generator_adam_steps = None;
+                m.discriminator_adam_steps = None;
+                Ok(m)
+            }
+            other => Err(format!(
+                "format {other} (this gan reads {FORMAT_FIRST_RELEASE} and {FORMAT})"
+            )),
+        }
+    }
 }
 
 /// A checkpoint read back: its manifest and its tensors by name (on the CPU).
@@ -96,14 +156,7 @@ pub fn load(manifest_path: &Path) -> Result<Checkpoint, TrainError> {
     };
     let text =
         std::fs::read_to_string(manifest_path).map_err(|e| TrainError::io(manifest_path, e))?;
-    let manifest: Manifest =
-        toml::from_str(&text).map_err(|e| bad(format!("unreadable manifest: {e}")))?;
-    if manifest.format != FORMAT {
-        return Err(bad(format!(
-            "format {} (this gan reads {FORMAT})",
-            manifest.format
-        )));
-    }
+    let manifest = Manifest::parse(&text).map_err(bad)?;
     if manifest.tensors.contains('/') || manifest.tensors.contains("..") {
         return Err(bad(format!(
             "tensor file {:?} must be a plain name",
@@ -193,16 +246,19 @@ mod tests {
     use super::*;
 
     fn manifest(step: u64) -> Manifest {
-        Manifest {
-            format: 0,
+        let part = |steps| PartManifest {
+            optimizer_steps: steps,
+            ema_updates: None,
+        };
+        Manifest::new(
             step,
-            generator_adam_steps: step,
-            discriminator_adam_steps: 2 * step,
-            elapsed_seconds: 1.5,
-            tensors: String::new(),
-            sha256: String::new(),
-            frechet_distance: None,
-        }
+            1.5,
+            [
+                ("generator".to_owned(), part(step)),
+                ("discriminator".to_owned(), part(2 * step)),
+            ]
+            .into(),
+        )
     }
 
     fn tensors() -> Vec<(String, Tensor)> {
@@ -224,8 +280,25 @@ mod tests {
         let path = save(dir.path(), manifest(20), &tensors()).unwrap();
         let ck = load(&path).unwrap();
         assert_eq!(ck.manifest.step, 20);
-        assert_eq!(ck.manifest.discriminator_adam_steps, 40);
+        assert_eq!(ck.manifest.parts["discriminator"].optimizer_steps, 40);
+        assert_eq!(ck.manifest.format, FORMAT);
         assert!(ck.tensors["generator.fc1.weight"].equal(&tensors()[0].1));
+    }
+
+    #[test]
+    fn first_release_manifests_become_two_parts() {
+        let text = "format = 1\nstep = 2\ngenerator_adam_steps = 2\n\
+                    discriminator_adam_steps = 4\nelapsed_seconds = 0.5\n\
+                    tensors = \"step-00000002.safetensors\"\nsha256 = \"ab\"\n";
+        let m = Manifest::parse(text).unwrap();
+        assert_eq!(m.parts["generator"].optimizer_steps, 2);
+        assert_eq!(m.parts["discriminator"].optimizer_steps, 4);
+        let saved = toml::to_string(&m).unwrap();
+        assert!(!saved.contains("adam_steps"), "{saved}");
+        let err = Manifest::parse(&text.replace("format = 1", "format = 7")).unwrap_err();
+        assert!(err.contains("format 7"), "{err}");
+        let err = Manifest::parse(&text.replace("generator_adam_steps = 2\n", "")).unwrap_err();
+        assert!(err.contains("format 1"), "{err}");
     }
 
     #[test]

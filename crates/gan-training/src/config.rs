@@ -3,53 +3,11 @@
 use std::path::Path;
 
 use gan_data::{Sampling, Scaling};
-use gan_models::{
-    Activation, DiscriminatorConfig, GeneratorConfig, MatmulChoice, OutputActivation,
-};
+use gan_models::{MatmulChoice, OutputActivation};
 use serde::{Deserialize, Serialize};
 
-use crate::adam::{AdamConfig, EpsilonStyle};
 use crate::error::TrainError;
-
-/// The presets, both with the tutorial's network sizes, 10,000 steps and batch 128.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Preset {
-    /// The Keras tutorial exactly: ReLU in D, sigmoid output, data in [0, 1], Keras Adam
-    /// defaults (lr 1e-3, β1 0.9), fakes from G in inference mode. Known to collapse.
-    Tutorial,
-    /// GAN practice on the tutorial's sizes: lr 2e-4, β1 0.5, LeakyReLU(0.2) in D, tanh output
-    /// with data in [-1, 1], fakes from G in training mode.
-    Mlp,
-}
-
-impl Preset {
-    pub const ALL: [Preset; 2] = [Preset::Tutorial, Preset::Mlp];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Preset::Tutorial => "tutorial",
-            Preset::Mlp => "mlp",
-        }
-    }
-
-    pub fn parse(name: &str) -> Result<Preset, TrainError> {
-        Preset::ALL
-            .into_iter()
-            .find(|p| p.name() == name)
-            .ok_or_else(|| TrainError::UnknownPreset(name.to_owned()))
-    }
-}
-
-/// Which BatchNorm statistics G uses when making the fakes of the D step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FakeMode {
-    /// Running statistics, as Keras `predict` does (the tutorial).
-    Inference,
-    /// Batch statistics, as a PyTorch loop with `G.train()` does.
-    Training,
-}
+use crate::family::ModelConfig;
 
 /// Where tensors live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,9 +59,14 @@ impl DeviceChoice {
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
     /// The preset this config started from (informational once overridden).
-    pub preset: Preset,
-    /// Training iterations; each is two D updates and one G update.
+    pub preset: String,
+    /// Training iterations (what one is depends on the model family). With `minutes`, an
+    /// upper bound.
     pub steps: u64,
+    /// A wall-clock budget: training stops after the step that crosses it (counting the
+    /// training time before a resume), with a checkpoint, as at the last step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minutes: Option<f64>,
     pub batch_size: usize,
     /// Save a grid of samples from a fixed noise every this many steps.
     pub sample_every: u64,
@@ -129,65 +92,36 @@ pub struct TrainConfig {
     pub grid: [usize; 2],
     pub scaling: Scaling,
     pub sampling: Sampling,
-    pub fake_mode: FakeMode,
-    pub adam: AdamConfig,
-    pub generator: GeneratorConfig,
-    pub discriminator: DiscriminatorConfig,
+    /// The model family and its networks, optimizers and options.
+    pub model: ModelConfig,
 }
 
-fn default_eval_samples() -> usize {
+pub(crate) fn default_eval_samples() -> usize {
     5_000
 }
 
 impl TrainConfig {
-    pub fn preset(preset: Preset) -> TrainConfig {
-        let base = TrainConfig {
-            preset,
-            steps: 10_000,
-            batch_size: 128,
-            sample_every: 1_000,
-            checkpoint_every: 1_000,
-            keep_checkpoints: 2,
-            eval_every: 0,
-            eval_samples: default_eval_samples(),
-            seed: 42,
-            device: DeviceChoice::Auto,
-            threads: 0,
-            matmul: MatmulChoice::Auto,
-            grid: [4, 4],
-            scaling: Scaling::ZeroOne,
-            sampling: Sampling::WithReplacement,
-            fake_mode: FakeMode::Inference,
-            adam: AdamConfig::keras(),
-            generator: GeneratorConfig::tutorial(),
-            discriminator: DiscriminatorConfig::tutorial(),
-        };
-        match preset {
-            Preset::Tutorial => base,
-            Preset::Mlp => TrainConfig {
-                scaling: Scaling::MinusOneToOne,
-                fake_mode: FakeMode::Training,
-                adam: AdamConfig {
-                    lr: 2e-4,
-                    beta1: 0.5,
-                    beta2: 0.999,
-                    eps: 1e-8,
-                    epsilon_style: EpsilonStyle::Pytorch,
-                },
-                generator: GeneratorConfig::mlp(),
-                discriminator: DiscriminatorConfig::mlp(),
-                ..base
-            },
-        }
+    /// The named preset's config; see [`crate::presets`].
+    pub fn preset(name: &str) -> Result<TrainConfig, TrainError> {
+        Ok(crate::presets::find(name)?.config())
     }
 
     /// Reads a TOML config. Missing fields are an error naming them: a config file is complete.
+    /// A config written before model families (format of the first release: `generator`,
+    /// `discriminator` and `adam` at the top level) is converted.
     pub fn from_toml_file(path: &Path) -> Result<TrainConfig, TrainError> {
         let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-        let config: TrainConfig = toml::from_str(&text).map_err(|e| TrainError::ConfigParse {
+        let parse_error = |message: String| TrainError::ConfigParse {
             path: path.to_owned(),
-            message: e.to_string(),
-        })?;
+            message,
+        };
+        let config = if crate::legacy::is_legacy_config(&text) {
+            let config = crate::legacy::convert_config(&text).map_err(parse_error)?;
+            tracing::info!(path = %path.display(), "converted a config of the first release");
+            config
+        } else {
+            toml::from_str::<TrainConfig>(&text).map_err(|e| parse_error(e.to_string()))?
+        };
         config.validate()?;
         Ok(config)
     }
@@ -200,6 +134,15 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<(), TrainError> {
         if self.steps == 0 {
             return Err(TrainError::invalid("steps", 0, "must be at least 1"));
+        }
+        if let Some(minutes) = self.minutes {
+            if !(minutes > 0.0 && minutes.is_finite()) {
+                return Err(TrainError::invalid(
+                    "minutes",
+                    minutes,
+                    "must be a positive number",
+                ));
+            }
         }
         if !(1..=1 << 20).contains(&self.batch_size) {
             return Err(TrainError::invalid(
@@ -243,20 +186,8 @@ impl TrainConfig {
         if self.threads > 1024 {
             return Err(TrainError::invalid("threads", self.threads, "at most 1024"));
         }
-        self.adam.validate()?;
-        self.generator.validate()?;
-        self.discriminator.validate()?;
-        if self.generator.image_shape != self.discriminator.image_shape {
-            return Err(TrainError::invalid(
-                "discriminator.image_shape",
-                format!("{:?}", self.discriminator.image_shape),
-                format!(
-                    "must equal the generator's {:?}",
-                    self.generator.image_shape
-                ),
-            ));
-        }
-        let expected = match self.generator.output {
+        self.model.validate()?;
+        let expected = match self.model.output() {
             OutputActivation::Sigmoid => Scaling::ZeroOne,
             OutputActivation::Tanh => Scaling::MinusOneToOne,
         };
@@ -266,18 +197,9 @@ impl TrainConfig {
                 format!("{:?}", self.scaling),
                 format!(
                     "the generator's {:?} output needs {expected:?} data",
-                    self.generator.output
+                    self.model.output()
                 ),
             ));
-        }
-        if let Activation::LeakyRelu { slope } = self.discriminator.activation {
-            if !(0.0..1.0).contains(&slope) {
-                return Err(TrainError::invalid(
-                    "discriminator.activation.slope",
-                    slope,
-                    "must be in [0, 1)",
-                ));
-            }
         }
         Ok(())
     }
@@ -286,36 +208,30 @@ impl TrainConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn presets_validate_and_round_trip_through_toml() {
-        for preset in Preset::ALL {
-            let config = TrainConfig::preset(preset);
-            config.validate().unwrap();
-            let back: TrainConfig = toml::from_str(&config.to_toml()).unwrap();
-            assert_eq!(back, config);
-        }
-    }
+    use crate::presets::PRESETS;
+    use crate::test_support::{gan, mlp_generator};
 
     #[test]
     fn bad_values_name_the_field() {
-        let mut c = TrainConfig::preset(Preset::Mlp);
+        let mut c = TrainConfig::preset("mlp").unwrap();
         c.batch_size = 0;
         assert!(c
             .validate()
             .unwrap_err()
             .to_string()
             .contains("batch-size = 0"));
-        let mut c = TrainConfig::preset(Preset::Mlp);
-        c.adam.lr = -1.0;
+        let mut c = TrainConfig::preset("mlp").unwrap();
+        gan(&mut c).discriminator_optimizer.lr = -1.0;
         assert!(c.validate().unwrap_err().to_string().contains("lr = -1"));
-        let mut c = TrainConfig::preset(Preset::Mlp);
+        let mut c = TrainConfig::preset("mlp").unwrap();
         c.scaling = Scaling::ZeroOne;
         assert!(c.validate().unwrap_err().to_string().contains("scaling"));
-        assert!(Preset::parse("dcgan")
-            .unwrap_err()
-            .to_string()
-            .contains("tutorial, mlp"));
+        let mut c = TrainConfig::preset("mlp").unwrap();
+        c.minutes = Some(-2.0);
+        assert!(c.validate().unwrap_err().to_string().contains("minutes"));
+        let mut c = TrainConfig::preset("mlp").unwrap();
+        gan(&mut c).generator_ema.as_mut().unwrap().decay = 1.5;
+        assert!(c.validate().unwrap_err().to_string().contains("ema.decay"));
     }
 
     proptest::proptest! {
@@ -332,7 +248,7 @@ mod tests {
             if let Ok(c) = toml::from_str::<TrainConfig>(&text) {
                 let _ = c.validate();
             }
-            let mut bytes = TrainConfig::preset(Preset::ALL[preset]).to_toml().into_bytes();
+            let mut bytes = PRESETS[preset].config().to_toml().into_bytes();
             for (at, byte) in edits {
                 let i = at.index(bytes.len());
                 bytes[i] = byte;
@@ -348,23 +264,94 @@ mod tests {
             batch in proptest::prelude::any::<usize>(),
             grid in (proptest::prelude::any::<usize>(), proptest::prelude::any::<usize>()),
         ) {
-            let mut c = TrainConfig::preset(Preset::Mlp);
-            c.generator.hidden[1] = width;
+            let mut c = TrainConfig::preset("mlp").unwrap();
+            mlp_generator(&mut c).hidden[1] = width;
             c.batch_size = batch;
             c.grid = [grid.0, grid.1];
             let _ = c.validate();
-            c.discriminator.image_shape = [width, width, width];
+            mlp_generator(&mut c).image_shape = [width, width, width];
             let _ = c.validate();
         }
     }
 
     #[test]
     fn unknown_and_missing_fields_are_refused() {
-        let mut text = TrainConfig::preset(Preset::Tutorial).to_toml();
+        let mut text = TrainConfig::preset("tutorial").unwrap().to_toml();
         text = text.replacen("steps = 10000", "stepz = 10000", 1);
         let err = toml::from_str::<TrainConfig>(&text)
             .unwrap_err()
             .to_string();
         assert!(err.contains("stepz"), "{err}");
     }
+
+    /// A config.toml of the first release (the tutorial preset as it wrote it) loads as the
+    /// same run in today's layout; a broken one is refused with how to convert it.
+    #[test]
+    fn first_release_configs_are_converted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, FIRST_RELEASE_TUTORIAL).unwrap();
+        let converted = TrainConfig::from_toml_file(&path).unwrap();
+        let mut expected = TrainConfig::preset("tutorial").unwrap();
+        expected.matmul = MatmulChoice::Auto;
+        assert_eq!(converted, expected);
+        std::fs::write(
+            &path,
+            FIRST_RELEASE_TUTORIAL.replace("latent_dim", "latent"),
+        )
+        .unwrap();
+        let err = TrainConfig::from_toml_file(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("first release") && err.contains("latent"),
+            "{err}"
+        );
+    }
+
+    const FIRST_RELEASE_TUTORIAL: &str = r#"preset = "tutorial"
+steps = 10000
+batch_size = 128
+sample_every = 1000
+checkpoint_every = 1000
+keep_checkpoints = 2
+eval_every = 0
+eval_samples = 5000
+seed = 42
+device = "auto"
+threads = 0
+matmul = "auto"
+grid = [4, 4]
+scaling = "zero-one"
+sampling = "with-replacement"
+fake_mode = "inference"
+
+[adam]
+lr = 0.001
+beta1 = 0.9
+beta2 = 0.999
+eps = 1e-7
+epsilon_style = "keras"
+
+[generator]
+latent_dim = 100
+hidden = [256, 512, 1024]
+output = "sigmoid"
+image_shape = [1, 28, 28]
+init = "glorot-uniform"
+
+[generator.activation]
+kind = "relu"
+
+[generator.norm]
+kind = "batch-norm"
+momentum = 0.01
+eps = 0.001
+
+[discriminator]
+image_shape = [1, 28, 28]
+hidden = [512, 256]
+init = "glorot-uniform"
+
+[discriminator.activation]
+kind = "relu"
+"#;
 }

@@ -10,8 +10,8 @@ pub enum TrainError {
         value: String,
         why: String,
     },
-    #[error("unknown preset {0:?}; choose one of: tutorial, mlp")]
-    UnknownPreset(String),
+    #[error("unknown preset {name:?}; choose one of: {choices} (`gan presets` describes them)")]
+    UnknownPreset { name: String, choices: String },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

@@ -3,32 +3,38 @@
 use std::path::{Path, PathBuf};
 
 use gan_data::{DeviceRng, Images};
-use gan_models::weights::assign;
-use gan_models::{Generator, MatmulChoice};
-use tch::nn::{ModuleT, VarStore};
+use gan_models::MatmulChoice;
 use tch::Device;
 
 use crate::checkpoint;
 use crate::config::TrainConfig;
 use crate::error::TrainError;
+use crate::family::{Family, SampleWeights};
 use crate::run_dir::{RunDir, CHECKPOINTS_DIR};
 
-/// A generator with the weights of a checkpoint, in inference mode.
+/// A model with the weights of a checkpoint, sampling in inference mode.
 pub struct TrainedGenerator {
     pub config: TrainConfig,
     /// The checkpoint the weights came from.
     pub checkpoint: PathBuf,
     /// Training steps behind those weights.
     pub step: u64,
-    generator: Generator,
-    _vs: VarStore,
+    /// The weights that sample: the EMA where the model keeps one, unless asked for raw.
+    pub weights: SampleWeights,
+    /// True when the model keeps an EMA (so `weights` chooses between two sets).
+    pub has_ema: bool,
+    family: Box<dyn Family>,
     device: Device,
 }
 
 impl TrainedGenerator {
     /// `path` is a run directory (its newest valid checkpoint is used) or one checkpoint file
-    /// of a run (`checkpoints/step-….toml` or `.safetensors`).
-    pub fn load(path: &Path, device: Device) -> Result<TrainedGenerator, TrainError> {
+    /// of a run (`checkpoints/step-….toml` or `.safetensors`); `weights` picks EMA or raw.
+    pub fn load(
+        path: &Path,
+        device: Device,
+        weights: SampleWeights,
+    ) -> Result<TrainedGenerator, TrainError> {
         let (run_root, ck) = if path.is_dir() {
             let (run, _) = RunDir::open(path)?;
             (path.to_owned(), checkpoint::latest(&run.checkpoints_dir())?)
@@ -53,44 +59,54 @@ impl TrainedGenerator {
             (root, checkpoint::load(&manifest)?)
         };
         let (_, config) = RunDir::open(&run_root)?;
-        let vs = VarStore::new(device);
-        let mut generator = Generator::new(&vs.root(), &config.generator, 0)?;
         // The training run's kernel where it can run here (it may have trained on another
         // device), else this device's default.
         let kernel = config
             .matmul
             .resolve(device)
             .or_else(|_| MatmulChoice::Auto.resolve(device))?;
-        generator.set_matmul(kernel);
-        assign(&vs, &ck.tensors, "generator.", &ck.path)?;
+        let mut family = crate::trainer::build_family(&config, device, kernel)?;
+        for part in family.parts_mut() {
+            part.restore(&ck)?;
+        }
+        let has_ema = family.parts().iter().any(|p| p.ema().is_some());
         Ok(TrainedGenerator {
             config,
             checkpoint: ck.path,
             step: ck.manifest.step,
-            generator,
-            _vs: vs,
+            weights,
+            has_ema,
+            family,
             device,
         })
     }
 
     /// `n` images from noise seeded by `seed`, as bytes.
     pub fn generate(&self, n: usize, seed: u64) -> Result<Images, TrainError> {
-        generate(&self.generator, &self.config, n, seed, self.device)
+        generate(
+            self.family.as_ref(),
+            &self.config,
+            n,
+            seed,
+            self.device,
+            self.weights,
+        )
     }
 }
 
-/// `n` images from `generator` in inference mode, as bytes, from noise seeded by `seed`
+/// `n` images from `family` in inference mode, as bytes, from noise seeded by `seed`
 /// (chunks of 1,024 use streams 0, 1, …).
 pub(crate) fn generate(
-    generator: &Generator,
+    family: &dyn Family,
     config: &TrainConfig,
     n: usize,
     seed: u64,
     device: Device,
+    weights: SampleWeights,
 ) -> Result<Images, TrainError> {
     let rng = DeviceRng::new(seed);
-    let latent = config.generator.latent_dim;
-    let [_, rows, cols] = config.generator.image_shape;
+    let latent = family.latent_dim();
+    let [_, rows, cols] = config.model.image_shape();
     let mut all = Images {
         count: 0,
         rows: rows as usize,
@@ -101,7 +117,7 @@ pub(crate) fn generate(
     for (chunk, start) in (0..n).step_by(CHUNK).enumerate() {
         let size = CHUNK.min(n - start) as i64;
         let noise = rng.normal(chunk as u64, &[size, latent], device)?;
-        let images = tch::no_grad(|| generator.forward_t(&noise, false));
+        let images = family.generate(&noise, weights);
         let bytes = Images::from_tensor(&images, config.scaling)?;
         all.count += bytes.count;
         all.pixels.extend_from_slice(&bytes.pixels);

@@ -2,21 +2,26 @@
 //!
 //! Everything that turns a [`TrainConfig`] into a trained GAN and a run directory.
 //!
-//! - [`config`]: [`TrainConfig`] (serde/TOML) and the [`Preset`]s `tutorial` and `mlp`.
+//! - [`config`]: [`TrainConfig`] (serde/TOML): the run's schedule and data, and the model.
+//! - [`presets`]: named starting points as data ([`PRESETS`]).
+//! - [`family`]: model families behind one [`Family`] trait (the GAN today), configured by
+//!   [`ModelConfig`]; each is made of [`Part`]s.
+//! - [`part`]: a network with its own optimizer and optional [`ema`] of its weights; it owns
+//!   its checkpoint tensors.
 //! - [`loss`]: binary cross-entropy on logits, D accuracy.
 //! - [`adam`]: [`Adam`], written here so its moments can be checkpointed.
-//! - [`Trainer`]: one step of the tutorial's loop (D on real, D on fake, G through D).
-//! - [`run`]: the loop with metrics, samples and checkpoints on schedule, reporting to a
-//!   [`TrainObserver`]; [`run::resume`] continues a run exactly.
+//! - [`Trainer`]: data, batches, step counter and fixed noise around a family.
+//! - [`run`]: the loop with metrics, samples and checkpoints on schedule (by steps or a time
+//!   budget), reporting to a [`TrainObserver`]; [`run::resume`] continues a run exactly.
 //! - [`RunDir`], [`checkpoint`], [`metrics`]: the files a run leaves behind, written
 //!   atomically.
-//! - [`TrainedGenerator`]: a checkpoint's generator, for sampling.
+//! - [`TrainedGenerator`]: a checkpoint's model, for sampling.
 //!
 //! ```no_run
-//! use gan_training::{run, Preset, RunDir, TrainConfig, Trainer};
+//! use gan_training::{run, RunDir, TrainConfig, Trainer};
 //!
 //! let mnist = gan_data::Mnist::load(&gan_data::default_data_dir())?;
-//! let config = TrainConfig::preset(Preset::Mlp);
+//! let config = TrainConfig::preset("mlp")?;
 //! let dir = RunDir::create(std::path::Path::new("runs/example"), &config)?;
 //! let mut trainer = Trainer::new(&config, &mnist.train.images)?;
 //! let outcome = run::train(&mut trainer, &dir, &mut run::Silent, 0.0, None)?;
@@ -29,21 +34,32 @@ mod adam_cpu;
 mod atomic;
 pub mod checkpoint;
 pub mod config;
+pub mod ema;
 mod error;
+pub mod family;
 mod inference;
+mod legacy;
 mod lock;
 pub mod loss;
 pub mod metrics;
 mod omp;
+pub mod part;
+pub mod presets;
 pub mod run;
 pub mod run_dir;
+#[cfg(test)]
+mod test_support;
 mod trainer;
 
 pub use adam::{Adam, AdamConfig, EpsilonStyle};
-pub use config::{DeviceChoice, FakeMode, Preset, TrainConfig};
+pub use config::{DeviceChoice, TrainConfig};
+pub use ema::{EmaConfig, EmaNormalization};
 pub use error::TrainError;
+pub use family::{FakeMode, Family, GanConfig, Metric, ModelConfig, SampleWeights};
 pub use inference::TrainedGenerator;
 pub use lock::RunLock;
+pub use part::Part;
+pub use presets::{Preset, DEFAULT_PRESET, PRESETS};
 pub use run::{RunOutcome, TrainObserver};
 pub use run_dir::RunDir;
-pub use trainer::{StepMetrics, Trainer};
+pub use trainer::{model_summaries, StepMetrics, Trainer};

@@ -1,6 +1,7 @@
-//! `metrics.csv`: one row per step, appended as training goes and cut back on resume. When
-//! evaluation is on, rows of evaluated steps also carry FID, IS, modes, precision and recall
-//! (other rows leave those fields empty).
+//! `metrics.csv`: one row per step, appended as training goes and cut back on resume. The
+//! columns between `step` and `elapsed_s` are the family's metrics (`d_loss,d_acc,g_loss` for
+//! a GAN). When evaluation is on, rows of evaluated steps also carry FID, IS, modes,
+//! precision and recall (other rows leave those fields empty).
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -10,21 +11,52 @@ use gan_eval::EvalReport;
 
 use crate::atomic::write_atomic;
 use crate::error::TrainError;
+use crate::family::Metric;
 use crate::trainer::StepMetrics;
 
-pub const HEADER: &str = "step,d_loss,d_acc,g_loss,elapsed_s";
-pub const EVAL_HEADER: &str = ",fid,inception_score,modes,precision,recall";
+pub const EVAL_COLUMNS: [&str; 5] = ["fid", "inception_score", "modes", "precision", "recall"];
+
+/// The header line for a family's `metrics`, with or without the evaluation columns.
+pub fn header(metrics: &[Metric], with_eval: bool) -> String {
+    let mut columns = vec!["step"];
+    columns.extend(metrics.iter().map(|m| m.key));
+    columns.push("elapsed_s");
+    if with_eval {
+        columns.extend(EVAL_COLUMNS);
+    }
+    columns.join(",")
+}
 
 /// One parsed row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     pub step: u64,
-    pub d_loss: f64,
-    pub d_acc: f64,
-    pub g_loss: f64,
+    /// The family's metrics, in the order of [`Table::columns`].
+    pub values: Vec<f64>,
     pub elapsed_s: f64,
     /// FID, Inception Score, modes, precision, recall.
     pub eval: Option<[f64; 5]>,
+}
+
+/// A parsed metrics file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// The family's metric keys, as in the header.
+    pub columns: Vec<String>,
+    pub rows: Vec<Row>,
+}
+
+impl Table {
+    /// `(step, value)` of the column `key`, if the file has it.
+    pub fn series(&self, key: &str) -> Option<Vec<(f64, f64)>> {
+        let i = self.columns.iter().position(|c| c == key)?;
+        Some(
+            self.rows
+                .iter()
+                .map(|r| (r.step as f64, r.values[i]))
+                .collect(),
+        )
+    }
 }
 
 /// Appends rows to a metrics file.
@@ -36,9 +68,14 @@ pub struct MetricsLog {
 
 impl MetricsLog {
     /// Opens `path` for a run that has completed `completed` steps: rows after that step
-    /// (written after the checkpoint being resumed) are dropped. `with_eval` adds the
-    /// evaluation columns to the header.
-    pub fn open(path: &Path, completed: u64, with_eval: bool) -> Result<MetricsLog, TrainError> {
+    /// (written after the checkpoint being resumed) are dropped. The header names `metrics`,
+    /// and the evaluation columns with `with_eval`.
+    pub fn open(
+        path: &Path,
+        completed: u64,
+        metrics: &[Metric],
+        with_eval: bool,
+    ) -> Result<MetricsLog, TrainError> {
         let kept: Vec<String> = match std::fs::read_to_string(path) {
             Ok(text) => text
                 .lines()
@@ -54,7 +91,8 @@ impl MetricsLog {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(TrainError::io(path, e)),
         };
-        let mut text = format!("{HEADER}{}\n", if with_eval { EVAL_HEADER } else { "" });
+        let mut text = header(metrics, with_eval);
+        text.push('\n');
         for line in kept {
             text.push_str(&line);
             text.push('\n');
@@ -77,10 +115,11 @@ impl MetricsLog {
         elapsed_s: f64,
         eval: Option<&EvalReport>,
     ) -> Result<(), TrainError> {
-        let mut line = format!(
-            "{},{},{},{},{elapsed_s:.3}",
-            m.step, m.d_loss, m.d_acc, m.g_loss
-        );
+        let mut line = m.step.to_string();
+        for value in &m.values {
+            line.push_str(&format!(",{value}"));
+        }
+        line.push_str(&format!(",{elapsed_s:.3}"));
         match eval {
             Some(r) => line.push_str(&format!(
                 ",{},{},{},{},{}",
@@ -102,33 +141,53 @@ impl MetricsLog {
 }
 
 /// Parses a metrics file.
-pub fn read(path: &Path) -> Result<Vec<Row>, TrainError> {
+pub fn read(path: &Path) -> Result<Table, TrainError> {
     let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+    let bad = |line: usize, why: String| TrainError::BadCheckpoint {
+        path: path.to_owned(),
+        why: format!("line {line}: {why}"),
+    };
+    let header: Vec<&str> = text.lines().next().unwrap_or("").split(',').collect();
+    let Some(elapsed_at) = header.iter().position(|c| *c == "elapsed_s") else {
+        return Err(bad(1, "the header has no elapsed_s column".to_owned()));
+    };
+    if header[0] != "step" {
+        return Err(bad(1, "the header does not start with step".to_owned()));
+    }
+    let columns: Vec<String> = header[1..elapsed_at]
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
     let mut rows = Vec::new();
     for (i, line) in text.lines().enumerate().skip(1) {
-        let bad = || TrainError::BadCheckpoint {
-            path: path.to_owned(),
-            why: format!("line {} is not a metrics row: {line:?}", i + 1),
-        };
+        let not_a_row = || bad(i + 1, format!("not a metrics row: {line:?}"));
         let fields: Vec<&str> = line.split(',').collect();
         let number = |j: usize| -> Result<f64, TrainError> {
-            fields.get(j).and_then(|f| f.parse().ok()).ok_or_else(bad)
+            fields
+                .get(j)
+                .and_then(|f| f.parse().ok())
+                .ok_or_else(not_a_row)
         };
-        let eval = if fields.len() >= 10 && !fields[5].is_empty() {
-            Some([number(5)?, number(6)?, number(7)?, number(8)?, number(9)?])
+        let e = elapsed_at + 1;
+        let eval = if fields.len() >= e + 5 && !fields[e].is_empty() {
+            Some([
+                number(e)?,
+                number(e + 1)?,
+                number(e + 2)?,
+                number(e + 3)?,
+                number(e + 4)?,
+            ])
         } else {
             None
         };
         rows.push(Row {
             step: number(0)? as u64,
-            d_loss: number(1)?,
-            d_acc: number(2)?,
-            g_loss: number(3)?,
-            elapsed_s: number(4)?,
+            values: (1..elapsed_at).map(number).collect::<Result<_, _>>()?,
+            elapsed_s: number(elapsed_at)?,
             eval,
         });
     }
-    Ok(rows)
+    Ok(Table { columns, rows })
 }
 
 #[cfg(test)]
@@ -138,43 +197,50 @@ mod tests {
     fn m(step: u64) -> StepMetrics {
         StepMetrics {
             step,
-            d_loss: 0.5,
-            d_acc: 0.75,
-            g_loss: 1.25,
+            values: vec![0.5, 0.75, 1.25],
         }
+    }
+
+    fn gan_metrics() -> &'static [Metric] {
+        crate::presets::find("mlp")
+            .unwrap()
+            .config()
+            .model
+            .metrics()
     }
 
     #[test]
     fn append_then_resume_drops_later_rows() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("metrics.csv");
-        let mut log = MetricsLog::open(&path, 0, false).unwrap();
+        let mut log = MetricsLog::open(&path, 0, gan_metrics(), false).unwrap();
         for s in 1..=5 {
             log.append(&m(s), s as f64, None).unwrap();
         }
         log.flush().unwrap();
         drop(log);
-        let mut log = MetricsLog::open(&path, 3, false).unwrap();
+        let mut log = MetricsLog::open(&path, 3, gan_metrics(), false).unwrap();
         log.append(&m(4), 9.0, None).unwrap();
         log.flush().unwrap();
-        let rows = read(&path).unwrap();
+        let table = read(&path).unwrap();
+        assert_eq!(table.columns, ["d_loss", "d_acc", "g_loss"]);
+        let rows = table.rows;
         assert_eq!(
             rows.iter().map(|r| r.step).collect::<Vec<_>>(),
             vec![1, 2, 3, 4]
         );
         assert_eq!(rows[3].elapsed_s, 9.0);
-        assert_eq!(
-            (rows[3].d_loss, rows[3].d_acc, rows[3].g_loss),
-            (0.5, 0.75, 1.25)
-        );
-        assert!(std::fs::read_to_string(&path).unwrap().starts_with(HEADER));
+        assert_eq!(rows[3].values, [0.5, 0.75, 1.25]);
+        assert!(std::fs::read_to_string(&path)
+            .unwrap()
+            .starts_with("step,d_loss,d_acc,g_loss,elapsed_s\n"));
     }
 
     #[test]
     fn evaluation_columns_are_optional_per_row() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("metrics.csv");
-        let mut log = MetricsLog::open(&path, 0, true).unwrap();
+        let mut log = MetricsLog::open(&path, 0, gan_metrics(), true).unwrap();
         let report = EvalReport {
             samples: 10,
             frechet_distance: 12.5,
@@ -190,11 +256,11 @@ mod tests {
         log.append(&m(1), 1.0, None).unwrap();
         log.append(&m(2), 2.0, Some(&report)).unwrap();
         log.flush().unwrap();
-        let rows = read(&path).unwrap();
+        let rows = read(&path).unwrap().rows;
         assert_eq!(rows[0].eval, None);
         assert_eq!(rows[1].eval, Some([12.5, 8.0, 10.0, 0.5, 0.25]));
-        assert!(std::fs::read_to_string(&path)
-            .unwrap()
-            .starts_with(&format!("{HEADER}{EVAL_HEADER}")));
+        assert!(std::fs::read_to_string(&path).unwrap().starts_with(
+            "step,d_loss,d_acc,g_loss,elapsed_s,fid,inception_score,modes,precision,recall\n"
+        ));
     }
 }

@@ -49,6 +49,8 @@ pub struct RunOutcome {
     pub steps_done: u64,
     /// True when [`TrainObserver::should_stop`] ended it early.
     pub interrupted: bool,
+    /// True when the time budget (`minutes`) ended it before `steps`.
+    pub out_of_time: bool,
     /// Training time, including time before a resume.
     pub elapsed_seconds: f64,
     /// The newest checkpoint's manifest.
@@ -92,6 +94,7 @@ pub fn train(
     let mut metrics = MetricsLog::open(
         &run.metrics_path(),
         trainer.steps_done(),
+        trainer.metrics(),
         evaluator.is_some(),
     )?;
     let mut best_fid = best_fid(run);
@@ -99,7 +102,8 @@ pub fn train(
     let elapsed = || elapsed_before + clock.elapsed().as_secs_f64();
     observer.on_start(trainer.steps_done(), total);
     tracing::info!(
-        preset = config.preset.name(),
+        preset = %config.preset,
+        family = config.model.name(),
         steps = total,
         done = trainer.steps_done(),
         device = ?trainer.device(),
@@ -111,13 +115,17 @@ pub fn train(
     let mut outcome = RunOutcome {
         steps_done: trainer.steps_done(),
         interrupted: false,
+        out_of_time: false,
         elapsed_seconds: elapsed_before,
         checkpoint: checkpoint::list(&run.checkpoints_dir()).into_iter().next(),
         last: None,
     };
     // A resumed trainer stands exactly at its newest checkpoint.
     let mut saved_at = (trainer.steps_done() > 0).then_some(trainer.steps_done());
-    while trainer.steps_done() < total {
+    let budget = config.minutes.map(|m| m * 60.0);
+    let out_of_time = |elapsed: f64| budget.is_some_and(|b| elapsed >= b);
+    let mut time_up = out_of_time(elapsed_before);
+    while trainer.steps_done() < total && !time_up {
         if observer.should_stop() {
             outcome.interrupted = true;
             break;
@@ -130,8 +138,11 @@ pub fn train(
             }
         };
         let step = m.step;
+        // The step that crosses the time budget ends the run as the last step would.
+        time_up = out_of_time(elapsed());
+        let last = step == total || time_up;
         let report = match evaluator {
-            Some(e) if step % config.eval_every == 0 || step == total => Some(evaluate(
+            Some(e) if step % config.eval_every == 0 || last => Some(evaluate(
                 trainer,
                 run,
                 e,
@@ -143,18 +154,13 @@ pub fn train(
         };
         metrics.append(&m, elapsed(), report.as_ref())?;
         observer.on_step(&m);
-        outcome.last = Some(m);
-        if step % config.sample_every == 0 || step == total {
+        if step % config.sample_every == 0 || last {
             metrics.flush()?;
-            tracing::info!(
-                "step {step}/{total} | D loss {:.4} | D acc {:.2}% | G loss {:.4}",
-                m.d_loss,
-                100.0 * m.d_acc,
-                m.g_loss
-            );
+            tracing::info!("step {step}/{total} | {}", m.describe(trainer.metrics()));
             sample(trainer, run, observer, step)?;
         }
-        if step % config.checkpoint_every == 0 || step == total {
+        outcome.last = Some(m);
+        if step % config.checkpoint_every == 0 || last {
             metrics.flush()?;
             outcome.checkpoint = Some(save_checkpoint(trainer, run, observer, elapsed())?);
             saved_at = Some(step);
@@ -166,6 +172,7 @@ pub fn train(
     }
     outcome.steps_done = trainer.steps_done();
     outcome.elapsed_seconds = elapsed();
+    outcome.out_of_time = time_up;
     Ok(outcome)
 }
 

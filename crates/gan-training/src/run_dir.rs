@@ -4,7 +4,7 @@
 //! ```text
 //! runs/<name>/
 //!   config.toml          the effective TrainConfig
-//!   metrics.csv          step, d_loss, d_acc, g_loss, elapsed_s
+//!   metrics.csv          step, the family's metrics (d_loss, d_acc, g_loss), elapsed_s
 //!   samples/             image_at_epoch_0000.png … (grids from a fixed noise)
 //!   checkpoints/         step-00001000.safetensors + step-00001000.toml (manifest)
 //!   train.log            the run's log
@@ -73,7 +73,12 @@ impl RunDir {
     }
 
     /// Fails early, with the path, if files cannot be written here (read-only, full disk).
+    /// Recreates `samples/` and `checkpoints/` when a copied run lacks them (git keeps no
+    /// empty folders).
     pub fn probe_write(&self) -> Result<(), TrainError> {
+        for dir in [self.samples_dir(), self.checkpoints_dir()] {
+            std::fs::create_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
+        }
         let probe = self
             .root
             .join(format!(".write-probe-{}", std::process::id()));
@@ -149,7 +154,6 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Preset;
 
     #[test]
     fn calendar() {
@@ -162,7 +166,7 @@ mod tests {
     fn create_then_open_and_refuse_to_overwrite() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("run");
-        let config = TrainConfig::preset(Preset::Mlp);
+        let config = TrainConfig::preset("mlp").unwrap();
         let run = RunDir::create(&root, &config).unwrap();
         assert!(run.samples_dir().is_dir() && run.checkpoints_dir().is_dir());
         let (_, back) = RunDir::open(&root).unwrap();

@@ -12,12 +12,12 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use gan_data::{default_data_dir, Mnist, DATA_DIR_ENV};
 use gan_models::MatmulChoice;
-use gan_training::{DeviceChoice, Preset, TrainConfig, Trainer};
+use gan_training::{DeviceChoice, TrainConfig, Trainer, DEFAULT_PRESET};
 use tch::{Device, Kind, Tensor};
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
-    #[arg(long, default_value = "mlp", value_parser = ["tutorial", "mlp"])]
+    #[arg(long, default_value = DEFAULT_PRESET, value_parser = super::presets::parser())]
     pub preset: String,
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=65_536))]
     pub batch_size: u64,
@@ -56,7 +56,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     let mnist = mnist.expect("loaded at least once");
 
-    let mut config = TrainConfig::preset(Preset::parse(&args.preset)?);
+    let mut config = TrainConfig::preset(&args.preset)?;
     config.batch_size = args.batch_size as usize;
     config.device = DeviceChoice::parse(&args.device)?;
     config.matmul = MatmulChoice::parse(&args.matmul)?;
@@ -109,46 +109,6 @@ fn synchronize(device: Device) {
     }
 }
 
-/// The matrix products of one training step, as `(m, k, n)` shapes, and their count.
-///
-/// Per step: G forward twice (the fakes of the D update, then the G update), D forward three
-/// times (real, fake, through G); weight gradients of D twice and of G once; input gradients
-/// of every layer but the first, for both D updates and the G update, plus D's first layer in
-/// the G update (the gradient flows into G's images).
-pub fn step_gemms(config: &TrainConfig) -> Vec<((i64, i64, i64), u32)> {
-    let b = config.batch_size as i64;
-    let widths = |input: i64, hidden: &[i64], output: i64| -> Vec<(i64, i64)> {
-        let mut dims = vec![input];
-        dims.extend_from_slice(hidden);
-        dims.push(output);
-        dims.windows(2).map(|w| (w[0], w[1])).collect()
-    };
-    let g = widths(
-        config.generator.latent_dim,
-        &config.generator.hidden,
-        config.generator.image_len(),
-    );
-    let d = widths(
-        config.discriminator.image_len(),
-        &config.discriminator.hidden,
-        1,
-    );
-    let mut gemms = Vec::new();
-    for (i, &(fan_in, fan_out)) in g.iter().enumerate() {
-        gemms.push(((b, fan_in, fan_out), 2)); // forward
-        gemms.push(((fan_out, b, fan_in), 1)); // weight gradient
-        if i > 0 {
-            gemms.push(((b, fan_out, fan_in), 1)); // input gradient
-        }
-    }
-    for (i, &(fan_in, fan_out)) in d.iter().enumerate() {
-        gemms.push(((b, fan_in, fan_out), 3));
-        gemms.push(((fan_out, b, fan_in), 2));
-        gemms.push(((b, fan_out, fan_in), if i > 0 { 3 } else { 1 }));
-    }
-    gemms
-}
-
 /// One step's matrix products timed alone: FLOPs, seconds with libtorch's BLAS, and seconds
 /// with the faster of BLAS and oneDNN for each product (the machine's GEMM limit).
 struct GemmCeiling {
@@ -165,7 +125,7 @@ fn gemm_ceiling(config: &TrainConfig, device: Device) -> Result<GemmCeiling> {
         blas_seconds: 0.0,
         best_seconds: 0.0,
     };
-    for ((m, k, n), count) in step_gemms(config) {
+    for ((m, k, n), count) in config.model.step_products(config.batch_size as i64) {
         let a = Tensor::randn([m, k], (Kind::Float, device));
         let b = Tensor::randn([k, n], (Kind::Float, device));
         let blas = median_seconds(device, || {
@@ -209,20 +169,4 @@ fn peak_rss_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tutorial_step_is_about_2_4_gflop_at_batch_128() {
-        let config = TrainConfig::preset(Preset::Tutorial);
-        let flops: f64 = step_gemms(&config)
-            .iter()
-            .map(|((m, k, n), c)| 2.0 * (m * k * n) as f64 * f64::from(*c))
-            .sum();
-        // 9.37 M multiply-adds per sample (see step_gemms), × 2 FLOPs × 128.
-        assert!((flops / 1e9 - 2.398).abs() < 0.01, "{flops}");
-    }
 }

@@ -34,6 +34,9 @@ pub struct EvalArgs {
     pub data_dir: Option<PathBuf>,
     #[arg(long, default_value = "auto", value_parser = ["cpu", "cuda", "mps", "auto"])]
     pub device: String,
+    /// With --checkpoint: sample with the live weights instead of their moving average (EMA).
+    #[arg(long, requires = "checkpoint")]
+    pub raw: bool,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -93,14 +96,16 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     }
     let (source, samples) = match (&args.checkpoint, &args.samples) {
         (Some(path), _) => {
-            let generator = TrainedGenerator::load(path, device)
+            let weights = super::generate::sample_weights(args.raw);
+            let generator = TrainedGenerator::load(path, device, weights)
                 .with_context(|| format!("loading the generator from {}", path.display()))?;
             let images = generator.generate(args.n as usize, args.seed)?;
             (
                 format!(
-                    "{} (step {}), {} images, seed {}",
+                    "{} (step {}, {}), {} images, seed {}",
                     generator.checkpoint.display(),
                     generator.step,
+                    super::generate::describe_weights(&generator),
                     images.count,
                     args.seed
                 ),

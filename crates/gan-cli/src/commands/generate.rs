@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use gan_data::Images;
-use gan_training::{DeviceChoice, TrainedGenerator};
+use gan_training::{DeviceChoice, SampleWeights, TrainedGenerator};
 use gan_viz::{render_grid, GridStyle};
 
 use crate::observer::gray;
@@ -29,11 +29,33 @@ pub struct GenerateArgs {
     /// cpu, cuda, mps or auto.
     #[arg(long, default_value = "auto", value_parser = ["cpu", "cuda", "mps", "auto"])]
     pub device: String,
+    /// Sample with the live weights instead of their moving average (EMA), where the model
+    /// keeps one.
+    #[arg(long)]
+    pub raw: bool,
+}
+
+/// `--raw` as the weights to sample with.
+pub fn sample_weights(raw: bool) -> SampleWeights {
+    if raw {
+        SampleWeights::Raw
+    } else {
+        SampleWeights::Ema
+    }
+}
+
+/// `EMA weights` or `raw weights`, for what a command prints about its generator.
+pub fn describe_weights(generator: &TrainedGenerator) -> &'static str {
+    match (generator.has_ema, generator.weights) {
+        (false, _) => "weights (no EMA kept)",
+        (true, SampleWeights::Ema) => "EMA weights",
+        (true, SampleWeights::Raw) => "raw weights",
+    }
 }
 
 pub fn run(args: &GenerateArgs) -> Result<()> {
     let device = DeviceChoice::parse(&args.device)?.resolve()?;
-    let generator = TrainedGenerator::load(&args.checkpoint, device)
+    let generator = TrainedGenerator::load(&args.checkpoint, device, sample_weights(args.raw))
         .with_context(|| format!("loading the generator from {}", args.checkpoint.display()))?;
     let images = generator.generate(args.n as usize, args.seed)?;
     let grid_path = match (&args.grid, &args.out) {
@@ -55,9 +77,10 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         println!("wrote a {rows}×{cols} grid to {}", path.display());
     }
     println!(
-        "generator: {} (step {}), seed {}",
+        "generator: {} (step {}, {}), seed {}",
         generator.checkpoint.display(),
         generator.step,
+        describe_weights(&generator),
         args.seed
     );
     Ok(())

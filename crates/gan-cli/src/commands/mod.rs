@@ -4,5 +4,6 @@ pub mod bench;
 pub mod eval;
 pub mod generate;
 pub mod info;
+pub mod presets;
 pub mod summary;
 pub mod train;

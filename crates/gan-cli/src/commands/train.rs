@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use gan_data::{default_data_dir, Fetcher, Mirror, Mnist, DATA_DIR_ENV, DATA_MIRROR_ENV};
 use gan_models::MatmulChoice;
 use gan_training::run_dir::default_run_name;
-use gan_training::{run, DeviceChoice, Preset, RunDir, RunLock, TrainConfig, Trainer};
+use gan_training::{presets, run, DeviceChoice, RunDir, RunLock, TrainConfig, Trainer};
 
 use crate::interrupt::Interrupt;
 use crate::logging::LogFile;
@@ -14,9 +14,8 @@ use crate::observer::CliObserver;
 
 #[derive(clap::Args, Debug, Default)]
 pub struct TrainArgs {
-    /// Starting point: `mlp` (default: the tutorial's sizes with GAN practice) or `tutorial`
-    /// (the Keras tutorial exactly, collapse included).
-    #[arg(long, value_parser = ["tutorial", "mlp"], conflicts_with_all = ["config", "resume"])]
+    /// Starting point [default: mlp]; `gan presets` lists and describes them.
+    #[arg(long, value_parser = super::presets::parser(), conflicts_with_all = ["config", "resume"])]
     pub preset: Option<String>,
     /// A complete config file (TOML, as written into run directories) instead of a preset.
     #[arg(long, value_name = "FILE", conflicts_with = "resume")]
@@ -24,12 +23,17 @@ pub struct TrainArgs {
     /// Continue the run in this directory from its newest checkpoint.
     #[arg(long, value_name = "RUN_DIR")]
     pub resume: Option<PathBuf>,
-    /// Training steps (each: two D updates, one G update). With --resume, extends the run.
+    /// Training steps (for a GAN: two D updates, one G update). With --resume, extends the
+    /// run. With --minutes and no --steps, unlimited.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub steps: Option<u64>,
+    /// A wall-clock budget in minutes: training stops after the step that crosses it (time
+    /// before a resume counts), with a grid, an evaluation if on, and a checkpoint.
+    #[arg(long, value_parser = positive_number, allow_negative_numbers = true)]
+    pub minutes: Option<f64>,
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000), conflicts_with = "resume")]
     pub batch_size: Option<u64>,
-    /// Adam's learning rate (both networks).
+    /// Learning rate of every optimizer (for a GAN, G's and D's).
     #[arg(long, value_parser = positive_number, allow_negative_numbers = true, conflicts_with = "resume")]
     pub lr: Option<f64>,
     /// Save a sample grid every N steps.
@@ -68,6 +72,9 @@ pub struct TrainArgs {
     pub quiet: bool,
 }
 
+/// `steps` of a run bounded by `--minutes` alone.
+const UNLIMITED_STEPS: u64 = 1 << 40;
+
 fn positive_number(value: &str) -> Result<f64, String> {
     match value.parse::<f64>() {
         Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
@@ -101,7 +108,7 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
             let out = args
                 .out
                 .clone()
-                .unwrap_or_else(|| Path::new("runs").join(default_run_name(config.preset.name())));
+                .unwrap_or_else(|| Path::new("runs").join(default_run_name(&config.preset)));
             let run_dir = RunDir::create(&out, &config)
                 .with_context(|| format!("cannot use --out {}", out.display()))?;
             let lock = RunLock::acquire(run_dir.root())?;
@@ -113,12 +120,9 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
 
     if !args.quiet {
         println!("run directory: {}", run_dir.root().display());
-        if config.preset == Preset::Tutorial && !resuming {
-            println!(
-                "preset tutorial: the Keras tutorial exactly. Its settings (lr 1e-3, β1 0.9, ReLU in D, \
-                 fakes from G in inference mode) are known to collapse to a few modes within the first \
-                 few thousand steps; the default preset (mlp) does not."
-            );
+        let notice = presets::find(&config.preset).ok().and_then(|p| p.notice);
+        if let (Some(notice), false) = (notice, resuming) {
+            println!("{notice}");
         }
     }
     let mut trainer = Trainer::new(&config, &mnist.train.images)?;
@@ -134,6 +138,14 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
             run_dir.root().display(),
             trainer.steps_done(),
             config.steps
+        );
+    }
+    if let Some(minutes) = config.minutes.filter(|m| elapsed_before >= m * 60.0) {
+        bail!(
+            "{} has already trained {:.1} minutes of its {minutes} minute budget; pass a larger \
+             --minutes, or --steps alone, to train further",
+            run_dir.root().display(),
+            elapsed_before / 60.0
         );
     }
     let evaluator = if config.eval_every > 0 {
@@ -171,21 +183,20 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
         return Ok(observer.exit_code());
     }
     let rate = (outcome.steps_done as f64 - trainer_start(&observer)) / observer.wall_seconds();
+    let budget = if outcome.out_of_time {
+        " (time budget reached)"
+    } else {
+        ""
+    };
     println!(
-        "trained {} steps in {:.1} s ({rate:.1} steps/s on {:?}); run directory {}",
+        "trained {} steps in {:.1} s{budget} ({rate:.1} steps/s on {:?}); run directory {}",
         outcome.steps_done,
         outcome.elapsed_seconds,
         trainer.device(),
         run_dir.root().display()
     );
     if let Some(m) = outcome.last {
-        tracing::info!(
-            step = m.step,
-            d_loss = m.d_loss,
-            d_acc = m.d_acc,
-            g_loss = m.g_loss,
-            "finished"
-        );
+        tracing::info!(step = m.step, "finished: {}", m.describe(trainer.metrics()));
     }
     Ok(0)
 }
@@ -199,14 +210,16 @@ pub fn new_run_config(args: &TrainArgs) -> Result<TrainConfig> {
     let mut config = match (&args.config, &args.preset) {
         (Some(path), _) => TrainConfig::from_toml_file(path)
             .with_context(|| format!("reading --config {}", path.display()))?,
-        (None, preset) => TrainConfig::preset(Preset::parse(preset.as_deref().unwrap_or("mlp"))?),
+        (None, preset) => {
+            TrainConfig::preset(preset.as_deref().unwrap_or(gan_training::DEFAULT_PRESET))?
+        }
     };
     apply_schedule_flags(args, &mut config);
     if let Some(b) = args.batch_size {
         config.batch_size = b as usize;
     }
     if let Some(lr) = args.lr {
-        config.adam.lr = lr;
+        config.model.set_learning_rate(lr);
     }
     if let Some(seed) = args.seed {
         config.seed = seed;
@@ -219,6 +232,16 @@ pub fn new_run_config(args: &TrainArgs) -> Result<TrainConfig> {
 fn apply_schedule_flags(args: &TrainArgs, config: &mut TrainConfig) {
     if let Some(steps) = args.steps {
         config.steps = steps;
+        // `--steps` alone asks for that many steps, whatever budget the config had.
+        if args.minutes.is_none() {
+            config.minutes = None;
+        }
+    }
+    if let Some(minutes) = args.minutes {
+        config.minutes = Some(minutes);
+        if args.steps.is_none() {
+            config.steps = UNLIMITED_STEPS;
+        }
     }
     if let Some(n) = args.sample_every {
         config.sample_every = n;

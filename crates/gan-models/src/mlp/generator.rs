@@ -2,28 +2,30 @@
 
 use gan_data::DeviceRng;
 use tch::nn::{self, ModuleT};
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
-use crate::config::{GeneratorConfig, Norm, OutputActivation};
+use super::config::MlpGeneratorConfig;
+use crate::config::{Norm, OutputActivation};
 use crate::error::ModelError;
 use crate::layers::{dense, ActivationLayer, LayerInfo};
 use crate::matmul::{MatmulChoice, MatmulKernel};
+use crate::network::Generator;
 use crate::tape::{Dense, Tape};
 
 /// Maps latent vectors `(N, latent_dim)` to images `(N, C, H, W)`.
 #[derive(Debug)]
-pub struct Generator {
-    config: GeneratorConfig,
+pub struct MlpGenerator {
+    config: MlpGeneratorConfig,
     hidden: Vec<(Dense, Option<nn::BatchNorm>)>,
     output: Dense,
     activation: ActivationLayer,
     kernel: MatmulKernel,
 }
 
-impl Generator {
+impl MlpGenerator {
     /// Builds the network under `p` (parameters `fc1.weight`, `bn1.running_mean`, …), its
     /// weights drawn from `seed`, multiplying with [`MatmulChoice::Auto`]'s kernel.
-    pub fn new(p: &nn::Path, config: &GeneratorConfig, seed: u64) -> Result<Self, ModelError> {
+    pub fn new(p: &nn::Path, config: &MlpGeneratorConfig, seed: u64) -> Result<Self, ModelError> {
         config.validate()?;
         let rng = DeviceRng::new(seed);
         let mut fan_in = config.latent_dim;
@@ -63,7 +65,7 @@ impl Generator {
             &rng,
             config.hidden.len() as u64,
         );
-        Ok(Generator {
+        Ok(MlpGenerator {
             config: config.clone(),
             hidden,
             output,
@@ -72,34 +74,25 @@ impl Generator {
         })
     }
 
-    pub fn config(&self) -> &GeneratorConfig {
+    pub fn config(&self) -> &MlpGeneratorConfig {
         &self.config
     }
 
-    /// The kernel dense layers multiply with.
-    pub fn matmul(&self) -> MatmulKernel {
-        self.kernel
-    }
-
-    /// Switches the dense layers to `kernel`; see [`MatmulChoice::resolve`] for where each
-    /// can run.
-    pub fn set_matmul(&mut self, kernel: MatmulKernel) {
-        self.kernel = kernel;
-    }
-
-    /// [`ModuleT::forward_t`] with the dense layers on `tape`, for [`Tape::gradients`].
-    pub fn forward_taped(&self, z: &Tensor, train: bool, tape: &Tape) -> Tensor {
-        self.forward_with(z, train, Some(tape))
-    }
-
-    fn forward_with(&self, z: &Tensor, train: bool, tape: Option<&Tape>) -> Tensor {
+    /// Hidden layers, then the output layer and its squashing; each hidden layer's
+    /// pre-normalisation activations pass through `at_norm`, which normalises them.
+    fn run(
+        &self,
+        z: &Tensor,
+        tape: Option<&Tape>,
+        mut at_norm: impl FnMut(&nn::BatchNorm, &Tensor) -> Tensor,
+    ) -> Tensor {
         let mut xs = z.shallow_clone();
         for (linear, norm) in &self.hidden {
             xs = self
                 .activation
                 .apply(&linear.forward_on(&xs, self.kernel, tape));
             if let Some(norm) = norm {
-                xs = norm.forward_t(&xs, train);
+                xs = at_norm(norm, &xs);
             }
         }
         let xs = self.output.forward_on(&xs, self.kernel, tape);
@@ -110,9 +103,46 @@ impl Generator {
         let [c, h, w] = self.config.image_shape;
         xs.view([-1, c, h, w])
     }
+}
 
-    /// Layers in order, for summaries.
-    pub fn layers(&self) -> Vec<LayerInfo> {
+impl Generator for MlpGenerator {
+    fn forward(
+        &self,
+        z: &Tensor,
+        labels: Option<&Tensor>,
+        train: bool,
+        tape: Option<&Tape>,
+    ) -> Tensor {
+        assert!(labels.is_none(), "the MLP generator is not conditional");
+        self.run(z, tape, |norm, xs| norm.forward_t(xs, train))
+    }
+
+    fn estimate_normalization(&self, z: &Tensor, labels: Option<&Tensor>) {
+        assert!(labels.is_none(), "the MLP generator is not conditional");
+        tch::no_grad(|| {
+            let _ = self.run(z, None, |norm, xs| {
+                // Unbiased variance, as BatchNorm keeps in its running statistic.
+                let (batch_var, batch_mean) = xs.var_mean_dim(0, true, false);
+                let (mut mean, mut var) = (
+                    norm.running_mean.shallow_clone(),
+                    norm.running_var.shallow_clone(),
+                );
+                mean.copy_(&batch_mean.to_kind(Kind::Float));
+                var.copy_(&batch_var.to_kind(Kind::Float));
+                norm.forward_t(xs, false)
+            });
+        });
+    }
+
+    fn latent_dim(&self) -> i64 {
+        self.config.latent_dim
+    }
+
+    fn image_shape(&self) -> [i64; 3] {
+        self.config.image_shape
+    }
+
+    fn layers(&self) -> Vec<LayerInfo> {
         let c = &self.config;
         let mut rows = Vec::new();
         for (i, &width) in c.hidden.iter().enumerate() {
@@ -145,12 +175,20 @@ impl Generator {
         rows.push(LayerInfo::new("reshape", "Reshape", &c.image_shape));
         rows
     }
+
+    fn matmul(&self) -> MatmulKernel {
+        self.kernel
+    }
+
+    fn set_matmul(&mut self, kernel: MatmulKernel) {
+        self.kernel = kernel;
+    }
 }
 
-impl ModuleT for Generator {
+impl ModuleT for MlpGenerator {
     /// `train` selects batch statistics (and updates the running ones) over running statistics.
     fn forward_t(&self, z: &Tensor, train: bool) -> Tensor {
-        self.forward_with(z, train, None)
+        Generator::forward(self, z, None, train, None)
     }
 }
 
@@ -158,16 +196,17 @@ impl ModuleT for Generator {
 mod tests {
     use super::*;
     use crate::config::{Activation, WeightInit};
+    use crate::mlp::MlpGeneratorConfig;
     use tch::{kind, nn::VarStore, Device};
 
     #[test]
     fn shapes_and_output_ranges() {
         for (config, lo, hi) in [
-            (GeneratorConfig::tutorial(), 0.0, 1.0),
-            (GeneratorConfig::mlp(), -1.0, 1.0),
+            (MlpGeneratorConfig::tutorial(), 0.0, 1.0),
+            (MlpGeneratorConfig::mlp(), -1.0, 1.0),
         ] {
             let vs = VarStore::new(Device::Cpu);
-            let g = Generator::new(&vs.root(), &config, 1).unwrap();
+            let g = MlpGenerator::new(&vs.root(), &config, 1).unwrap();
             let z = Tensor::randn([8, 100], kind::FLOAT_CPU);
             for train in [true, false] {
                 let x = g.forward_t(&z, train);
@@ -180,7 +219,7 @@ mod tests {
     #[test]
     fn glorot_uniform_bounds_and_zero_bias() {
         let vs = VarStore::new(Device::Cpu);
-        let _g = Generator::new(&vs.root(), &GeneratorConfig::tutorial(), 1).unwrap();
+        let _g = MlpGenerator::new(&vs.root(), &MlpGeneratorConfig::tutorial(), 1).unwrap();
         let vars = vs.variables();
         let w = &vars["fc1.weight"];
         let limit = (6.0f64 / (100.0 + 256.0)).sqrt();
@@ -205,7 +244,7 @@ mod tests {
     fn same_seed_same_weights() {
         let weights = |seed| {
             let vs = VarStore::new(Device::Cpu);
-            let _g = Generator::new(&vs.root(), &GeneratorConfig::tutorial(), seed).unwrap();
+            let _g = MlpGenerator::new(&vs.root(), &MlpGeneratorConfig::tutorial(), seed).unwrap();
             vs.variables()["fc2.weight"].copy()
         };
         assert!(weights(5).equal(&weights(5)));
@@ -215,7 +254,7 @@ mod tests {
     #[test]
     fn batchnorm_uses_keras_defaults_and_updates_running_stats_only_in_training() {
         let vs = VarStore::new(Device::Cpu);
-        let g = Generator::new(&vs.root(), &GeneratorConfig::tutorial(), 1).unwrap();
+        let g = MlpGenerator::new(&vs.root(), &MlpGeneratorConfig::tutorial(), 1).unwrap();
         let running = vs.variables()["bn1.running_mean"].shallow_clone();
         let z = Tensor::randn([32, 100], kind::FLOAT_CPU);
         let before = running.copy();
@@ -234,28 +273,30 @@ mod tests {
     #[test]
     fn invalid_configs_are_refused_with_the_field() {
         let vs = VarStore::new(Device::Cpu);
-        let mut c = GeneratorConfig::tutorial();
+        let mut c = MlpGeneratorConfig::tutorial();
         c.hidden = vec![256, 0];
-        let err = Generator::new(&vs.root(), &c, 1).unwrap_err().to_string();
+        let err = MlpGenerator::new(&vs.root(), &c, 1)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("generator.hidden"), "{err}");
-        let mut c = GeneratorConfig::tutorial();
+        let mut c = MlpGeneratorConfig::tutorial();
         c.norm = Norm::BatchNorm {
             momentum: 0.99 + 1.0,
             eps: 1e-3,
         };
-        assert!(Generator::new(&vs.root(), &c, 1).is_err());
-        let mut c = GeneratorConfig::tutorial();
+        assert!(MlpGenerator::new(&vs.root(), &c, 1).is_err());
+        let mut c = MlpGeneratorConfig::tutorial();
         c.activation = Activation::LeakyRelu { slope: f64::NAN };
-        assert!(Generator::new(&vs.root(), &c, 1).is_err());
-        let mut c = GeneratorConfig::tutorial();
+        assert!(MlpGenerator::new(&vs.root(), &c, 1).is_err());
+        let mut c = MlpGeneratorConfig::tutorial();
         c.init = WeightInit::TorchDefault;
-        assert!(Generator::new(&vs.root(), &c, 1).is_ok());
+        assert!(MlpGenerator::new(&vs.root(), &c, 1).is_ok());
     }
 
     #[test]
     fn config_round_trips_through_toml() {
-        let c = GeneratorConfig::mlp();
+        let c = MlpGeneratorConfig::mlp();
         let text = toml::to_string(&c).unwrap();
-        assert_eq!(toml::from_str::<GeneratorConfig>(&text).unwrap(), c);
+        assert_eq!(toml::from_str::<MlpGeneratorConfig>(&text).unwrap(), c);
     }
 }

@@ -4,26 +4,31 @@ use gan_data::DeviceRng;
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
-use crate::config::DiscriminatorConfig;
+use super::config::MlpDiscriminatorConfig;
 use crate::error::ModelError;
 use crate::layers::{dense, ActivationLayer, LayerInfo};
 use crate::matmul::{MatmulChoice, MatmulKernel};
+use crate::network::Discriminator;
 use crate::tape::{Dense, Tape};
 
 /// Maps images `(N, C, H, W)` to logits `(N, 1)`; a sigmoid of the logit is the probability
 /// the image is real. The loss applies that sigmoid itself, in a numerically stable way.
 #[derive(Debug)]
-pub struct Discriminator {
-    config: DiscriminatorConfig,
+pub struct MlpDiscriminator {
+    config: MlpDiscriminatorConfig,
     layers: Vec<Dense>,
     activation: ActivationLayer,
     kernel: MatmulKernel,
 }
 
-impl Discriminator {
+impl MlpDiscriminator {
     /// Builds the network under `p` (parameters `fc1.weight`, …), its weights drawn from
     /// `seed`, multiplying with [`MatmulChoice::Auto`]'s kernel.
-    pub fn new(p: &nn::Path, config: &DiscriminatorConfig, seed: u64) -> Result<Self, ModelError> {
+    pub fn new(
+        p: &nn::Path,
+        config: &MlpDiscriminatorConfig,
+        seed: u64,
+    ) -> Result<Self, ModelError> {
         config.validate()?;
         let rng = DeviceRng::new(seed);
         let mut fan_in = config.image_len();
@@ -33,7 +38,7 @@ impl Discriminator {
             layers.push(dense(name, fan_in, width, config.init, &rng, i as u64));
             fan_in = width;
         }
-        Ok(Discriminator {
+        Ok(MlpDiscriminator {
             config: config.clone(),
             layers,
             activation: ActivationLayer::new(config.activation, p.device()),
@@ -41,27 +46,14 @@ impl Discriminator {
         })
     }
 
-    pub fn config(&self) -> &DiscriminatorConfig {
+    pub fn config(&self) -> &MlpDiscriminatorConfig {
         &self.config
     }
+}
 
-    /// The kernel dense layers multiply with.
-    pub fn matmul(&self) -> MatmulKernel {
-        self.kernel
-    }
-
-    /// Switches the dense layers to `kernel`; see [`MatmulChoice::resolve`] for where each
-    /// can run.
-    pub fn set_matmul(&mut self, kernel: MatmulKernel) {
-        self.kernel = kernel;
-    }
-
-    /// [`ModuleT::forward_t`] with the dense layers on `tape`, for [`Tape::gradients`].
-    pub fn forward_taped(&self, images: &Tensor, tape: &Tape) -> Tensor {
-        self.forward_with(images, Some(tape))
-    }
-
-    fn forward_with(&self, images: &Tensor, tape: Option<&Tape>) -> Tensor {
+impl Discriminator for MlpDiscriminator {
+    fn forward(&self, images: &Tensor, labels: Option<&Tensor>, tape: Option<&Tape>) -> Tensor {
+        assert!(labels.is_none(), "the MLP discriminator is not conditional");
         let mut xs = images.flatten(1, -1);
         let last = self.layers.len() - 1;
         for (i, layer) in self.layers.iter().enumerate() {
@@ -73,8 +65,7 @@ impl Discriminator {
         xs
     }
 
-    /// Layers in order, for summaries.
-    pub fn layers(&self) -> Vec<LayerInfo> {
+    fn layers(&self) -> Vec<LayerInfo> {
         let c = &self.config;
         let mut rows = vec![LayerInfo::new("flatten", "Flatten", &[c.image_len()])];
         for (i, &width) in c.hidden.iter().enumerate() {
@@ -94,11 +85,19 @@ impl Discriminator {
         rows.push(LayerInfo::new("output", "Sigmoid (in the loss)", &[1]));
         rows
     }
+
+    fn matmul(&self) -> MatmulKernel {
+        self.kernel
+    }
+
+    fn set_matmul(&mut self, kernel: MatmulKernel) {
+        self.kernel = kernel;
+    }
 }
 
-impl ModuleT for Discriminator {
+impl ModuleT for MlpDiscriminator {
     fn forward_t(&self, images: &Tensor, _train: bool) -> Tensor {
-        self.forward_with(images, None)
+        Discriminator::forward(self, images, None, None)
     }
 }
 
@@ -106,12 +105,13 @@ impl ModuleT for Discriminator {
 mod tests {
     use super::*;
     use crate::config::Activation;
+    use crate::mlp::MlpDiscriminatorConfig;
     use tch::{kind, nn::VarStore, Device};
 
     #[test]
     fn one_logit_per_image() {
         let vs = VarStore::new(Device::Cpu);
-        let d = Discriminator::new(&vs.root(), &DiscriminatorConfig::mlp(), 1).unwrap();
+        let d = MlpDiscriminator::new(&vs.root(), &MlpDiscriminatorConfig::mlp(), 1).unwrap();
         let x = Tensor::rand([5, 1, 28, 28], kind::FLOAT_CPU);
         assert_eq!(d.forward_t(&x, true).size(), vec![5, 1]);
     }

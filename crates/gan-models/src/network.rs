@@ -1,0 +1,179 @@
+//! What every architecture provides, so families and tools never name a concrete network.
+//!
+//! A generator maps noise (and optionally class labels) to images; a discriminator maps
+//! images (and optionally labels) to one score per image. Architectures are chosen by the
+//! `kind` field of [`GeneratorConfig`] and [`DiscriminatorConfig`]; adding one is a module
+//! with its config and networks plus a variant here.
+
+use serde::{Deserialize, Serialize};
+use tch::{nn, Tensor};
+
+use crate::config::OutputActivation;
+use crate::error::ModelError;
+use crate::layers::LayerInfo;
+use crate::matmul::MatmulKernel;
+use crate::mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
+use crate::tape::Tape;
+
+/// Noise `(N, latent_dim)` (and labels `(N,)`, for conditional networks) to images
+/// `(N, C, H, W)`.
+pub trait Generator: std::fmt::Debug {
+    /// `train` selects batch statistics (and updates the running ones) over running
+    /// statistics. With a `tape`, dense layers record themselves for [`Tape::gradients`].
+    /// Unconditional networks take no labels: passing some is a programming error.
+    fn forward(
+        &self,
+        z: &Tensor,
+        labels: Option<&Tensor>,
+        train: bool,
+        tape: Option<&Tape>,
+    ) -> Tensor;
+    /// Sets every normalisation layer's running statistics to the population statistics of
+    /// its input over `z` (the network's own weights, no gradient), so inference-mode output
+    /// matches weights that were never trained in training mode (an EMA copy).
+    fn estimate_normalization(&self, z: &Tensor, labels: Option<&Tensor>);
+    fn latent_dim(&self) -> i64;
+    /// Channels, rows, columns.
+    fn image_shape(&self) -> [i64; 3];
+    /// Layers in order, for summaries.
+    fn layers(&self) -> Vec<LayerInfo>;
+    fn matmul(&self) -> MatmulKernel;
+    fn set_matmul(&mut self, kernel: MatmulKernel);
+}
+
+/// Images `(N, C, H, W)` (and labels) to one score (logit) per image, `(N, 1)`.
+pub trait Discriminator: std::fmt::Debug {
+    fn forward(&self, images: &Tensor, labels: Option<&Tensor>, tape: Option<&Tape>) -> Tensor;
+    fn layers(&self) -> Vec<LayerInfo>;
+    fn matmul(&self) -> MatmulKernel;
+    fn set_matmul(&mut self, kernel: MatmulKernel);
+}
+
+/// A generator architecture and its settings, tagged by `kind` in TOML.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum GeneratorConfig {
+    Mlp(MlpGeneratorConfig),
+}
+
+/// A discriminator (critic) architecture and its settings, tagged by `kind` in TOML.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum DiscriminatorConfig {
+    Mlp(MlpDiscriminatorConfig),
+}
+
+/// A dense layer's `(fan_in, fan_out)`; its forward product at batch `b` is
+/// `(b × fan_in)·(fan_in × fan_out)`.
+pub type DenseShape = (i64, i64);
+
+impl GeneratorConfig {
+    /// The network under `p`, its weights drawn from `seed`.
+    pub fn build(&self, p: &nn::Path, seed: u64) -> Result<Box<dyn Generator>, ModelError> {
+        match self {
+            GeneratorConfig::Mlp(c) => Ok(Box::new(MlpGenerator::new(p, c, seed)?)),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ModelError> {
+        match self {
+            GeneratorConfig::Mlp(c) => c.validate(),
+        }
+    }
+
+    pub fn latent_dim(&self) -> i64 {
+        match self {
+            GeneratorConfig::Mlp(c) => c.latent_dim,
+        }
+    }
+
+    pub fn image_shape(&self) -> [i64; 3] {
+        match self {
+            GeneratorConfig::Mlp(c) => c.image_shape,
+        }
+    }
+
+    /// The last nonlinearity, which fixes the range the data must be scaled to.
+    pub fn output(&self) -> OutputActivation {
+        match self {
+            GeneratorConfig::Mlp(c) => c.output,
+        }
+    }
+
+    /// `(fan_in, fan_out)` of each dense layer, in order.
+    pub fn dense_shapes(&self) -> Vec<DenseShape> {
+        match self {
+            GeneratorConfig::Mlp(c) => {
+                chain_widths(c.latent_dim, &c.hidden, c.image_shape.iter().product())
+            }
+        }
+    }
+}
+
+impl DiscriminatorConfig {
+    /// The network under `p`, its weights drawn from `seed`.
+    pub fn build(&self, p: &nn::Path, seed: u64) -> Result<Box<dyn Discriminator>, ModelError> {
+        match self {
+            DiscriminatorConfig::Mlp(c) => Ok(Box::new(MlpDiscriminator::new(p, c, seed)?)),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ModelError> {
+        match self {
+            DiscriminatorConfig::Mlp(c) => c.validate(),
+        }
+    }
+
+    pub fn image_shape(&self) -> [i64; 3] {
+        match self {
+            DiscriminatorConfig::Mlp(c) => c.image_shape,
+        }
+    }
+
+    /// `(fan_in, fan_out)` of each dense layer, in order.
+    pub fn dense_shapes(&self) -> Vec<DenseShape> {
+        match self {
+            DiscriminatorConfig::Mlp(c) => chain_widths(c.image_len(), &c.hidden, 1),
+        }
+    }
+}
+
+fn chain_widths(input: i64, hidden: &[i64], output: i64) -> Vec<DenseShape> {
+    let mut dims = vec![input];
+    dims.extend_from_slice(hidden);
+    dims.push(output);
+    dims.windows(2).map(|w| (w[0], w[1])).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configs_carry_their_kind_in_toml() {
+        let g = GeneratorConfig::Mlp(MlpGeneratorConfig::mlp());
+        let text = toml::to_string(&g).unwrap();
+        assert!(text.starts_with("kind = \"mlp\""), "{text}");
+        assert_eq!(toml::from_str::<GeneratorConfig>(&text).unwrap(), g);
+        let err = toml::from_str::<GeneratorConfig>(&text.replace("\"mlp\"", "\"conv9\""))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("conv9"), "{err}");
+        let bad = text.replace("latent_dim", "latent_size");
+        assert!(toml::from_str::<GeneratorConfig>(&bad).is_err());
+        let d = DiscriminatorConfig::Mlp(MlpDiscriminatorConfig::mlp());
+        let text = toml::to_string(&d).unwrap();
+        assert_eq!(toml::from_str::<DiscriminatorConfig>(&text).unwrap(), d);
+    }
+
+    #[test]
+    fn dense_shapes_follow_the_widths() {
+        let g = GeneratorConfig::Mlp(MlpGeneratorConfig::tutorial());
+        assert_eq!(
+            g.dense_shapes(),
+            vec![(100, 256), (256, 512), (512, 1024), (1024, 784)]
+        );
+        let d = DiscriminatorConfig::Mlp(MlpDiscriminatorConfig::tutorial());
+        assert_eq!(d.dense_shapes(), vec![(784, 512), (512, 256), (256, 1)]);
+    }
+}

@@ -1,0 +1,153 @@
+//! Model families: what is trained and how one step goes, behind one [`Family`] trait, so the
+//! loop, checkpoints, metrics and tools never assume a particular model.
+//!
+//! A family owns named [`Part`]s (a network with its optimizer and, optionally, an EMA
+//! shadow), takes one step on a batch and reports named [`Metric`]s, and samples images from
+//! noise. [`ModelConfig`] is the family's config, tagged by `family` in TOML; adding a family
+//! is a module here with its config and a variant of [`ModelConfig`].
+
+mod gan;
+
+use gan_models::{MatmulKernel, OutputActivation, Summary};
+use serde::{Deserialize, Serialize};
+use tch::{Device, Tensor};
+
+pub use gan::{FakeMode, GanConfig, GanFamily};
+
+use crate::error::TrainError;
+use crate::part::Part;
+
+/// One number a family reports at every step: a column of `metrics.csv`, a term of the log
+/// line, a curve of the chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Metric {
+    /// Column name in `metrics.csv` (`d_loss`).
+    pub key: &'static str,
+    /// How the log line and the chart legend name it (`D loss`).
+    pub label: &'static str,
+    /// The chart panel it is drawn in (its y-axis label); metrics sharing one share a panel.
+    pub panel: &'static str,
+    /// Shown as a percentage in the log line.
+    pub percent: bool,
+}
+
+/// Which weights sample: the exponential moving average where the part keeps one (the
+/// default), or the live weights being trained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SampleWeights {
+    #[default]
+    Ema,
+    Raw,
+}
+
+/// One training batch, with the step whose randomness it may use.
+#[derive(Debug)]
+pub struct Batch {
+    /// Completed steps before this one (0-based); random draws of the step use this stream.
+    pub step: u64,
+    /// Images scaled as the config says, `(N, C, H, W)`.
+    pub images: Tensor,
+}
+
+/// Where and how a family is built.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildContext {
+    pub device: Device,
+    /// The run's seed: initial weights and per-step noise derive from it.
+    pub seed: u64,
+    pub batch_size: usize,
+    /// The kernel dense layers multiply with.
+    pub matmul: MatmulKernel,
+}
+
+/// A trainable generative model; see the module docs.
+pub trait Family {
+    /// What [`Family::step`] returns, in order.
+    fn metrics(&self) -> &'static [Metric];
+    /// One training step; returns one value per [`Family::metrics`] entry.
+    fn step(&mut self, batch: &Batch) -> Result<Vec<f64>, TrainError>;
+    /// Images in inference mode for `noise` of shape `(N, latent_dim)`, without gradients.
+    fn generate(&self, noise: &Tensor, weights: SampleWeights) -> Tensor;
+    fn latent_dim(&self) -> i64;
+    /// The parts, in checkpoint order.
+    fn parts(&self) -> Vec<&Part>;
+    fn parts_mut(&mut self) -> Vec<&mut Part>;
+    /// Brings derived EMA state (normalisation statistics) up to date, so what is saved is
+    /// what sampling uses.
+    fn sync_ema(&self);
+    /// A Keras-style summary per network.
+    fn summaries(&self) -> Vec<Summary>;
+    fn matmul(&self) -> MatmulKernel;
+}
+
+/// A family and its settings, tagged by `family` in TOML.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "family", rename_all = "kebab-case")]
+pub enum ModelConfig {
+    Gan(GanConfig),
+}
+
+/// Matrix products of one training step as `((m, k, n), count)`, for speed ceilings.
+pub type StepProducts = Vec<((i64, i64, i64), u32)>;
+
+impl ModelConfig {
+    pub fn build(&self, context: &BuildContext) -> Result<Box<dyn Family>, TrainError> {
+        match self {
+            ModelConfig::Gan(c) => Ok(Box::new(GanFamily::new(c, context)?)),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), TrainError> {
+        match self {
+            ModelConfig::Gan(c) => c.validate(),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            ModelConfig::Gan(_) => "gan",
+        }
+    }
+
+    pub fn metrics(&self) -> &'static [Metric] {
+        match self {
+            ModelConfig::Gan(_) => gan::METRICS,
+        }
+    }
+
+    /// The generator's last nonlinearity, which fixes how data must be scaled.
+    pub fn output(&self) -> OutputActivation {
+        match self {
+            ModelConfig::Gan(c) => c.generator.output(),
+        }
+    }
+
+    pub fn latent_dim(&self) -> i64 {
+        match self {
+            ModelConfig::Gan(c) => c.generator.latent_dim(),
+        }
+    }
+
+    pub fn image_shape(&self) -> [i64; 3] {
+        match self {
+            ModelConfig::Gan(c) => c.generator.image_shape(),
+        }
+    }
+
+    /// Sets the learning rate of every optimizer (`gan train --lr`).
+    pub fn set_learning_rate(&mut self, lr: f64) {
+        match self {
+            ModelConfig::Gan(c) => {
+                c.generator_optimizer.lr = lr;
+                c.discriminator_optimizer.lr = lr;
+            }
+        }
+    }
+
+    /// See [`StepProducts`].
+    pub fn step_products(&self, batch: i64) -> StepProducts {
+        match self {
+            ModelConfig::Gan(c) => c.step_products(batch),
+        }
+    }
+}

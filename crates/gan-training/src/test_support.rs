@@ -1,0 +1,62 @@
+//! Helpers shared by this crate's unit tests.
+
+use gan_data::Images;
+use gan_models::mlp::{MlpDiscriminatorConfig, MlpGeneratorConfig};
+use gan_models::{DiscriminatorConfig, GeneratorConfig};
+
+use crate::config::{DeviceChoice, TrainConfig};
+use crate::family::{GanConfig, ModelConfig};
+
+/// The GAN settings of a config.
+pub(crate) fn gan(config: &mut TrainConfig) -> &mut GanConfig {
+    match &mut config.model {
+        ModelConfig::Gan(gan) => gan,
+    }
+}
+
+/// The MLP generator of a GAN config.
+pub(crate) fn mlp_generator(config: &mut TrainConfig) -> &mut MlpGeneratorConfig {
+    match &mut gan(config).generator {
+        GeneratorConfig::Mlp(g) => g,
+    }
+}
+
+/// The MLP discriminator of a GAN config.
+pub(crate) fn mlp_discriminator(config: &mut TrainConfig) -> &mut MlpDiscriminatorConfig {
+    match &mut gan(config).discriminator {
+        DiscriminatorConfig::Mlp(d) => d,
+    }
+}
+
+/// A preset's structure at a tenth of the width, for fast tests.
+pub(crate) fn small_config(preset: &str) -> TrainConfig {
+    let mut c = TrainConfig::preset(preset).unwrap();
+    mlp_generator(&mut c).hidden = vec![16, 32];
+    mlp_discriminator(&mut c).hidden = vec![32, 16];
+    c.batch_size = 16;
+    c.steps = 40;
+    c.sample_every = 10;
+    c.checkpoint_every = 20;
+    c.device = DeviceChoice::Cpu;
+    c.threads = 1;
+    c
+}
+
+/// Digits-like blobs: bright squares at a few positions.
+pub(crate) fn toy_images(count: usize) -> Images {
+    let mut pixels = vec![0u8; count * 784];
+    for i in 0..count {
+        let (r0, c0) = (4 + (i % 3) * 6, 4 + (i % 4) * 5);
+        for r in r0..r0 + 8 {
+            for c in c0..c0 + 8 {
+                pixels[i * 784 + r * 28 + c] = 255;
+            }
+        }
+    }
+    Images {
+        count,
+        rows: 28,
+        cols: 28,
+        pixels,
+    }
+}
