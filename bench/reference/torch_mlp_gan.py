@@ -1,9 +1,12 @@
 """PyTorch eager reference for `cargo xtask bench`: the gan-rs presets, step for step.
 
-Same networks (Glorot-uniform weights, zero biases, BatchNorm momentum 0.01 / eps 1e-3), same
-loop (a real batch sampled with replacement, fakes from G without gradients, a D update on the
-real batch, a D update on the fake batch, a G update through D), same Adam hyper-parameters,
-same thread count and batch size. Prints one JSON object: the median steps/s of the repeats.
+Same networks (`tutorial`: Glorot-uniform weights, zero biases, BatchNorm momentum 0.01 / eps
+1e-3; `mlp`: PyTorch's default initialisation and BatchNorm), same loop (a real batch sampled
+with replacement, fakes from G without gradients, a D update on the real batch, a D update on
+the fake batch, a G update through D; for `mlp` then an EMA update of G's weights with
+`torch._foreach_lerp_`, as `torch.optim.swa_utils.get_ema_multi_avg_fn` does), same Adam
+hyper-parameters, same thread count and batch size. Prints one JSON object: the median steps/s
+of the repeats.
 
     python torch_mlp_gan.py --preset mlp --batch-size 128 --threads 2 --data-dir DIR
 
@@ -46,20 +49,23 @@ def glorot(module):
 
 
 def networks(preset):
-    act_d = nn.ReLU() if preset == "tutorial" else nn.LeakyReLU(0.2)
-    out = nn.Sigmoid() if preset == "tutorial" else nn.Tanh()
+    tutorial = preset == "tutorial"
+    act_d = nn.ReLU() if tutorial else nn.LeakyReLU(0.2)
+    out = nn.Sigmoid() if tutorial else nn.Tanh()
+    norm = dict(eps=1e-3, momentum=0.01) if tutorial else dict(eps=1e-5, momentum=0.1)
     layers = []
     width = 100
     for hidden in (256, 512, 1024):
-        layers += [nn.Linear(width, hidden), nn.ReLU(), nn.BatchNorm1d(hidden, eps=1e-3, momentum=0.01)]
+        layers += [nn.Linear(width, hidden), nn.ReLU(), nn.BatchNorm1d(hidden, **norm)]
         width = hidden
     layers += [nn.Linear(width, 784), out, nn.Unflatten(1, (1, 28, 28))]
     generator = nn.Sequential(*layers)
     discriminator = nn.Sequential(
         nn.Flatten(), nn.Linear(784, 512), act_d, nn.Linear(512, 256), act_d, nn.Linear(256, 1)
     )
-    generator.apply(glorot)
-    discriminator.apply(glorot)
+    if tutorial:
+        generator.apply(glorot)
+        discriminator.apply(glorot)
     return generator, discriminator
 
 
@@ -92,6 +98,10 @@ def main():
     ones = torch.ones(batch, 1)
     zeros = torch.zeros(batch, 1)
     fakes_in_training_mode = args.preset == "mlp"
+    # The mlp preset samples from an EMA of G's weights (decay 0.999 after a warm-up).
+    ema = [p.detach().clone() for p in generator.parameters()] if args.preset == "mlp" else None
+    live = [p.detach() for p in generator.parameters()]
+    ema_updates = [0]
 
     def step():
         real = data[torch.randint(0, data.shape[0], (batch,))]
@@ -111,6 +121,11 @@ def main():
         g_loss.backward()
         discriminator.requires_grad_(True)
         g_opt.step()
+        if ema is not None:
+            t = ema_updates[0]
+            decay = min(0.999, (1 + t) / (10 + t))
+            torch._foreach_lerp_(ema, live, 1.0 - decay)
+            ema_updates[0] += 1
         # gan-rs reads the losses each step for metrics.csv; so does this.
         return d_loss.item(), g_loss.item()
 

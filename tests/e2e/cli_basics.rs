@@ -35,3 +35,26 @@ fn unknown_command_is_refused_with_a_message() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("trian"));
 }
+
+#[test]
+fn presets_are_listed_with_their_family_and_description() {
+    let out = gan().arg("presets").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), gan_training::PRESETS.len(), "{text}");
+    for (line, preset) in lines.iter().zip(gan_training::PRESETS) {
+        assert!(
+            line.starts_with(preset.name) && line.contains(preset.description),
+            "{line}"
+        );
+    }
+    assert!(lines[0].contains("(default)"), "{text}");
+    // The same list is what --preset accepts.
+    let out = gan().args(["train", "--preset", "nope"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    for preset in gan_training::PRESETS {
+        assert!(stderr.contains(preset.name), "{stderr}");
+    }
+}

@@ -7,14 +7,7 @@ fn gan() -> Command {
 }
 
 fn ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("gan runs");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    gan_tests::succeed(cmd)
 }
 
 #[test]

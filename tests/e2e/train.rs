@@ -8,14 +8,7 @@ fn gan() -> Command {
 }
 
 fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("gan runs");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    gan_tests::succeed(cmd)
 }
 
 /// A short run: 6 steps of batch 8, samples and checkpoints every 3 steps.
@@ -112,6 +105,19 @@ fn train_writes_every_file_of_the_run_dir_then_generate_and_resume() {
     let images = gan_data::read_images(&samples).unwrap();
     assert_eq!((images.count, images.rows, images.cols), (10, 28, 28));
     assert!(grid.is_file());
+
+    // The default preset samples from its EMA; --raw from the live weights, which differ.
+    let out = run(gan()
+        .args([
+            "generate", "--n", "10", "--seed", "3", "--device", "cpu", "--raw",
+        ])
+        .arg("--checkpoint")
+        .arg(&run_dir)
+        .arg("--out")
+        .arg(tmp.path().join("raw.idx")));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("raw weights"));
+    let raw = gan_data::read_images(&tmp.path().join("raw.idx")).unwrap();
+    assert_ne!(raw, images, "--raw must sample other weights than the EMA");
 
     // A checkpoint file works as well as the run directory.
     let from_file = tmp.path().join("from-file.idx");

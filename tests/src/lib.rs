@@ -5,7 +5,7 @@
 //! cargo has just built for them. They call [`gan`] with that path.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 /// The `gan` binary at `path`, with the variables that could hide a missing rpath or leak
 /// the caller's settings removed.
@@ -16,6 +16,18 @@ pub fn gan(path: &str) -> Command {
         .env_remove("RUST_LOG")
         .env_remove("GAN_DATA_DIR");
     cmd
+}
+
+/// Runs `cmd` and returns its output; fails the test with both streams unless it succeeded.
+pub fn succeed(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("gan runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 /// Writes a small MNIST-shaped data set (`count` training and test images of blobs, labels

@@ -155,14 +155,33 @@ impl Adam {
 
     /// Applies one update with `grads[i]` the gradient of `parameters()[i]`.
     pub fn step(&mut self, grads: &[Tensor]) {
+        self.step_averaged(grads, None);
+    }
+
+    /// [`Adam::step`], then `average ← average + weight·(θ - average)` over the flat
+    /// parameters (an EMA), in the same pass where the fused CPU update runs.
+    pub(crate) fn step_averaged(&mut self, grads: &[Tensor], average: Option<(&Tensor, f64)>) {
         assert_eq!(grads.len(), self.params.len(), "one gradient per parameter");
         self.step += 1;
         let update = self.update_coefficients();
-        if adam_cpu::applies_to(&[&self.flat, &self.m, &self.v]) {
+        if adam_cpu::applies_to(&[&self.flat, &self.m, &self.v])
+            && average.is_none_or(|(buffer, _)| adam_cpu::applies_to(&[buffer]))
+        {
             let slices: Vec<(i64, i64)> = self.params.iter().map(|p| (p.2, p.3)).collect();
-            adam_cpu::apply(&self.flat, &self.m, &self.v, grads, &slices, update);
+            let average = average.map(|(buffer, weight)| adam_cpu::Average {
+                buffer,
+                weight: weight as f32,
+            });
+            adam_cpu::apply(
+                &self.flat, &self.m, &self.v, grads, &slices, update, average,
+            );
         } else {
             self.step_with_tensor_ops(grads, update);
+            if let Some((buffer, weight)) = average {
+                tch::no_grad(|| {
+                    let _ = buffer.shallow_clone().lerp_(&self.flat, weight);
+                });
+            }
         }
     }
 
@@ -317,6 +336,8 @@ mod tests {
         assert!((p.double_value(&[0]) - expected).abs() < 1e-6);
     }
 
+    /// The fused pass, with an EMA folded in, equals the tensor-op update followed by
+    /// `lerp_` (the path for buffers off the CPU).
     #[test]
     fn fused_cpu_update_equals_the_tensor_op_update() {
         let run = |fused: bool| {
@@ -325,23 +346,31 @@ mod tests {
             let _a = root.var("a", &[5, 3], nn::Init::Const(0.5));
             let _b = root.var("b", &[7], nn::Init::Const(-1.0));
             let mut adam = Adam::new(&vs, AdamConfig::keras());
+            let average = adam.flat.copy();
             for step in 0..3 {
                 let grads: Vec<Tensor> = [15, 7]
                     .iter()
                     .map(|&n| Tensor::arange(n, tch::kind::FLOAT_CPU).sin() * (step + 1))
                     .collect();
+                let weight = 0.1 * (step + 1) as f64;
                 if fused {
-                    adam.step(&grads);
+                    adam.step_averaged(&grads, Some((&average, weight)));
                 } else {
                     adam.step += 1;
                     let u = adam.update_coefficients();
                     adam.step_with_tensor_ops(&grads, u);
+                    let _ = average.shallow_clone().lerp_(&adam.flat, weight);
                 }
             }
-            (adam.flat.copy(), adam.m.copy(), adam.v.copy())
+            (adam.flat.copy(), adam.m.copy(), adam.v.copy(), average)
         };
         let (fused, ops) = (run(true), run(false));
-        for (a, b) in [(&fused.0, &ops.0), (&fused.1, &ops.1), (&fused.2, &ops.2)] {
+        for (a, b) in [
+            (&fused.0, &ops.0),
+            (&fused.1, &ops.1),
+            (&fused.2, &ops.2),
+            (&fused.3, &ops.3),
+        ] {
             assert!(a.allclose(b, 1e-6, 1e-6, false));
         }
     }

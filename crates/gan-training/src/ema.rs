@@ -118,13 +118,16 @@ impl Ema {
         self.updates
     }
 
-    /// `shadow ← d·shadow + (1 - d)·live` over the flat buffers, `d` from
-    /// [`EmaConfig::decay_at`]; normalisation statistics as the config says.
-    pub(crate) fn update(&mut self, live_flat: &Tensor, live: &VarStore) {
-        let decay = self.config.decay_at(self.updates);
-        tch::no_grad(|| {
-            let _ = self.flat.lerp_(live_flat, 1.0 - decay);
-        });
+    /// The shadow's flat buffer and the weight `1 - d` of the next update
+    /// (`shadow ← d·shadow + (1 - d)·live`, `d` from [`EmaConfig::decay_at`]), which the
+    /// optimizer folds into its pass.
+    pub(crate) fn next_update(&self) -> (&Tensor, f64) {
+        (&self.flat, 1.0 - self.config.decay_at(self.updates))
+    }
+
+    /// Counts an update applied through [`Ema::next_update`]; normalisation statistics as the
+    /// config says.
+    pub(crate) fn record_update(&mut self, live: &VarStore) {
         self.updates += 1;
         match self.config.normalization {
             EmaNormalization::Copy => self.copy_buffers(live),

@@ -81,9 +81,12 @@ impl Part {
 
     /// One optimizer step with `grads[i]` the gradient of `params()[i]`, then one EMA update.
     pub fn apply_gradients(&mut self, grads: &[Tensor]) {
-        self.optimizer.step(grads);
-        if let Some(ema) = &mut self.ema {
-            ema.update(self.optimizer.flat(), &self.vs);
+        match &mut self.ema {
+            Some(ema) => {
+                self.optimizer.step_averaged(grads, Some(ema.next_update()));
+                ema.record_update(&self.vs);
+            }
+            None => self.optimizer.step(grads),
         }
     }
 
