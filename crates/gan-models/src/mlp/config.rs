@@ -62,7 +62,7 @@ impl MlpGeneratorConfig {
         self.image_shape.iter().product()
     }
 
-    /// Checks every field; the error names it. Building a [`crate::MlpGenerator`] does this too.
+    /// Checks every field; the error names it. Building a [`super::MlpGenerator`] does this too.
     pub fn validate(&self) -> Result<(), ModelError> {
         check_widths("generator.latent_dim", &[self.latent_dim])?;
         check_widths("generator.hidden", &self.hidden)?;
@@ -111,7 +111,7 @@ impl MlpDiscriminatorConfig {
         self.image_shape.iter().product()
     }
 
-    /// Checks every field; the error names it. Building a [`crate::MlpDiscriminator`] does this
+    /// Checks every field; the error names it. Building a [`super::MlpDiscriminator`] does this
     /// too.
     pub fn validate(&self) -> Result<(), ModelError> {
         check_widths("discriminator.hidden", &self.hidden)?;
