@@ -272,3 +272,61 @@ fn bad_flags_are_refused_naming_the_flag() {
     let err = refused(&["generate", "--checkpoint", data]);
     assert!(err.contains("not a run directory"), "{err}");
 }
+
+/// `--minutes` alone: the run stops after the step that crosses the budget, with a checkpoint
+/// and a grid of that step; a resume with the budget spent says how to go on, and `--steps`
+/// alone continues it.
+#[test]
+fn a_time_budget_stops_with_a_checkpoint_and_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = gan_tests::write_tiny_mnist(&tmp.path().join("mnist"), 64);
+    let run_dir = tmp.path().join("timed");
+    let common = [
+        "--batch-size",
+        "8",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--quiet",
+    ];
+    let out = run(gan()
+        .args(["train", "--minutes", "0.0001"])
+        .args(common)
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--out")
+        .arg(&run_dir));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("time budget reached"), "{stdout}");
+    let steps = gan_tests::metric_columns(&run_dir).len() as u64 - 1;
+    assert!(steps >= 1);
+    let stem = format!("step-{steps:08}");
+    assert!(run_dir.join(format!("checkpoints/{stem}.toml")).is_file());
+    assert!(run_dir
+        .join(format!("samples/image_at_epoch_{steps:04}.png"))
+        .is_file());
+
+    let out = gan()
+        .args(["train", "--resume"])
+        .arg(&run_dir)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("--minutes"),
+        "{stderr}"
+    );
+    let more = (steps + 2).to_string();
+    run(gan()
+        .args(["train", "--quiet", "--steps", &more, "--resume"])
+        .arg(&run_dir)
+        .arg("--data-dir")
+        .arg(&data));
+    assert_eq!(
+        gan_tests::metric_columns(&run_dir).len() as u64 - 1,
+        steps + 2
+    );
+}
