@@ -145,7 +145,7 @@ fn mlp() -> TrainConfig {
             generator_optimizer: gan_adam(),
             discriminator_optimizer: gan_adam(),
             generator_ema: Some(EmaConfig {
-                decay: 0.999,
+                decay: 0.9999,
                 warmup: true,
                 normalization: EmaNormalization::Estimate,
             }),
