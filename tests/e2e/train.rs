@@ -11,6 +11,17 @@ fn run(cmd: &mut Command) -> Output {
     gan_tests::succeed(cmd)
 }
 
+/// Small, quiet, single-threaded CPU training.
+const SMALL_RUN: [&str; 7] = [
+    "--batch-size",
+    "8",
+    "--device",
+    "cpu",
+    "--threads",
+    "1",
+    "--quiet",
+];
+
 /// A short run: 6 steps of batch 8, samples and checkpoints every 3 steps.
 fn train(data: &Path, out: &Path, extra: &[&str]) -> Output {
     run(gan()
@@ -23,15 +34,7 @@ fn train(data: &Path, out: &Path, extra: &[&str]) -> Output {
             "--checkpoint-every",
             "3",
         ])
-        .args([
-            "--batch-size",
-            "8",
-            "--device",
-            "cpu",
-            "--threads",
-            "1",
-            "--quiet",
-        ])
+        .args(SMALL_RUN)
         .arg("--data-dir")
         .arg(data)
         .arg("--out")
@@ -281,18 +284,9 @@ fn a_time_budget_stops_with_a_checkpoint_and_resumes() {
     let tmp = tempfile::tempdir().unwrap();
     let data = gan_tests::write_tiny_mnist(&tmp.path().join("mnist"), 64);
     let run_dir = tmp.path().join("timed");
-    let common = [
-        "--batch-size",
-        "8",
-        "--device",
-        "cpu",
-        "--threads",
-        "1",
-        "--quiet",
-    ];
     let out = run(gan()
         .args(["train", "--minutes", "0.0001"])
-        .args(common)
+        .args(SMALL_RUN)
         .arg("--data-dir")
         .arg(&data)
         .arg("--out")
