@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 
 use gan_data::{DeviceRng, Images};
-use gan_models::MatmulChoice;
 use tch::Device;
 
 use crate::checkpoint;
@@ -59,13 +58,7 @@ impl TrainedGenerator {
             (root, checkpoint::load(&manifest)?)
         };
         let (_, config) = RunDir::open(&run_root)?;
-        // The training run's kernel where it can run here (it may have trained on another
-        // device), else this device's default.
-        let kernel = config
-            .matmul
-            .resolve(device)
-            .or_else(|_| MatmulChoice::Auto.resolve(device))?;
-        let mut family = crate::trainer::build_family(&config, device, kernel)?;
+        let mut family = crate::trainer::build_family_here(&config, device)?;
         for part in family.parts_mut() {
             part.restore(&ck)?;
         }

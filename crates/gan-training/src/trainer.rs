@@ -224,9 +224,20 @@ impl Trainer {
 
 /// A Keras-style summary of each network of `config`'s model, built on the CPU.
 pub fn model_summaries(config: &TrainConfig) -> Result<Vec<Summary>, TrainError> {
-    let device = Device::Cpu;
-    let family = build_family(config, device, config.matmul.resolve(device)?)?;
-    Ok(family.summaries())
+    Ok(build_family_here(config, Device::Cpu)?.summaries())
+}
+
+/// The config's family on `device` for use outside its training run: with the run's kernel
+/// where it can run here (it may have trained on another device), else this device's default.
+pub(crate) fn build_family_here(
+    config: &TrainConfig,
+    device: Device,
+) -> Result<Box<dyn Family>, TrainError> {
+    let kernel = config
+        .matmul
+        .resolve(device)
+        .or_else(|_| gan_models::MatmulChoice::Auto.resolve(device))?;
+    build_family(config, device, kernel)
 }
 
 /// The config's family on `device`, multiplying with `matmul`.
