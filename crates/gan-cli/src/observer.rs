@@ -174,8 +174,11 @@ impl TrainObserver for CliObserver {
         } else {
             format!("/{}", self.total)
         };
+        let labels = r.labels.as_ref().map_or_else(String::new, |l| {
+            format!(" | label accuracy {:.2}%", 100.0 * l.label_accuracy)
+        });
         self.say(&format!(
-            "step {step}{total} | FID (LeNet) {:.3}{} | IS {:.3} | digits {}/10 | precision {:.3} | recall {:.3}",
+            "step {step}{total} | FID (LeNet) {:.3}{} | IS {:.3} | digits {}/10 | precision {:.3} | recall {:.3}{labels}",
             r.frechet_distance,
             if best { " (best)" } else { "" },
             r.inception_score,
@@ -191,7 +194,7 @@ impl TrainObserver for CliObserver {
 }
 
 /// One panel per distinct [`Metric::panel`] of the family (in first-use order), plus FID and
-/// precision/recall when the run was evaluated.
+/// precision/recall (and label accuracy, for a conditional model) when the run was evaluated.
 fn chart_panels(table: &metrics::Table, family_metrics: &[Metric]) -> Vec<Panel> {
     let mut panels: Vec<Panel> = Vec::new();
     for metric in family_metrics {
@@ -223,12 +226,26 @@ fn chart_panels(table: &metrics::Table, family_metrics: &[Metric]) -> Vec<Panel>
             y_label: "FID (LeNet)".into(),
             curves: vec![Curve::new("FID (LeNet features)", series(0))],
         });
+        let mut shares = vec![
+            Curve::new("precision", series(3)),
+            Curve::new("recall", series(4)),
+        ];
+        let label_accuracy: Vec<(f64, f64)> = table
+            .rows
+            .iter()
+            .filter_map(|r| r.label_accuracy.map(|a| (r.step as f64, a)))
+            .collect();
+        if !label_accuracy.is_empty() {
+            shares.push(Curve::new("label accuracy", label_accuracy));
+        }
+        let y_label = if shares.len() > 2 {
+            "precision / recall / label accuracy"
+        } else {
+            "precision / recall"
+        };
         panels.push(Panel {
-            y_label: "precision / recall".into(),
-            curves: vec![
-                Curve::new("precision", series(3)),
-                Curve::new("recall", series(4)),
-            ],
+            y_label: y_label.into(),
+            curves: shares,
         });
     }
     panels

@@ -6,7 +6,8 @@
 //!   [`IdxError`] naming the file.
 //! - [`mnist`]: the four canonical files with their checksums, and [`Mnist`] = train + test
 //!   [`Split`]s.
-//! - [`write_images`]: IDX output (raw or gzipped), for generated samples.
+//! - [`write_images`], [`write_labels`]: IDX output (raw or gzipped), for generated samples
+//!   and their classes.
 //! - [`checksum`]: SHA-256 of decompressed content (mirrors recompress, content is canonical).
 //! - [`download`] (feature `download`): mirrors, retries, verification, atomic installs.
 //! - [`Scaling`] maps bytes to `[0, 1]` or `[-1, 1]`.
@@ -56,4 +57,4 @@ pub use idx::{read_idx, read_images, read_labels, IdxArray, Images};
 pub use mnist::{DataFile, Mnist, MnistFile, Split, MNIST_CLASSES};
 pub use paths::{default_data_dir, local_mnist_dir, DATA_DIR_ENV, DATA_MIRROR_ENV};
 pub use scaling::Scaling;
-pub use write::write_images;
+pub use write::{write_images, write_labels};

@@ -1,4 +1,5 @@
-//! Writing IDX files, so generated samples can be evaluated by any tool that reads MNIST.
+//! Writing IDX files, so generated samples (and the classes they were asked to show) can be
+//! evaluated by any tool that reads MNIST.
 
 use std::io::Write;
 use std::path::Path;
@@ -21,7 +22,23 @@ pub fn write_images(path: &Path, images: &Images) -> Result<(), DataError> {
         u32::try_from(images.rows).map_err(|_| too_big("rows"))?,
         u32::try_from(images.cols).map_err(|_| too_big("columns"))?,
     ];
-    let raw = encode_idx(&dims, &images.pixels);
+    write_idx(path, &dims, &images.pixels)
+}
+
+/// Writes `labels` as an IDX labels file (magic 0x801, MNIST's `*-labels-idx1-ubyte`),
+/// gzipped when `path` ends in `.gz`; atomically, as [`write_images`].
+pub fn write_labels(path: &Path, labels: &[u8]) -> Result<(), DataError> {
+    let count = u32::try_from(labels.len()).map_err(|_| {
+        DataError::io(
+            path,
+            std::io::Error::other("count exceeds the IDX limit of 2^32-1"),
+        )
+    })?;
+    write_idx(path, &[count], labels)
+}
+
+fn write_idx(path: &Path, dims: &[u32], data: &[u8]) -> Result<(), DataError> {
+    let raw = encode_idx(dims, data);
     let bytes = if path.extension().is_some_and(|e| e == "gz") {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         enc.write_all(&raw).map_err(|e| DataError::io(path, e))?;
@@ -43,7 +60,20 @@ pub fn write_images(path: &Path, images: &Images) -> Result<(), DataError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::idx::read_images;
+    use crate::idx::{read_images, read_labels};
+
+    #[test]
+    fn labels_round_trip_as_idx1() {
+        let dir = tempfile::tempdir().unwrap();
+        let labels: Vec<u8> = (0..25).map(|i| i % 10).collect();
+        for name in ["l.idx", "l.idx.gz"] {
+            let path = dir.path().join(name);
+            write_labels(&path, &labels).unwrap();
+            assert_eq!(read_labels(&path).unwrap(), labels);
+        }
+        let raw = std::fs::read(dir.path().join("l.idx")).unwrap();
+        assert_eq!(&raw[..8], &[0, 0, 8, 1, 0, 0, 0, 25]);
+    }
 
     #[test]
     fn round_trips_raw_and_gzipped() {

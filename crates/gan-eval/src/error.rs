@@ -23,6 +23,10 @@ pub enum EvalError {
         expected_rows: usize,
         expected_cols: usize,
     },
+    #[error("{images} images but {labels} labels: give one label per image")]
+    LabelCount { images: usize, labels: usize },
+    #[error("label {label} at index {index} is not a digit (0 to 9)")]
+    LabelOutOfRange { index: usize, label: u8 },
     #[error("{what} needs at least {needed} images, got {got}")]
     TooFew {
         what: &'static str,

@@ -9,6 +9,7 @@
 //!   eigendecompositions.
 //! - [`inception`]: the classifier's Inception Score and mode coverage.
 //! - [`manifold`]: precision and recall of the sample manifold (k = 3).
+//! - [`conditional`]: for samples of requested classes, label accuracy and per-class FID.
 //! - [`Evaluator`]: all of them for a set of images against MNIST's test set, as an
 //!   [`EvalReport`].
 //!
@@ -16,13 +17,14 @@
 //! use gan_eval::Evaluator;
 //!
 //! let mnist = gan_data::Mnist::load(&gan_data::default_data_dir())?;
-//! let evaluator = Evaluator::new(&mnist.test.images, tch::Device::Cpu)?;
+//! let evaluator = Evaluator::new(&mnist.test, tch::Device::Cpu)?;
 //! let floor = evaluator.evaluate(&mnist.train.images)?;
 //! println!("{floor}");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 pub mod classifier;
+pub mod conditional;
 mod error;
 mod evaluator;
 pub mod inception;
@@ -31,7 +33,8 @@ pub mod statistics;
 mod train;
 
 pub use classifier::Classifier;
+pub use conditional::{ClassScore, LabelScores};
 pub use error::EvalError;
-pub use evaluator::{uniform_noise, EvalReport, Evaluator, K};
+pub use evaluator::{uniform_noise, EvalReport, Evaluator, K, MIN_CLASS_SAMPLES};
 pub use inception::ModeCoverage;
 pub use train::{accuracy, train_classifier, ClassifierTraining};

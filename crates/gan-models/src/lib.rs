@@ -7,6 +7,7 @@
 //!   architecture provides, so training and tools never name a concrete network. Chosen by
 //!   [`GeneratorConfig`] / [`DiscriminatorConfig`], tagged enums by `kind`.
 //! - [`mlp`]: the multilayer perceptrons of the tutorial and their variants.
+//! - [`conditioning`]: how class labels enter conditional networks.
 //! - [`config`]: settings shared by architectures (activations, normalisation, output
 //!   range, initialisation).
 //! - [`MatmulChoice`]: dense layers multiply with libtorch's BLAS or with oneDNN, whichever
@@ -29,6 +30,7 @@
 //! # Ok::<(), gan_models::ModelError>(())
 //! ```
 
+pub mod conditioning;
 pub mod config;
 mod error;
 mod layers;
@@ -39,6 +41,7 @@ mod summary;
 mod tape;
 pub mod weights;
 
+pub use conditioning::{LabelInput, CLASSES};
 pub use config::{Activation, Norm, OutputActivation, WeightInit, MNIST_SHAPE};
 pub use error::ModelError;
 pub use layers::LayerInfo;

@@ -33,6 +33,8 @@ pub trait Generator: std::fmt::Debug {
     /// matches weights that were never trained in training mode (an EMA copy).
     fn estimate_normalization(&self, z: &Tensor, labels: Option<&Tensor>);
     fn latent_dim(&self) -> i64;
+    /// Takes class labels (`0..CLASSES`) with its noise.
+    fn conditional(&self) -> bool;
     /// Channels, rows, columns.
     fn image_shape(&self) -> [i64; 3];
     /// Layers in order, for summaries.
@@ -44,6 +46,8 @@ pub trait Generator: std::fmt::Debug {
 /// Images `(N, C, H, W)` (and labels) to one score (logit) per image, `(N, 1)`.
 pub trait Discriminator: std::fmt::Debug {
     fn forward(&self, images: &Tensor, labels: Option<&Tensor>, tape: Option<&Tape>) -> Tensor;
+    /// Takes the class label of each image.
+    fn conditional(&self) -> bool;
     fn layers(&self) -> Vec<LayerInfo>;
     fn matmul(&self) -> MatmulKernel;
     fn set_matmul(&mut self, kernel: MatmulKernel);
@@ -93,6 +97,13 @@ impl GeneratorConfig {
         }
     }
 
+    /// Takes class labels with its noise.
+    pub fn conditional(&self) -> bool {
+        match self {
+            GeneratorConfig::Mlp(c) => c.conditional,
+        }
+    }
+
     /// The last nonlinearity, which fixes the range the data must be scaled to.
     pub fn output(&self) -> OutputActivation {
         match self {
@@ -104,7 +115,7 @@ impl GeneratorConfig {
     pub fn dense_shapes(&self) -> Vec<DenseShape> {
         match self {
             GeneratorConfig::Mlp(c) => {
-                chain_widths(c.latent_dim, &c.hidden, c.image_shape.iter().product())
+                chain_widths(c.input_len(), &c.hidden, c.image_shape.iter().product())
             }
         }
     }
@@ -130,10 +141,17 @@ impl DiscriminatorConfig {
         }
     }
 
+    /// Takes the class label of each image.
+    pub fn conditional(&self) -> bool {
+        match self {
+            DiscriminatorConfig::Mlp(c) => c.conditional,
+        }
+    }
+
     /// `(fan_in, fan_out)` of each dense layer, in order.
     pub fn dense_shapes(&self) -> Vec<DenseShape> {
         match self {
-            DiscriminatorConfig::Mlp(c) => chain_widths(c.image_len(), &c.hidden, 1),
+            DiscriminatorConfig::Mlp(c) => chain_widths(c.input_len(), &c.hidden, 1),
         }
     }
 }

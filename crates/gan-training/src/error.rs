@@ -48,6 +48,10 @@ pub enum TrainError {
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
     #[error(
+        "this model was not trained with labels, so it cannot be asked for a digit; train a conditional one (e.g. --preset cgan)"
+    )]
+    NotConditional,
+    #[error(
         "training diverged at step {step}: {what} is {value}; the last good checkpoint is kept"
     )]
     NonFinite { step: u64, what: String, value: f64 },

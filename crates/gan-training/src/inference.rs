@@ -3,13 +3,41 @@
 use std::path::{Path, PathBuf};
 
 use gan_data::{DeviceRng, Images};
-use tch::Device;
+use gan_models::CLASSES;
+use tch::{Device, Kind, Tensor};
 
 use crate::checkpoint;
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::family::{Family, SampleWeights};
 use crate::run_dir::{RunDir, CHECKPOINTS_DIR};
+
+/// Which classes a conditional model is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Digits {
+    /// Every class equally often: sample `i` is of class `i mod 10`.
+    #[default]
+    Balanced,
+    /// Only this class.
+    Only(u8),
+}
+
+impl Digits {
+    /// The class of each of `n` samples.
+    pub fn labels(self, n: usize) -> Vec<u8> {
+        match self {
+            Digits::Balanced => (0..n).map(|i| (i % CLASSES as usize) as u8).collect(),
+            Digits::Only(digit) => vec![digit; n],
+        }
+    }
+}
+
+/// Generated images with the class each was asked to show (conditional models only).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Samples {
+    pub images: Images,
+    pub labels: Option<Vec<u8>>,
+}
 
 /// A model with the weights of a checkpoint, sampling in inference mode.
 pub struct TrainedGenerator {
@@ -74,8 +102,20 @@ impl TrainedGenerator {
         })
     }
 
-    /// `n` images from noise seeded by `seed`, as bytes.
-    pub fn generate(&self, n: usize, seed: u64) -> Result<Images, TrainError> {
+    /// Whether the model samples a requested class.
+    pub fn conditional(&self) -> bool {
+        self.family.conditional()
+    }
+
+    /// `n` images from noise seeded by `seed`, as bytes. A conditional model draws `digits`
+    /// (balanced when `None`) and returns the labels; asking an unconditional one for digits
+    /// is an error.
+    pub fn generate(
+        &self,
+        n: usize,
+        seed: u64,
+        digits: Option<Digits>,
+    ) -> Result<Samples, TrainError> {
         generate(
             self.family.as_ref(),
             &self.config,
@@ -83,12 +123,13 @@ impl TrainedGenerator {
             seed,
             self.device,
             self.weights,
+            digits,
         )
     }
 }
 
 /// `n` images from `family` in inference mode, as bytes, from noise seeded by `seed`
-/// (chunks of 1,024 use streams 0, 1, …).
+/// (chunks of 1,024 use streams 0, 1, …), of `digits` for a conditional family.
 pub(crate) fn generate(
     family: &dyn Family,
     config: &TrainConfig,
@@ -96,7 +137,20 @@ pub(crate) fn generate(
     seed: u64,
     device: Device,
     weights: SampleWeights,
-) -> Result<Images, TrainError> {
+    digits: Option<Digits>,
+) -> Result<Samples, TrainError> {
+    let labels = match (family.conditional(), digits) {
+        (true, digits) => Some(digits.unwrap_or_default().labels(n)),
+        (false, None) => None,
+        (false, Some(_)) => return Err(TrainError::NotConditional),
+    };
+    if let Some(&digit) = labels.iter().flatten().find(|&&d| i64::from(d) >= CLASSES) {
+        return Err(TrainError::invalid(
+            "digit",
+            digit,
+            format!("the model knows classes 0 to {}", CLASSES - 1),
+        ));
+    }
     let rng = DeviceRng::new(seed);
     let latent = family.latent_dim();
     let [_, rows, cols] = config.model.image_shape();
@@ -110,10 +164,22 @@ pub(crate) fn generate(
     for (chunk, start) in (0..n).step_by(CHUNK).enumerate() {
         let size = CHUNK.min(n - start) as i64;
         let noise = rng.normal(chunk as u64, &[size, latent], device)?;
-        let images = family.generate(&noise, weights);
+        let classes = labels.as_ref().map(|l| {
+            let chunk: Vec<i64> = l[start..start + size as usize]
+                .iter()
+                .map(|&d| i64::from(d))
+                .collect();
+            Tensor::from_slice(&chunk)
+                .to_device(device)
+                .to_kind(Kind::Int64)
+        });
+        let images = family.generate(&noise, classes.as_ref(), weights);
         let bytes = Images::from_tensor(&images, config.scaling)?;
         all.count += bytes.count;
         all.pixels.extend_from_slice(&bytes.pixels);
     }
-    Ok(all)
+    Ok(Samples {
+        images: all,
+        labels,
+    })
 }

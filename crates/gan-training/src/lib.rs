@@ -23,7 +23,7 @@
 //! let mnist = gan_data::Mnist::load(&gan_data::default_data_dir())?;
 //! let config = TrainConfig::preset("mlp")?;
 //! let dir = RunDir::create(std::path::Path::new("runs/example"), &config)?;
-//! let mut trainer = Trainer::new(&config, &mnist.train.images)?;
+//! let mut trainer = Trainer::new(&config, &mnist.train)?;
 //! let outcome = run::train(&mut trainer, &dir, &mut run::Silent, 0.0, None)?;
 //! println!("{} steps in {:.0} s", outcome.steps_done, outcome.elapsed_seconds);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -56,7 +56,7 @@ pub use config::{DeviceChoice, TrainConfig};
 pub use ema::{EmaConfig, EmaNormalization};
 pub use error::TrainError;
 pub use family::{FakeMode, Family, GanConfig, Metric, ModelConfig, SampleWeights};
-pub use inference::TrainedGenerator;
+pub use inference::{Digits, Samples, TrainedGenerator};
 pub use lock::RunLock;
 pub use part::Part;
 pub use presets::{Preset, DEFAULT_PRESET, PRESETS};

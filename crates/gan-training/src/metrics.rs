@@ -1,7 +1,8 @@
 //! `metrics.csv`: one row per step, appended as training goes and cut back on resume. The
 //! columns between `step` and `elapsed_s` are the family's metrics (`d_loss,d_acc,g_loss` for
 //! a GAN). When evaluation is on, rows of evaluated steps also carry FID, IS, modes,
-//! precision and recall (other rows leave those fields empty).
+//! precision and recall, and for a conditional model the label accuracy (other rows leave
+//! those fields empty).
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -15,14 +16,29 @@ use crate::family::Metric;
 use crate::trainer::StepMetrics;
 
 pub const EVAL_COLUMNS: [&str; 5] = ["fid", "inception_score", "modes", "precision", "recall"];
+/// The column after [`EVAL_COLUMNS`] in runs of a conditional model.
+pub const LABEL_ACCURACY_COLUMN: &str = "label_acc";
 
-/// The header line for a family's `metrics`, with or without the evaluation columns.
-pub fn header(metrics: &[Metric], with_eval: bool) -> String {
+/// Which evaluation columns a metrics file has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvalColumns {
+    None,
+    /// [`EVAL_COLUMNS`].
+    Unlabelled,
+    /// [`EVAL_COLUMNS`] and [`LABEL_ACCURACY_COLUMN`].
+    Labelled,
+}
+
+/// The header line for a family's `metrics` and the evaluation columns.
+pub fn header(metrics: &[Metric], eval: EvalColumns) -> String {
     let mut columns = vec!["step"];
     columns.extend(metrics.iter().map(|m| m.key));
     columns.push("elapsed_s");
-    if with_eval {
+    if eval != EvalColumns::None {
         columns.extend(EVAL_COLUMNS);
+    }
+    if eval == EvalColumns::Labelled {
+        columns.push(LABEL_ACCURACY_COLUMN);
     }
     columns.join(",")
 }
@@ -36,6 +52,8 @@ pub struct Row {
     pub elapsed_s: f64,
     /// FID, Inception Score, modes, precision, recall.
     pub eval: Option<[f64; 5]>,
+    /// Share of samples read as the digit asked for (conditional models).
+    pub label_accuracy: Option<f64>,
 }
 
 /// A parsed metrics file.
@@ -63,18 +81,18 @@ impl Table {
 pub struct MetricsLog {
     path: PathBuf,
     out: BufWriter<File>,
-    with_eval: bool,
+    eval: EvalColumns,
 }
 
 impl MetricsLog {
     /// Opens `path` for a run that has completed `completed` steps: rows after that step
-    /// (written after the checkpoint being resumed) are dropped. The header names `metrics`,
-    /// and the evaluation columns with `with_eval`.
+    /// (written after the checkpoint being resumed) are dropped. The header names `metrics`
+    /// and the `eval` columns.
     pub fn open(
         path: &Path,
         completed: u64,
         metrics: &[Metric],
-        with_eval: bool,
+        eval: EvalColumns,
     ) -> Result<MetricsLog, TrainError> {
         let kept: Vec<String> = match std::fs::read_to_string(path) {
             Ok(text) => text
@@ -91,7 +109,7 @@ impl MetricsLog {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(TrainError::io(path, e)),
         };
-        let mut text = header(metrics, with_eval);
+        let mut text = header(metrics, eval);
         text.push('\n');
         for line in kept {
             text.push_str(&line);
@@ -105,7 +123,7 @@ impl MetricsLog {
         Ok(MetricsLog {
             path: path.to_owned(),
             out: BufWriter::new(file),
-            with_eval,
+            eval,
         })
     }
 
@@ -125,8 +143,14 @@ impl MetricsLog {
                 ",{},{},{},{},{}",
                 r.frechet_distance, r.inception_score, r.coverage.modes, r.precision, r.recall
             )),
-            None if self.with_eval => line.push_str(",,,,,"),
+            None if self.eval != EvalColumns::None => line.push_str(",,,,,"),
             None => {}
+        }
+        if self.eval == EvalColumns::Labelled {
+            line.push(',');
+            if let Some(scores) = eval.and_then(|r| r.labels.as_ref()) {
+                line.push_str(&scores.label_accuracy.to_string());
+            }
         }
         writeln!(self.out, "{line}").map_err(|e| TrainError::io(&self.path, e))
     }
@@ -154,6 +178,7 @@ pub fn read(path: &Path) -> Result<Table, TrainError> {
     if header[0] != "step" {
         return Err(bad(1, "the header does not start with step".to_owned()));
     }
+    let label_accuracy_at = header.iter().position(|c| *c == LABEL_ACCURACY_COLUMN);
     let columns: Vec<String> = header[1..elapsed_at]
         .iter()
         .map(|c| c.to_string())
@@ -180,11 +205,16 @@ pub fn read(path: &Path) -> Result<Table, TrainError> {
         } else {
             None
         };
+        let label_accuracy = match label_accuracy_at {
+            Some(j) if fields.get(j).is_some_and(|f| !f.is_empty()) => Some(number(j)?),
+            _ => None,
+        };
         rows.push(Row {
             step: number(0)? as u64,
             values: (1..elapsed_at).map(number).collect::<Result<_, _>>()?,
             elapsed_s: number(elapsed_at)?,
             eval,
+            label_accuracy,
         });
     }
     Ok(Table { columns, rows })
@@ -213,13 +243,13 @@ mod tests {
     fn append_then_resume_drops_later_rows() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("metrics.csv");
-        let mut log = MetricsLog::open(&path, 0, gan_metrics(), false).unwrap();
+        let mut log = MetricsLog::open(&path, 0, gan_metrics(), EvalColumns::None).unwrap();
         for s in 1..=5 {
             log.append(&m(s), s as f64, None).unwrap();
         }
         log.flush().unwrap();
         drop(log);
-        let mut log = MetricsLog::open(&path, 3, gan_metrics(), false).unwrap();
+        let mut log = MetricsLog::open(&path, 3, gan_metrics(), EvalColumns::None).unwrap();
         log.append(&m(4), 9.0, None).unwrap();
         log.flush().unwrap();
         let table = read(&path).unwrap();
@@ -240,8 +270,8 @@ mod tests {
     fn evaluation_columns_are_optional_per_row() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("metrics.csv");
-        let mut log = MetricsLog::open(&path, 0, gan_metrics(), true).unwrap();
-        let report = EvalReport {
+        let mut log = MetricsLog::open(&path, 0, gan_metrics(), EvalColumns::Unlabelled).unwrap();
+        let mut report = EvalReport {
             samples: 10,
             frechet_distance: 12.5,
             inception_score: 8.0,
@@ -252,6 +282,7 @@ mod tests {
             },
             precision: 0.5,
             recall: 0.25,
+            labels: None,
         };
         log.append(&m(1), 1.0, None).unwrap();
         log.append(&m(2), 2.0, Some(&report)).unwrap();
@@ -259,8 +290,27 @@ mod tests {
         let rows = read(&path).unwrap().rows;
         assert_eq!(rows[0].eval, None);
         assert_eq!(rows[1].eval, Some([12.5, 8.0, 10.0, 0.5, 0.25]));
+        assert_eq!(rows[1].label_accuracy, None);
         assert!(std::fs::read_to_string(&path).unwrap().starts_with(
             "step,d_loss,d_acc,g_loss,elapsed_s,fid,inception_score,modes,precision,recall\n"
         ));
+
+        // A conditional run's file ends with the label accuracy.
+        let path = dir.path().join("labelled.csv");
+        let mut log = MetricsLog::open(&path, 0, gan_metrics(), EvalColumns::Labelled).unwrap();
+        report.labels = Some(gan_eval::LabelScores {
+            label_accuracy: 0.875,
+            classes: Vec::new(),
+        });
+        log.append(&m(1), 1.0, None).unwrap();
+        log.append(&m(2), 2.0, Some(&report)).unwrap();
+        log.flush().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with(
+            "step,d_loss,d_acc,g_loss,elapsed_s,fid,inception_score,modes,precision,recall,label_acc\n"
+        ), "{text}");
+        let rows = read(&path).unwrap().rows;
+        assert_eq!((rows[0].eval, rows[0].label_accuracy), (None, None));
+        assert_eq!(rows[1].label_accuracy, Some(0.875));
     }
 }

@@ -9,7 +9,7 @@ use gan_eval::{EvalReport, Evaluator};
 
 use crate::checkpoint;
 use crate::error::TrainError;
-use crate::metrics::MetricsLog;
+use crate::metrics::{EvalColumns, MetricsLog};
 use crate::run_dir::RunDir;
 use crate::trainer::{StepMetrics, Trainer};
 
@@ -91,11 +91,16 @@ pub fn train(
     let config = trainer.config().clone();
     let total = config.steps;
     let evaluator = evaluator.filter(|_| config.eval_every > 0);
+    let eval_columns = match (evaluator, config.model.conditional()) {
+        (None, _) => EvalColumns::None,
+        (Some(_), false) => EvalColumns::Unlabelled,
+        (Some(_), true) => EvalColumns::Labelled,
+    };
     let mut metrics = MetricsLog::open(
         &run.metrics_path(),
         trainer.steps_done(),
         trainer.metrics(),
-        evaluator.is_some(),
+        eval_columns,
     )?;
     let mut best_fid = best_fid(run);
     let clock = Instant::now();
@@ -189,7 +194,11 @@ fn evaluate(
     let config = trainer.config();
     let step = trainer.steps_done();
     let seed = stream_seed(config.seed, EVAL_STREAM);
-    let report = evaluator.evaluate(&trainer.generate(config.eval_samples, seed)?)?;
+    let samples = trainer.generate(config.eval_samples, seed)?;
+    let report = match &samples.labels {
+        Some(labels) => evaluator.evaluate_labelled(&samples.images, labels)?,
+        None => evaluator.evaluate(&samples.images)?,
+    };
     let best = best_fid.is_none_or(|b| report.frechet_distance < b);
     if best {
         trainer.check_parameters()?;
@@ -206,6 +215,7 @@ fn evaluate(
         modes = report.coverage.modes,
         precision = report.precision,
         recall = report.recall,
+        label_accuracy = report.labels.as_ref().map(|l| l.label_accuracy),
         best,
         "evaluated"
     );

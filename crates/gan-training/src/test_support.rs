@@ -1,6 +1,6 @@
 //! Helpers shared by this crate's unit tests.
 
-use gan_data::Images;
+use gan_data::{Images, Split};
 use gan_models::mlp::{MlpDiscriminatorConfig, MlpGeneratorConfig};
 use gan_models::{DiscriminatorConfig, GeneratorConfig};
 
@@ -58,5 +58,13 @@ pub(crate) fn toy_images(count: usize) -> Images {
         rows: 28,
         cols: 28,
         pixels,
+    }
+}
+
+/// [`toy_images`] with labels cycling through the ten digits.
+pub(crate) fn toy_data(count: usize) -> Split {
+    Split {
+        images: toy_images(count),
+        labels: (0..count).map(|i| (i % 10) as u8).collect(),
     }
 }

@@ -1,7 +1,7 @@
 //! The family-independent half of training: data on the device, batches, the step counter,
 //! the fixed noise of the sample grids, and checkpoints of every part.
 
-use gan_data::{BatchSampler, DeviceRng, Images};
+use gan_data::{BatchSampler, DeviceRng, Images, Split};
 use gan_models::{MatmulKernel, Summary};
 use tch::{Device, Tensor};
 
@@ -9,6 +9,7 @@ use crate::checkpoint::{Checkpoint, Manifest};
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::family::{Batch, BuildContext, Family, Metric, SampleWeights};
+use crate::inference::{Digits, Samples};
 
 /// The values of one step, named by [`Trainer::metrics`].
 #[derive(Debug, Clone, PartialEq)]
@@ -46,16 +47,21 @@ pub struct Trainer {
     device: Device,
     family: Box<dyn Family>,
     data: Tensor,
+    /// The data's classes (`i64`), kept only for a conditional family.
+    labels: Option<Tensor>,
     sampler: BatchSampler,
     fixed_noise: Tensor,
+    /// Classes of the grid's samples for a conditional family: row `r` shows digit `r`.
+    fixed_labels: Option<Tensor>,
     steps_done: u64,
 }
 
 impl Trainer {
-    /// Builds the config's model (weights seeded by `config.seed`) and moves `images` to the
-    /// device once.
-    pub fn new(config: &TrainConfig, images: &Images) -> Result<Trainer, TrainError> {
+    /// Builds the config's model (weights seeded by `config.seed`) and moves the data's
+    /// images (and, for a conditional model, labels) to the device once.
+    pub fn new(config: &TrainConfig, data: &Split) -> Result<Trainer, TrainError> {
         config.validate()?;
+        let images = &data.images;
         let [channels, rows, cols] = config.model.image_shape();
         if images.count == 0 {
             return Err(TrainError::invalid(
@@ -76,6 +82,19 @@ impl Trainer {
         }
         let device = config.device.resolve()?;
         let family = build_family(config, device, config.matmul.resolve(device)?)?;
+        let labels = if family.conditional() {
+            if data.labels.len() != images.count {
+                return Err(TrainError::invalid(
+                    "data",
+                    format!("{} images with {} labels", images.count, data.labels.len()),
+                    "a conditional model needs one label per image",
+                ));
+            }
+            let labels: Vec<i64> = data.labels.iter().map(|&l| i64::from(l)).collect();
+            Some(Tensor::from_slice(&labels).to_device(device))
+        } else {
+            None
+        };
         let data = images.to_tensor(config.scaling, device)?;
         let sampler = BatchSampler::new(
             images.count,
@@ -89,13 +108,19 @@ impl Trainer {
             &[grid, family.latent_dim()],
             device,
         )?;
+        let fixed_labels = family.conditional().then(|| {
+            let cols = config.grid[1] as i64;
+            (Tensor::arange(grid, (tch::Kind::Int64, device)) / cols).remainder(gan_models::CLASSES)
+        });
         Ok(Trainer {
             config: config.clone(),
             device,
             family,
             data,
+            labels,
             sampler,
             fixed_noise,
+            fixed_labels,
             steps_done: 0,
         })
     }
@@ -135,8 +160,17 @@ impl Trainer {
     /// (seed, step), so a resumed run draws what an uninterrupted one would.
     pub fn step(&mut self) -> Result<StepMetrics, TrainError> {
         let step = self.steps_done;
-        let images = self.sampler.batch(step, &self.data)?;
-        let values = self.family.step(&Batch { step, images })?;
+        let indices = self.sampler.indices(step, self.device)?;
+        let images = self.data.f_index_select(0, &indices)?;
+        let labels = match &self.labels {
+            Some(all) => Some(all.f_index_select(0, &indices)?),
+            None => None,
+        };
+        let values = self.family.step(&Batch {
+            step,
+            images,
+            labels,
+        })?;
         self.steps_done += 1;
         for (metric, &value) in self.family.metrics().iter().zip(&values) {
             if !value.is_finite() {
@@ -161,8 +195,9 @@ impl Trainer {
         Ok(())
     }
 
-    /// `n` images in inference mode (EMA weights where kept), from noise seeded by `seed`.
-    pub fn generate(&self, n: usize, seed: u64) -> Result<Images, TrainError> {
+    /// `n` images in inference mode (EMA weights where kept), from noise seeded by `seed`;
+    /// every class equally often for a conditional model, with the labels.
+    pub fn generate(&self, n: usize, seed: u64) -> Result<Samples, TrainError> {
         crate::inference::generate(
             self.family.as_ref(),
             &self.config,
@@ -170,12 +205,18 @@ impl Trainer {
             seed,
             self.device,
             SampleWeights::Ema,
+            self.family.conditional().then_some(Digits::Balanced),
         )
     }
 
-    /// The images of the fixed noise, in inference mode (EMA weights where kept).
+    /// The images of the fixed noise, in inference mode (EMA weights where kept); for a
+    /// conditional model, row `r` of the grid shows digit `r`.
     pub fn samples(&self) -> Result<Images, TrainError> {
-        let images = self.family.generate(&self.fixed_noise, SampleWeights::Ema);
+        let images = self.family.generate(
+            &self.fixed_noise,
+            self.fixed_labels.as_ref(),
+            SampleWeights::Ema,
+        );
         Ok(Images::from_tensor(&images, self.config.scaling)?)
     }
 
@@ -259,7 +300,7 @@ mod tests {
     use super::*;
     use crate::run::{self, Silent};
     use crate::run_dir::RunDir;
-    use crate::test_support::{mlp_generator, small_config, toy_images};
+    use crate::test_support::{mlp_generator, small_config, toy_data, toy_images};
 
     /// oneDNN and BLAS differ only in rounding: ten steps end at nearly the same losses, at a
     /// batch below and at one above where the weight gradients switch method; oneDNN runs
@@ -277,7 +318,7 @@ mod tests {
                 let mut c = small_config("mlp");
                 c.batch_size = batch;
                 c.matmul = matmul;
-                let mut t = Trainer::new(&c, &toy_images(64)).unwrap();
+                let mut t = Trainer::new(&c, &toy_data(64)).unwrap();
                 let mut last = None;
                 for _ in 0..10 {
                     last = Some(t.step().unwrap());
@@ -314,13 +355,12 @@ mod tests {
         // A faster rate than the preset's, so a few hundred steps suffice.
         c.model.set_learning_rate(2e-3);
         let one = toy_images(1);
-        let mut data = one.clone();
-        data.count = 8;
-        data.pixels = one.pixels.repeat(8);
+        let mut data = toy_data(8);
+        data.images.pixels = one.pixels.repeat(8);
         let mut t = Trainer::new(&c, &data).unwrap();
         let target = one.to_tensor(c.scaling, Device::Cpu).unwrap();
         let distance = |t: &Trainer, weights| {
-            let s = t.family.generate(&t.fixed_noise, weights);
+            let s = t.family.generate(&t.fixed_noise, None, weights);
             (s - &target).abs().mean(tch::Kind::Float).double_value(&[])
         };
         let before = distance(&t, SampleWeights::Raw);
@@ -345,14 +385,14 @@ mod tests {
             .collect()
     }
 
-    /// For a preset without EMA (tutorial) and one with it (mlp): a run interrupted at step
-    /// 20 and resumed in a fresh trainer ends with the same metrics and every tensor (weights,
-    /// optimizer moments, EMA) equal to a straight run's.
+    /// For a preset without EMA (tutorial), one with it (mlp) and a conditional one (cgan):
+    /// a run interrupted at step 20 and resumed in a fresh trainer ends with the same metrics
+    /// and every tensor (weights, optimizer moments, EMA) equal to a straight run's.
     #[test]
     fn identical_runs_and_exact_resume() {
-        for preset in ["tutorial", "mlp"] {
+        for preset in ["tutorial", "mlp", "cgan"] {
             let config = small_config(preset);
-            let data = toy_images(64);
+            let data = toy_data(64);
             let dir = tempfile::tempdir().unwrap();
 
             let straight_dir = RunDir::create(&dir.path().join("straight"), &config).unwrap();
@@ -383,7 +423,7 @@ mod tests {
                 .iter()
                 .filter(|(n, _)| n.starts_with("generator_ema."))
                 .count();
-            assert_eq!(ema_tensors > 0, preset == "mlp", "{preset}");
+            assert_eq!(ema_tensors > 0, preset != "tutorial", "{preset}");
             let manifest = straight.manifest(0.0);
             assert_eq!(manifest.parts["generator"].optimizer_steps, 40);
             assert_eq!(manifest.parts["discriminator"].optimizer_steps, 80);
@@ -404,7 +444,7 @@ mod tests {
         let mut config = small_config("mlp");
         config.steps = 1_000_000;
         config.minutes = Some(1e-9);
-        let data = toy_images(32);
+        let data = toy_data(32);
         let dir = tempfile::tempdir().unwrap();
         let run_dir = RunDir::create(dir.path(), &config).unwrap();
         let mut t = Trainer::new(&config, &data).unwrap();
@@ -441,7 +481,7 @@ mod tests {
     #[test]
     fn checkpoint_of_another_config_is_refused_with_the_tensor() {
         let config = small_config("tutorial");
-        let data = toy_images(16);
+        let data = toy_data(16);
         let dir = tempfile::tempdir().unwrap();
         let run_dir = RunDir::create(dir.path(), &config).unwrap();
         let mut t = Trainer::new(&config, &data).unwrap();
@@ -485,7 +525,7 @@ mod tests {
             let mut config = small_config("tutorial");
             config.steps = 2;
             config.checkpoint_every = 2;
-            let data = toy_images(16);
+            let data = toy_data(16);
             let dir = tempfile::tempdir().unwrap();
             let run_dir = RunDir::create(dir.path(), &config).unwrap();
             let mut t = Trainer::new(&config, &data).unwrap();
@@ -513,11 +553,66 @@ mod tests {
         }
     }
 
+    /// A conditional model trains on the data's labels: a run on toy digits labelled by
+    /// position differs from the same run with the labels shuffled, its grid shows digit `r`
+    /// in row `r`, and its evaluation samples come with balanced labels.
+    #[test]
+    fn conditional_runs_use_labels_and_grid_rows_are_digits() {
+        let config = small_config("cgan");
+        let data = toy_data(40);
+        let mut shuffled = data.clone();
+        shuffled.labels.reverse();
+        let losses = |data: &Split| {
+            let mut t = Trainer::new(&config, data).unwrap();
+            (0..5).map(|_| t.step().unwrap().values).last().unwrap()
+        };
+        assert_ne!(losses(&data), losses(&shuffled));
+
+        let t = Trainer::new(&config, &data).unwrap();
+        let rows: Vec<i64> = Vec::try_from(t.fixed_labels.as_ref().unwrap()).unwrap();
+        assert_eq!(rows.len(), 100);
+        assert!(rows.iter().enumerate().all(|(i, &d)| d == (i / 10) as i64));
+        let samples = t.generate(25, 0).unwrap();
+        let labels = samples.labels.unwrap();
+        assert_eq!(samples.images.count, 25);
+        assert_eq!(&labels[..12], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]);
+
+        let mut unlabelled = data.clone();
+        unlabelled.labels.truncate(3);
+        let err = Trainer::new(&config, &unlabelled)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("40 images with 3 labels"), "{err}");
+        let plain = Trainer::new(&small_config("mlp"), &unlabelled).unwrap();
+        assert!(plain.fixed_labels.is_none() && plain.generate(4, 0).unwrap().labels.is_none());
+        let err = crate::inference::generate(
+            plain.family(),
+            plain.config(),
+            4,
+            0,
+            Device::Cpu,
+            SampleWeights::Ema,
+            Some(Digits::Only(3)),
+        )
+        .unwrap_err();
+        assert!(matches!(err, TrainError::NotConditional), "{err}");
+    }
+
+    /// G and D must agree on conditioning.
+    #[test]
+    fn half_conditional_gan_is_refused() {
+        let mut config = small_config("cgan");
+        crate::test_support::mlp_discriminator(&mut config).conditional = false;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("discriminator.conditional"), "{err}");
+    }
+
     #[test]
     fn wrong_image_size_is_refused() {
-        let mut data = toy_images(4);
-        data.rows = 14;
-        data.cols = 56;
+        let mut data = toy_data(4);
+        data.images.rows = 14;
+        data.images.cols = 56;
         let err = Trainer::new(&small_config("mlp"), &data)
             .err()
             .unwrap()

@@ -62,7 +62,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     config.matmul = MatmulChoice::parse(&args.matmul)?;
     config.threads = args.threads.unwrap_or(0);
     config.steps = u64::MAX / 2;
-    let mut trainer = Trainer::new(&config, &mnist.train.images)?;
+    let mut trainer = Trainer::new(&config, &mnist.train)?;
     let device = trainer.device();
     for _ in 0..args.warmup {
         trainer.step()?;
@@ -83,7 +83,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     trainer.family().sync_ema();
     let started = Instant::now();
     let generated = trainer.generate(10_000, 0)?;
-    let generation_images_per_second = generated.count as f64 / started.elapsed().as_secs_f64();
+    let generation_images_per_second =
+        generated.images.count as f64 / started.elapsed().as_secs_f64();
 
     let ceiling = gemm_ceiling(&config, device)?;
     let object = serde_json::json!({

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use gan_data::{default_data_dir, Images, Mnist, DATA_DIR_ENV};
 use gan_eval::{train_classifier, uniform_noise, ClassifierTraining, EvalReport, Evaluator};
-use gan_training::{DeviceChoice, TrainedGenerator};
+use gan_training::{DeviceChoice, Samples, TrainedGenerator};
 
 #[derive(clap::Args, Debug)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -18,6 +18,10 @@ pub struct EvalArgs {
     /// Evaluate the images of an IDX file (raw or .gz), e.g. from `gan generate --out`.
     #[arg(long, value_name = "FILE", conflicts_with = "reference")]
     pub samples: Option<PathBuf>,
+    /// With --samples: the digit each image was asked to show (IDX labels, e.g. from `gan
+    /// generate --labels-out`), for label accuracy and per-digit FID.
+    #[arg(long, value_name = "FILE", requires = "samples")]
+    pub labels: Option<PathBuf>,
     /// Print the floor (10,000 MNIST training images) and the ceiling (uniform noise).
     #[arg(long)]
     pub reference: bool,
@@ -66,13 +70,14 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         return train(out, *epochs, *seed, data_dir.as_deref(), device);
     }
     let mnist = load(args.data_dir.as_deref())?;
-    let evaluator = Evaluator::new(&mnist.test.images, device).context("loading the classifier")?;
+    let evaluator = Evaluator::new(&mnist.test, device).context("loading the classifier")?;
     if args.reference {
         let floor = subset(&mnist.train.images, 10_000);
+        let floor_labels = &mnist.train.labels[..floor.count];
         let rows = [
             (
-                "floor: 10,000 MNIST training images",
-                evaluator.evaluate(&floor)?,
+                "floor: 10,000 MNIST training images (with their labels)",
+                evaluator.evaluate_labelled(&floor, floor_labels)?,
             ),
             (
                 "ceiling: 10,000 images of uniform noise",
@@ -99,31 +104,45 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             let weights = super::generate::sample_weights(args.raw);
             let generator = TrainedGenerator::load(path, device, weights)
                 .with_context(|| format!("loading the generator from {}", path.display()))?;
-            let images = generator.generate(args.n as usize, args.seed)?;
+            let samples = generator.generate(args.n as usize, args.seed, None)?;
+            let balanced = if samples.labels.is_some() {
+                ", every digit equally often"
+            } else {
+                ""
+            };
             (
                 format!(
-                    "{} (step {}, {}), {} images, seed {}",
+                    "{} (step {}, {}), {} images{balanced}, seed {}",
                     generator.checkpoint.display(),
                     generator.step,
                     super::generate::describe_weights(&generator),
-                    images.count,
+                    samples.images.count,
                     args.seed
                 ),
-                images,
+                samples,
             )
         }
         (None, Some(path)) => {
             let images = gan_data::read_images(path)
                 .with_context(|| format!("reading samples {}", path.display()))?;
-            (path.display().to_string(), images)
+            let labels = match &args.labels {
+                Some(labels_path) => Some(
+                    gan_data::read_labels(labels_path)
+                        .with_context(|| format!("reading labels {}", labels_path.display()))?,
+                ),
+                None => None,
+            };
+            (path.display().to_string(), Samples { images, labels })
         }
         (None, None) => {
             bail!("nothing to evaluate: pass --checkpoint RUN_DIR, --samples FILE or --reference")
         }
     };
-    let report: EvalReport = evaluator
-        .evaluate(&samples)
-        .with_context(|| format!("evaluating {source}"))?;
+    let report: EvalReport = match &samples.labels {
+        Some(labels) => evaluator.evaluate_labelled(&samples.images, labels),
+        None => evaluator.evaluate(&samples.images),
+    }
+    .with_context(|| format!("evaluating {source}"))?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

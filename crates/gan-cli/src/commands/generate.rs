@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use gan_data::Images;
-use gan_training::{DeviceChoice, SampleWeights, TrainedGenerator};
+use gan_training::{DeviceChoice, Digits, SampleWeights, TrainedGenerator};
 use gan_viz::{render_grid, GridStyle};
 
 use crate::observer::gray;
@@ -23,6 +23,14 @@ pub struct GenerateArgs {
     /// Write the images as an IDX file of uint8 images (gzipped if the name ends in .gz).
     #[arg(long, value_name = "FILE.idx[.gz]")]
     pub out: Option<PathBuf>,
+    /// For a conditional model (e.g. preset cgan): the digit to draw, or `all` for every
+    /// digit equally often (the default), one grid row per digit.
+    #[arg(long, value_name = "0-9|all", value_parser = parse_digits)]
+    pub digit: Option<Digits>,
+    /// For a conditional model: write the digit each image was asked to show, as an IDX
+    /// labels file (MNIST's format; gzipped if the name ends in .gz).
+    #[arg(long, value_name = "FILE.idx[.gz]")]
+    pub labels_out: Option<PathBuf>,
     /// Seed of the noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -33,6 +41,17 @@ pub struct GenerateArgs {
     /// keeps one.
     #[arg(long)]
     pub raw: bool,
+}
+
+/// `3` → one digit, `all` → every digit equally often.
+pub fn parse_digits(text: &str) -> Result<Digits, String> {
+    match text {
+        "all" => Ok(Digits::Balanced),
+        _ => match text.parse::<u8>() {
+            Ok(digit) if digit < 10 => Ok(Digits::Only(digit)),
+            _ => Err(format!("{text:?} is not a digit: give 0 to 9, or all")),
+        },
+    }
 }
 
 /// `--raw` as the weights to sample with.
@@ -57,33 +76,85 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     let device = DeviceChoice::parse(&args.device)?.resolve()?;
     let generator = TrainedGenerator::load(&args.checkpoint, device, sample_weights(args.raw))
         .with_context(|| format!("loading the generator from {}", args.checkpoint.display()))?;
-    let images = generator.generate(args.n as usize, args.seed)?;
+    let digits = match (args.digit, &args.labels_out) {
+        (None, Some(_)) => Some(Digits::Balanced),
+        (digits, _) => digits,
+    };
+    let samples = generator.generate(args.n as usize, args.seed, digits)?;
+    let images = &samples.images;
     let grid_path = match (&args.grid, &args.out) {
         (None, None) => Some(PathBuf::from("generated.png")),
         (grid, _) => grid.clone(),
     };
     if let Some(path) = &args.out {
-        gan_data::write_images(path, &images)
+        gan_data::write_images(path, images)
             .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {} images to {}", images.count, path.display());
     }
+    if let (Some(path), Some(labels)) = (&args.labels_out, &samples.labels) {
+        gan_data::write_labels(path, labels)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {} labels to {}", labels.len(), path.display());
+    }
     if let Some(path) = &grid_path {
-        let cols = (images.count as f64).sqrt().ceil() as usize;
-        let rows = images.count.div_ceil(cols);
-        let padded = pad_to(&images, rows * cols);
-        render_grid(gray(&padded), GridStyle::new(rows as u32, cols as u32))?
+        let by_digit = samples
+            .labels
+            .as_ref()
+            .filter(|_| digits.unwrap_or_default() == Digits::Balanced && images.count >= 10);
+        let (picture, rows, cols) = match by_digit {
+            Some(labels) => rows_by_digit(images, labels),
+            None => {
+                let cols = (images.count as f64).sqrt().ceil() as usize;
+                let rows = images.count.div_ceil(cols);
+                (pad_to(images, rows * cols), rows, cols)
+            }
+        };
+        render_grid(gray(&picture), GridStyle::new(rows as u32, cols as u32))?
             .save_png(path)
             .with_context(|| format!("writing {}", path.display()))?;
-        println!("wrote a {rows}×{cols} grid to {}", path.display());
+        let layout = if by_digit.is_some() {
+            ", a row per digit"
+        } else {
+            ""
+        };
+        println!("wrote a {rows}×{cols} grid{layout} to {}", path.display());
     }
+    let asked = match (&samples.labels, digits.unwrap_or_default()) {
+        (None, _) => String::new(),
+        (Some(_), Digits::Balanced) => ", every digit equally often".to_owned(),
+        (Some(_), Digits::Only(d)) => format!(", digit {d}"),
+    };
     println!(
-        "generator: {} (step {}, {}), seed {}",
+        "generator: {} (step {}, {}), seed {}{asked}",
         generator.checkpoint.display(),
         generator.step,
         describe_weights(&generator),
         args.seed
     );
     Ok(())
+}
+
+/// The images rearranged into ten rows, row `d` holding those labelled `d` in order (rows
+/// padded with blanks), with the grid's rows and columns.
+fn rows_by_digit(images: &Images, labels: &[u8]) -> (Images, usize, usize) {
+    let cols = images.count.div_ceil(10);
+    let len = images.image_len();
+    let mut picture = pad_to(
+        &Images {
+            count: 0,
+            pixels: Vec::new(),
+            ..images.clone()
+        },
+        10 * cols,
+    );
+    let mut filled = [0usize; 10];
+    for (i, &digit) in labels.iter().enumerate() {
+        let d = usize::from(digit);
+        let at = (d * cols + filled[d]) * len;
+        picture.pixels[at..at + len].copy_from_slice(images.image(i));
+        filled[d] += 1;
+    }
+    (picture, 10, cols)
 }
 
 /// `images` with blank images appended up to `count`.

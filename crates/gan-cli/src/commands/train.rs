@@ -125,7 +125,7 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
             println!("{notice}");
         }
     }
-    let mut trainer = Trainer::new(&config, &mnist.train.images)?;
+    let mut trainer = Trainer::new(&config, &mnist.train)?;
     let elapsed_before = if resuming {
         run::resume(&mut trainer, &run_dir)
             .with_context(|| format!("cannot resume {}", run_dir.root().display()))?
@@ -151,7 +151,7 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
     let evaluator = if config.eval_every > 0 {
         let device = trainer.device();
         Some(
-            gan_eval::Evaluator::new(&mnist.test.images, device)
+            gan_eval::Evaluator::new(&mnist.test, device)
                 .context("loading the evaluation classifier")?,
         )
     } else {

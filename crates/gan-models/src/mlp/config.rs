@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::conditioning::{LabelInput, CLASSES};
 use crate::config::{Activation, Norm, OutputActivation, WeightInit, MNIST_SHAPE};
 use crate::error::ModelError;
 use crate::layers::{check_image_shape, check_widths};
@@ -18,6 +19,9 @@ pub struct MlpGeneratorConfig {
     /// Channels, rows, columns.
     pub image_shape: [i64; 3],
     pub init: WeightInit,
+    /// Takes a class label beside the noise (see [`crate::conditioning`]).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub conditional: bool,
 }
 
 /// An MLP discriminator: image → hidden layers → one logit (probability of "real" after a
@@ -30,6 +34,16 @@ pub struct MlpDiscriminatorConfig {
     pub hidden: Vec<i64>,
     pub activation: Activation,
     pub init: WeightInit,
+    /// Takes the class label of each image (see [`crate::conditioning`]).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub conditional: bool,
+    /// How a conditional discriminator takes its labels.
+    #[serde(default, skip_serializing_if = "LabelInput::is_concat")]
+    pub label_input: LabelInput,
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
 }
 
 impl MlpGeneratorConfig {
@@ -47,6 +61,7 @@ impl MlpGeneratorConfig {
             output: OutputActivation::Sigmoid,
             image_shape: MNIST_SHAPE,
             init: WeightInit::GlorotUniform,
+            conditional: false,
         }
     }
 
@@ -60,6 +75,11 @@ impl MlpGeneratorConfig {
 
     pub fn image_len(&self) -> i64 {
         self.image_shape.iter().product()
+    }
+
+    /// Width of the first layer's input: the noise, and the one-hot label when conditional.
+    pub fn input_len(&self) -> i64 {
+        self.latent_dim + if self.conditional { CLASSES } else { 0 }
     }
 
     /// Checks every field; the error names it. Building a [`super::MlpGenerator`] does this too.
@@ -96,6 +116,8 @@ impl MlpDiscriminatorConfig {
             hidden: vec![512, 256],
             activation: Activation::Relu,
             init: WeightInit::GlorotUniform,
+            conditional: false,
+            label_input: LabelInput::Concat,
         }
     }
 
@@ -109,6 +131,13 @@ impl MlpDiscriminatorConfig {
 
     pub fn image_len(&self) -> i64 {
         self.image_shape.iter().product()
+    }
+
+    /// Width of the first layer's input: the flattened image, and the one-hot label when
+    /// conditional by concatenation.
+    pub fn input_len(&self) -> i64 {
+        let concat = self.conditional && self.label_input == LabelInput::Concat;
+        self.image_len() + if concat { CLASSES } else { 0 }
     }
 
     /// Checks every field; the error names it. Building a [`super::MlpDiscriminator`] does this

@@ -5,6 +5,7 @@ use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
 use super::config::MlpDiscriminatorConfig;
+use crate::conditioning::{append_labels, one_hot, LabelInput, CLASSES};
 use crate::error::ModelError;
 use crate::layers::{dense, ActivationLayer, LayerInfo};
 use crate::matmul::{MatmulChoice, MatmulKernel};
@@ -17,6 +18,8 @@ use crate::tape::{Dense, Tape};
 pub struct MlpDiscriminator {
     config: MlpDiscriminatorConfig,
     layers: Vec<Dense>,
+    /// Per-class vectors of a projection discriminator, `(CLASSES, last hidden width)`.
+    projection: Option<Tensor>,
     activation: ActivationLayer,
     kernel: MatmulKernel,
 }
@@ -31,16 +34,25 @@ impl MlpDiscriminator {
     ) -> Result<Self, ModelError> {
         config.validate()?;
         let rng = DeviceRng::new(seed);
-        let mut fan_in = config.image_len();
+        let mut fan_in = config.input_len();
         let mut layers = Vec::with_capacity(config.hidden.len() + 1);
         for (i, &width) in config.hidden.iter().chain(std::iter::once(&1)).enumerate() {
             let name = p / format!("fc{}", i + 1);
             layers.push(dense(name, fan_in, width, config.init, &rng, i as u64));
             fan_in = width;
         }
+        let last_hidden = *config
+            .hidden
+            .last()
+            .expect("validated: at least one hidden layer");
+        // Zeros: training starts from the unconditional score and learns each class's
+        // direction from the data.
+        let projection = (config.conditional && config.label_input == LabelInput::Projection)
+            .then(|| p.zeros("projection", &[CLASSES, last_hidden]));
         Ok(MlpDiscriminator {
             config: config.clone(),
             layers,
+            projection,
             activation: ActivationLayer::new(config.activation, p.device()),
             kernel: MatmulChoice::Auto.resolve(p.device())?,
         })
@@ -53,21 +65,43 @@ impl MlpDiscriminator {
 
 impl Discriminator for MlpDiscriminator {
     fn forward(&self, images: &Tensor, labels: Option<&Tensor>, tape: Option<&Tape>) -> Tensor {
-        assert!(labels.is_none(), "the MLP discriminator is not conditional");
-        let mut xs = images.flatten(1, -1);
-        let last = self.layers.len() - 1;
-        for (i, layer) in self.layers.iter().enumerate() {
-            xs = layer.forward_on(&xs, self.kernel, tape);
-            if i < last {
-                xs = self.activation.apply(&xs);
-            }
+        let c = &self.config;
+        let flat = images.flatten(1, -1);
+        let mut xs = match c.label_input {
+            LabelInput::Concat => append_labels(&flat, labels, c.conditional, "MLP discriminator"),
+            LabelInput::Projection => append_labels(&flat, None, false, "MLP discriminator"),
+        };
+        let (head, hidden) = self.layers.split_last().expect("at least one layer");
+        for layer in hidden {
+            xs = self
+                .activation
+                .apply(&layer.forward_on(&xs, self.kernel, tape));
         }
-        xs
+        let logits = head.forward_on(&xs, self.kernel, tape);
+        match (&self.projection, labels) {
+            (Some(projection), Some(labels)) => {
+                let class_vectors = one_hot(labels, xs.kind()).matmul(projection);
+                logits + (class_vectors * &xs).sum_dim_intlist(1, true, xs.kind())
+            }
+            (Some(_), None) => panic!("the conditional MLP discriminator needs labels"),
+            (None, _) => logits,
+        }
+    }
+
+    fn conditional(&self) -> bool {
+        self.config.conditional
     }
 
     fn layers(&self) -> Vec<LayerInfo> {
         let c = &self.config;
         let mut rows = vec![LayerInfo::new("flatten", "Flatten", &[c.image_len()])];
+        if c.conditional && c.label_input == LabelInput::Concat {
+            rows.push(LayerInfo::new(
+                "labels",
+                format!("Concatenate(one-hot {CLASSES})"),
+                &[c.input_len()],
+            ));
+        }
         for (i, &width) in c.hidden.iter().enumerate() {
             let n = i + 1;
             rows.push(LayerInfo::new(format!("fc{n}"), "Dense", &[width]));
@@ -82,6 +116,13 @@ impl Discriminator for MlpDiscriminator {
             "Dense",
             &[1],
         ));
+        if self.projection.is_some() {
+            rows.push(LayerInfo::new(
+                "projection",
+                format!("Projection({CLASSES} classes)"),
+                &[1],
+            ));
+        }
         rows.push(LayerInfo::new("output", "Sigmoid (in the loss)", &[1]));
         rows
     }
@@ -114,6 +155,38 @@ mod tests {
         let d = MlpDiscriminator::new(&vs.root(), &MlpDiscriminatorConfig::mlp(), 1).unwrap();
         let x = Tensor::rand([5, 1, 28, 28], kind::FLOAT_CPU);
         assert_eq!(d.forward_t(&x, true).size(), vec![5, 1]);
+    }
+
+    /// Both ways of taking labels reach the score: the same image under two labels scores
+    /// differently (the projection once its class vectors have left their zero start).
+    #[test]
+    fn conditional_discriminators_use_their_labels() {
+        for label_input in [LabelInput::Concat, LabelInput::Projection] {
+            let vs = VarStore::new(Device::Cpu);
+            let config = MlpDiscriminatorConfig {
+                conditional: true,
+                label_input,
+                ..MlpDiscriminatorConfig::mlp()
+            };
+            let d = MlpDiscriminator::new(&vs.root(), &config, 1).unwrap();
+            if label_input == LabelInput::Projection {
+                tch::no_grad(|| {
+                    let mut projection = vs.variables()["projection"].shallow_clone();
+                    let _ = projection.uniform_(-0.1, 0.1);
+                });
+            }
+            let x = Tensor::rand([1, 1, 28, 28], kind::FLOAT_CPU).repeat([2, 1, 1, 1]);
+            let score = |labels: &[i64]| {
+                tch::no_grad(|| d.forward(&x, Some(&Tensor::from_slice(labels)), None))
+            };
+            let s = score(&[2, 5]);
+            assert_eq!(s.size(), vec![2, 1]);
+            let gap = (s.double_value(&[0, 0]) - s.double_value(&[1, 0])).abs();
+            assert!(gap > 1e-4, "{label_input:?}: labels 2 and 5 scored alike");
+            // Same label: equal up to the rounding of rows the product blocks differently.
+            let s = score(&[5, 5]);
+            assert!((s.double_value(&[0, 0]) - s.double_value(&[1, 0])).abs() < 1e-5);
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ use tch::nn::{self, ModuleT};
 use tch::{Kind, Tensor};
 
 use super::config::MlpGeneratorConfig;
+use crate::conditioning::{append_labels, CLASSES};
 use crate::config::{Norm, OutputActivation};
 use crate::error::ModelError;
 use crate::layers::{dense, ActivationLayer, LayerInfo};
@@ -28,7 +29,7 @@ impl MlpGenerator {
     pub fn new(p: &nn::Path, config: &MlpGeneratorConfig, seed: u64) -> Result<Self, ModelError> {
         config.validate()?;
         let rng = DeviceRng::new(seed);
-        let mut fan_in = config.latent_dim;
+        let mut fan_in = config.input_len();
         let mut hidden = Vec::with_capacity(config.hidden.len());
         for (i, &width) in config.hidden.iter().enumerate() {
             let linear = dense(
@@ -83,10 +84,11 @@ impl MlpGenerator {
     fn run(
         &self,
         z: &Tensor,
+        labels: Option<&Tensor>,
         tape: Option<&Tape>,
         mut at_norm: impl FnMut(&nn::BatchNorm, &Tensor) -> Tensor,
     ) -> Tensor {
-        let mut xs = z.shallow_clone();
+        let mut xs = append_labels(z, labels, self.config.conditional, "MLP generator");
         for (linear, norm) in &self.hidden {
             xs = self
                 .activation
@@ -113,14 +115,12 @@ impl Generator for MlpGenerator {
         train: bool,
         tape: Option<&Tape>,
     ) -> Tensor {
-        assert!(labels.is_none(), "the MLP generator is not conditional");
-        self.run(z, tape, |norm, xs| norm.forward_t(xs, train))
+        self.run(z, labels, tape, |norm, xs| norm.forward_t(xs, train))
     }
 
     fn estimate_normalization(&self, z: &Tensor, labels: Option<&Tensor>) {
-        assert!(labels.is_none(), "the MLP generator is not conditional");
         tch::no_grad(|| {
-            let _ = self.run(z, None, |norm, xs| {
+            let _ = self.run(z, labels, None, |norm, xs| {
                 // Unbiased variance, as BatchNorm keeps in its running statistic.
                 let (batch_var, batch_mean) = xs.var_mean_dim(0, true, false);
                 let (mut mean, mut var) = (
@@ -138,6 +138,10 @@ impl Generator for MlpGenerator {
         self.config.latent_dim
     }
 
+    fn conditional(&self) -> bool {
+        self.config.conditional
+    }
+
     fn image_shape(&self) -> [i64; 3] {
         self.config.image_shape
     }
@@ -145,6 +149,13 @@ impl Generator for MlpGenerator {
     fn layers(&self) -> Vec<LayerInfo> {
         let c = &self.config;
         let mut rows = Vec::new();
+        if c.conditional {
+            rows.push(LayerInfo::new(
+                "labels",
+                format!("Concatenate(one-hot {CLASSES})"),
+                &[c.input_len()],
+            ));
+        }
         for (i, &width) in c.hidden.iter().enumerate() {
             let n = i + 1;
             rows.push(LayerInfo::new(format!("fc{n}"), "Dense", &[width]));
@@ -291,6 +302,33 @@ mod tests {
         let mut c = MlpGeneratorConfig::tutorial();
         c.init = WeightInit::TorchDefault;
         assert!(MlpGenerator::new(&vs.root(), &c, 1).is_ok());
+    }
+
+    /// The label reaches the output: the same noise under two labels gives two images, and
+    /// the conditional config is written and read back with its flag.
+    #[test]
+    fn conditional_generator_uses_its_labels() {
+        let vs = VarStore::new(Device::Cpu);
+        let config = MlpGeneratorConfig {
+            conditional: true,
+            ..MlpGeneratorConfig::mlp()
+        };
+        let g = MlpGenerator::new(&vs.root(), &config, 1).unwrap();
+        assert_eq!(vs.variables()["fc1.weight"].size(), vec![256, 110]);
+        let z = Tensor::randn([1, 100], kind::FLOAT_CPU).repeat([2, 1]);
+        let labels = Tensor::from_slice(&[3i64, 7]);
+        let x = tch::no_grad(|| g.forward(&z, Some(&labels), false, None));
+        let difference = (x.get(0) - x.get(1)).abs().max().double_value(&[]);
+        assert!(difference > 1e-3, "labels 3 and 7 gave the same image");
+        let same = Tensor::from_slice(&[3i64, 3]);
+        let x = tch::no_grad(|| g.forward(&z, Some(&same), false, None));
+        let rounding = (x.get(0) - x.get(1)).abs().max().double_value(&[]);
+        assert!(rounding < 1e-5, "{rounding}");
+        let text = toml::to_string(&config).unwrap();
+        assert!(text.contains("conditional = true"), "{text}");
+        assert_eq!(toml::from_str::<MlpGeneratorConfig>(&text).unwrap(), config);
+        let plain = toml::to_string(&MlpGeneratorConfig::mlp()).unwrap();
+        assert!(!plain.contains("conditional"), "{plain}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use gan_data::rng::stream_seed;
 use gan_data::DeviceRng;
+use gan_models::conditioning::balanced_labels;
 use gan_models::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, Summary, Tape};
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
@@ -78,6 +79,16 @@ impl GanConfig {
         }
         self.generator.validate()?;
         self.discriminator.validate()?;
+        if self.generator.conditional() != self.discriminator.conditional() {
+            return Err(TrainError::invalid(
+                "discriminator.conditional",
+                self.discriminator.conditional(),
+                format!(
+                    "must equal generator.conditional ({}): a conditional GAN gives labels to both networks",
+                    self.generator.conditional()
+                ),
+            ));
+        }
         if self.generator.image_shape() != self.discriminator.image_shape() {
             return Err(TrainError::invalid(
                 "discriminator.image_shape",
@@ -169,16 +180,22 @@ impl GanFamily {
         })
     }
 
-    /// One Adam step of D on `images` labelled real (1) or fake (0); returns loss and accuracy
-    /// measured before the update, as Keras' `train_on_batch` reports them.
-    fn update_discriminator(&mut self, images: &Tensor, real: bool) -> (Tensor, Tensor) {
+    /// One Adam step of D on `images` (of `classes`, when conditional) labelled real (1) or
+    /// fake (0); returns loss and accuracy measured before the update, as Keras'
+    /// `train_on_batch` reports them.
+    fn update_discriminator(
+        &mut self,
+        images: &Tensor,
+        classes: Option<&Tensor>,
+        real: bool,
+    ) -> (Tensor, Tensor) {
         let labels = if real {
             &self.real_labels
         } else {
             &self.fake_labels
         };
         let tape = Tape::new();
-        let logits = self.discriminator.forward(images, None, Some(&tape));
+        let logits = self.discriminator.forward(images, classes, Some(&tape));
         let loss = bce_with_logits(&logits, labels);
         let acc = accuracy(&logits.detach(), labels);
         let grads = tape.gradients(&loss, self.discriminator_part.params());
@@ -188,10 +205,10 @@ impl GanFamily {
 
     /// One Adam step of G through D with "real" labels. Gradients are taken with respect to
     /// G's parameters only (D is off the tape), so D stays untouched (the tutorial's frozen D).
-    fn update_generator(&mut self, noise: &Tensor) -> Tensor {
+    fn update_generator(&mut self, noise: &Tensor, classes: Option<&Tensor>) -> Tensor {
         let tape = Tape::new();
-        let images = self.generator.forward(noise, None, true, Some(&tape));
-        let logits = self.discriminator.forward(&images, None, None);
+        let images = self.generator.forward(noise, classes, true, Some(&tape));
+        let logits = self.discriminator.forward(&images, classes, None);
         let loss = bce_with_logits(&logits, &self.real_labels);
         let grads = tape.gradients(&loss, self.generator_part.params());
         self.generator_part.apply_gradients(&grads);
@@ -209,6 +226,9 @@ impl Family for GanFamily {
     /// 2. a D update on the real batch with label 1, then a second D update on the fake batch
     ///    with label 0 (two optimizer steps, as two `train_on_batch` calls are);
     /// 3. a G update on fresh noise through D with label 1; only G's parameters change.
+    ///
+    /// A conditional GAN gives D the real batch's classes and draws its fakes' classes
+    /// balanced (every class equally often, rotating with the step).
     fn step(&mut self, batch: &Batch) -> Result<Vec<f64>, TrainError> {
         let size = batch.images.size()[0];
         let latent = self.generator.latent_dim();
@@ -216,14 +236,37 @@ impl Family for GanFamily {
         let noise = self
             .rng
             .normal(batch.step, &[2, size, latent], self.device)?;
+        let (real_classes, fake_classes) = match (self.generator.conditional(), &batch.labels) {
+            (false, _) => (None, None),
+            (true, Some(labels)) => {
+                let offset = (batch.step % gan_models::CLASSES as u64) as i64 * size;
+                (
+                    Some(labels),
+                    Some(balanced_labels(size, offset, self.device)),
+                )
+            }
+            (true, None) => {
+                return Err(TrainError::invalid(
+                    "data",
+                    "images without labels",
+                    "a conditional GAN trains on labelled images",
+                ))
+            }
+        };
         let fake_in_training_mode = self.config.fake_mode == FakeMode::Training;
         let fake = tch::no_grad(|| {
-            self.generator
-                .forward(&noise.get(0), None, fake_in_training_mode, None)
+            self.generator.forward(
+                &noise.get(0),
+                fake_classes.as_ref(),
+                fake_in_training_mode,
+                None,
+            )
         });
-        let (d_loss_real, d_acc_real) = self.update_discriminator(&batch.images, true);
-        let (d_loss_fake, d_acc_fake) = self.update_discriminator(&fake, false);
-        let g_loss = self.update_generator(&noise.get(1));
+        let (d_loss_real, d_acc_real) =
+            self.update_discriminator(&batch.images, real_classes, true);
+        let (d_loss_fake, d_acc_fake) =
+            self.update_discriminator(&fake, fake_classes.as_ref(), false);
+        let g_loss = self.update_generator(&noise.get(1), fake_classes.as_ref());
         Ok(vec![
             0.5 * (d_loss_real.double_value(&[]) + d_loss_fake.double_value(&[])),
             0.5 * (d_acc_real.double_value(&[]) + d_acc_fake.double_value(&[])),
@@ -231,7 +274,7 @@ impl Family for GanFamily {
         ])
     }
 
-    fn generate(&self, noise: &Tensor, weights: SampleWeights) -> Tensor {
+    fn generate(&self, noise: &Tensor, labels: Option<&Tensor>, weights: SampleWeights) -> Tensor {
         let network = match (weights, &self.generator_ema) {
             (SampleWeights::Ema, Some(shadow)) => {
                 self.sync_ema();
@@ -239,11 +282,15 @@ impl Family for GanFamily {
             }
             _ => &self.generator,
         };
-        tch::no_grad(|| network.forward(noise, None, false, None))
+        tch::no_grad(|| network.forward(noise, labels, false, None))
     }
 
     fn latent_dim(&self) -> i64 {
         self.generator.latent_dim()
+    }
+
+    fn conditional(&self) -> bool {
+        self.generator.conditional()
     }
 
     fn parts(&self) -> Vec<&Part> {
@@ -267,7 +314,11 @@ impl Family for GanFamily {
                     self.device,
                 )
                 .expect("a normal draw on the family's own device");
-            shadow.estimate_normalization(&z, None);
+            // Every class equally often, so each class's activations shape the statistics.
+            let labels = shadow
+                .conditional()
+                .then(|| balanced_labels(EMA_NORMALIZATION_SAMPLES, 0, self.device));
+            shadow.estimate_normalization(&z, labels.as_ref());
             ema.mark_fresh();
         }
     }
@@ -336,7 +387,7 @@ mod tests {
             snapshot(f.generator_part.vars()),
             snapshot(f.discriminator_part.vars()),
         );
-        let _ = f.update_discriminator(&real, true);
+        let _ = f.update_discriminator(&real, None, true);
         assert!(
             changed(&g0, f.generator_part.vars()).is_empty(),
             "D step touched G"
@@ -352,7 +403,7 @@ mod tests {
             snapshot(f.discriminator_part.vars()),
         );
         let noise = Tensor::randn([16, 100], (Kind::Float, Device::Cpu));
-        let _ = f.update_generator(&noise);
+        let _ = f.update_generator(&noise, None);
         assert!(
             changed(&d1, f.discriminator_part.vars()).is_empty(),
             "G step touched D"
@@ -377,6 +428,7 @@ mod tests {
             f.step(&Batch {
                 step,
                 images: real.shallow_clone(),
+                labels: None,
             })
             .unwrap();
         }

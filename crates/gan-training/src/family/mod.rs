@@ -47,6 +47,8 @@ pub struct Batch {
     pub step: u64,
     /// Images scaled as the config says, `(N, C, H, W)`.
     pub images: Tensor,
+    /// Their classes, `(N,)` `i64`, for a conditional family; `None` for one without labels.
+    pub labels: Option<Tensor>,
 }
 
 /// Where and how a family is built.
@@ -66,9 +68,13 @@ pub trait Family {
     fn metrics(&self) -> &'static [Metric];
     /// One training step; returns one value per [`Family::metrics`] entry.
     fn step(&mut self, batch: &Batch) -> Result<Vec<f64>, TrainError>;
-    /// Images in inference mode for `noise` of shape `(N, latent_dim)`, without gradients.
-    fn generate(&self, noise: &Tensor, weights: SampleWeights) -> Tensor;
+    /// Images in inference mode for `noise` of shape `(N, latent_dim)`, without gradients;
+    /// a conditional family takes one class per row in `labels` (`(N,)`, `i64`), an
+    /// unconditional one `None`.
+    fn generate(&self, noise: &Tensor, labels: Option<&Tensor>, weights: SampleWeights) -> Tensor;
     fn latent_dim(&self) -> i64;
+    /// Trains on labelled images and samples a requested class.
+    fn conditional(&self) -> bool;
     /// The parts, in checkpoint order.
     fn parts(&self) -> Vec<&Part>;
     fn parts_mut(&mut self) -> Vec<&mut Part>;
@@ -125,6 +131,13 @@ impl ModelConfig {
     pub fn latent_dim(&self) -> i64 {
         match self {
             ModelConfig::Gan(c) => c.generator.latent_dim(),
+        }
+    }
+
+    /// Trains on labelled images and samples a requested class.
+    pub fn conditional(&self) -> bool {
+        match self {
+            ModelConfig::Gan(c) => c.generator.conditional(),
         }
     }
 
