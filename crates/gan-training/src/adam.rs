@@ -148,6 +148,11 @@ impl Adam {
         &self.flat
     }
 
+    /// Sets the rate of the next updates (a schedule's; the moments are kept).
+    pub fn set_learning_rate(&mut self, lr: f64) {
+        self.config.lr = lr;
+    }
+
     /// Number of updates applied so far.
     pub fn steps_taken(&self) -> u64 {
         self.step

@@ -73,6 +73,8 @@ pub(crate) fn convert_config(text: &str) -> Result<TrainConfig, String> {
         sampling: old.sampling,
         model: ModelConfig::Gan(GanConfig {
             fake_mode: old.fake_mode,
+            discriminator_update: Default::default(),
+            lr_decay: None,
             generator_optimizer: old.adam,
             discriminator_optimizer: old.adam,
             generator_ema: None,

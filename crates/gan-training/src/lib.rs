@@ -9,7 +9,8 @@
 //! - [`part`]: a network with its own optimizer and optional [`ema`] of its weights; it owns
 //!   its checkpoint tensors.
 //! - [`loss`]: binary cross-entropy on logits, D accuracy.
-//! - [`adam`]: [`Adam`], written here so its moments can be checkpointed.
+//! - [`adam`]: [`Adam`], written here so its moments can be checkpointed; [`schedule`]: its
+//!   learning rate as a function of the step.
 //! - [`Trainer`]: data, batches, step counter and fixed noise around a family.
 //! - [`run`]: the loop with metrics, samples and checkpoints on schedule (by steps or a time
 //!   budget), reporting to a [`TrainObserver`]; [`run::resume`] continues a run exactly.
@@ -47,6 +48,7 @@ pub mod part;
 pub mod presets;
 pub mod run;
 pub mod run_dir;
+pub mod schedule;
 #[cfg(test)]
 mod test_support;
 mod trainer;
@@ -55,7 +57,9 @@ pub use adam::{Adam, AdamConfig, EpsilonStyle};
 pub use config::{DeviceChoice, TrainConfig};
 pub use ema::{EmaConfig, EmaNormalization};
 pub use error::TrainError;
-pub use family::{FakeMode, Family, GanConfig, Metric, ModelConfig, SampleWeights};
+pub use family::{
+    DiscriminatorUpdate, FakeMode, Family, GanConfig, Metric, ModelConfig, SampleWeights,
+};
 pub use inference::{Digits, Samples, TrainedGenerator};
 pub use lock::RunLock;
 pub use part::Part;

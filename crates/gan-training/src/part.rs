@@ -30,6 +30,8 @@ pub struct Part {
     name: &'static str,
     vs: VarStore,
     optimizer: Adam,
+    /// The configured learning rate, which schedules scale.
+    learning_rate: f64,
     /// The optimizer's parameters by var-store name, in its order.
     params: Vec<(String, Tensor)>,
     ema: Option<Ema>,
@@ -44,6 +46,7 @@ impl Part {
         optimizer: AdamConfig,
         ema: Option<(VarStore, EmaConfig)>,
     ) -> Part {
+        let learning_rate = optimizer.lr;
         let optimizer = Adam::new(&vs, optimizer);
         let ema = ema.map(|(shadow, config)| {
             Ema::new(config, shadow, &vs, &optimizer.layout(), optimizer.flat())
@@ -53,6 +56,7 @@ impl Part {
             params: optimizer.named_parameters(),
             vs,
             optimizer,
+            learning_rate,
             ema,
         }
     }
@@ -77,6 +81,12 @@ impl Part {
 
     pub fn optimizer_steps(&self) -> u64 {
         self.optimizer.steps_taken()
+    }
+
+    /// Scales the configured learning rate by `factor` for the next updates.
+    pub fn scale_learning_rate(&mut self, factor: f64) {
+        self.optimizer
+            .set_learning_rate(self.learning_rate * factor);
     }
 
     /// One optimizer step with `grads[i]` the gradient of `params()[i]`, then one EMA update.

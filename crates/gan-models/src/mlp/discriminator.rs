@@ -48,7 +48,7 @@ impl MlpDiscriminator {
         // Zeros: training starts from the unconditional score and learns each class's
         // direction from the data.
         let projection = (config.conditional && config.label_input == LabelInput::Projection)
-            .then(|| p.zeros("projection", &[CLASSES, last_hidden]));
+            .then(|| (p / "projection").zeros("weight", &[CLASSES, last_hidden]));
         Ok(MlpDiscriminator {
             config: config.clone(),
             layers,
@@ -171,7 +171,7 @@ mod tests {
             let d = MlpDiscriminator::new(&vs.root(), &config, 1).unwrap();
             if label_input == LabelInput::Projection {
                 tch::no_grad(|| {
-                    let mut projection = vs.variables()["projection"].shallow_clone();
+                    let mut projection = vs.variables()["projection.weight"].shallow_clone();
                     let _ = projection.uniform_(-0.1, 0.1);
                 });
             }

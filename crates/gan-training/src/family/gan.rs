@@ -16,6 +16,7 @@ use crate::ema::{EmaConfig, EmaNormalization};
 use crate::error::TrainError;
 use crate::loss::{accuracy, bce_with_logits};
 use crate::part::Part;
+use crate::schedule::LrDecay;
 
 /// Which BatchNorm statistics G uses when making the fakes of the D step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,13 +28,36 @@ pub enum FakeMode {
     Training,
 }
 
+/// How D learns from a step's real and fake batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DiscriminatorUpdate {
+    /// Two optimizer steps, on the real batch then on the fake one, as the tutorial's two
+    /// `train_on_batch` calls.
+    #[default]
+    Separate,
+    /// One optimizer step on the sum of both losses, as PyTorch's DCGAN example does.
+    Joint,
+}
+
+impl DiscriminatorUpdate {
+    fn is_separate(&self) -> bool {
+        *self == DiscriminatorUpdate::Separate
+    }
+}
+
 /// The GAN family's settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GanConfig {
     pub fake_mode: FakeMode,
+    #[serde(default, skip_serializing_if = "DiscriminatorUpdate::is_separate")]
+    pub discriminator_update: DiscriminatorUpdate,
     pub generator_optimizer: AdamConfig,
     pub discriminator_optimizer: AdamConfig,
+    /// Both optimizers' rates decay on this schedule when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr_decay: Option<LrDecay>,
     /// An exponential moving average of G's weights, which samples when present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generator_ema: Option<EmaConfig>,
@@ -76,6 +100,9 @@ impl GanConfig {
         self.discriminator_optimizer.validate()?;
         if let Some(ema) = &self.generator_ema {
             ema.validate()?;
+        }
+        if let Some(decay) = &self.lr_decay {
+            decay.validate()?;
         }
         self.generator.validate()?;
         self.discriminator.validate()?;
@@ -203,6 +230,32 @@ impl GanFamily {
         (loss, acc)
     }
 
+    /// One Adam step of D on the sum of its losses on `real` (label 1) and `fake` (label 0);
+    /// returns each loss and accuracy measured before the update.
+    fn update_discriminator_jointly(
+        &mut self,
+        real: (&Tensor, Option<&Tensor>),
+        fake: (&Tensor, Option<&Tensor>),
+    ) -> [(Tensor, Tensor); 2] {
+        let tape = Tape::new();
+        let real_logits = self.discriminator.forward(real.0, real.1, Some(&tape));
+        let fake_logits = self.discriminator.forward(fake.0, fake.1, Some(&tape));
+        let real_loss = bce_with_logits(&real_logits, &self.real_labels);
+        let fake_loss = bce_with_logits(&fake_logits, &self.fake_labels);
+        let grads = tape.gradients(&(&real_loss + &fake_loss), self.discriminator_part.params());
+        self.discriminator_part.apply_gradients(&grads);
+        [
+            (
+                real_loss,
+                accuracy(&real_logits.detach(), &self.real_labels),
+            ),
+            (
+                fake_loss,
+                accuracy(&fake_logits.detach(), &self.fake_labels),
+            ),
+        ]
+    }
+
     /// One Adam step of G through D with "real" labels. Gradients are taken with respect to
     /// G's parameters only (D is off the tape), so D stays untouched (the tutorial's frozen D).
     fn update_generator(&mut self, noise: &Tensor, classes: Option<&Tensor>) -> Tensor {
@@ -224,12 +277,18 @@ impl Family for GanFamily {
     /// One iteration of the tutorial's loop:
     /// 1. a fake batch from G without gradients (noise of the step's stream);
     /// 2. a D update on the real batch with label 1, then a second D update on the fake batch
-    ///    with label 0 (two optimizer steps, as two `train_on_batch` calls are);
+    ///    with label 0 (two optimizer steps, as two `train_on_batch` calls are; or one step
+    ///    on both losses with [`DiscriminatorUpdate::Joint`]);
     /// 3. a G update on fresh noise through D with label 1; only G's parameters change.
     ///
     /// A conditional GAN gives D the real batch's classes and draws its fakes' classes
     /// balanced (every class equally often, rotating with the step).
     fn step(&mut self, batch: &Batch) -> Result<Vec<f64>, TrainError> {
+        if let Some(decay) = &self.config.lr_decay {
+            let factor = decay.factor(batch.step);
+            self.generator_part.scale_learning_rate(factor);
+            self.discriminator_part.scale_learning_rate(factor);
+        }
         let size = batch.images.size()[0];
         let latent = self.generator.latent_dim();
         // Both noise batches of the step in one draw: [0] for the fakes, [1] for the G update.
@@ -262,10 +321,17 @@ impl Family for GanFamily {
                 None,
             )
         });
-        let (d_loss_real, d_acc_real) =
-            self.update_discriminator(&batch.images, real_classes, true);
-        let (d_loss_fake, d_acc_fake) =
-            self.update_discriminator(&fake, fake_classes.as_ref(), false);
+        let [(d_loss_real, d_acc_real), (d_loss_fake, d_acc_fake)] =
+            match self.config.discriminator_update {
+                DiscriminatorUpdate::Separate => [
+                    self.update_discriminator(&batch.images, real_classes, true),
+                    self.update_discriminator(&fake, fake_classes.as_ref(), false),
+                ],
+                DiscriminatorUpdate::Joint => self.update_discriminator_jointly(
+                    (&batch.images, real_classes),
+                    (&fake, fake_classes.as_ref()),
+                ),
+            };
         let g_loss = self.update_generator(&noise.get(1), fake_classes.as_ref());
         Ok(vec![
             0.5 * (d_loss_real.double_value(&[]) + d_loss_fake.double_value(&[])),
@@ -350,7 +416,12 @@ mod tests {
     use gan_models::weights::named_tensors;
 
     fn family(preset: &str) -> GanFamily {
+        family_with(preset, DiscriminatorUpdate::Separate)
+    }
+
+    fn family_with(preset: &str, update: DiscriminatorUpdate) -> GanFamily {
         let mut c = small_config(preset);
+        gan(&mut c).discriminator_update = update;
         let matmul = c.matmul.resolve(Device::Cpu).unwrap();
         let context = BuildContext {
             device: Device::Cpu,
@@ -413,6 +484,50 @@ mod tests {
             moved.iter().any(|n| n == "fc1.weight")
                 && moved.iter().any(|n| n == "bn1.running_mean")
         );
+    }
+
+    /// A joint D update is one optimizer step on both losses: D's step count follows the
+    /// training steps (two per step when separate), and the step moves D differently from
+    /// two separate steps; the loss and accuracy it reports are computed the same way.
+    #[test]
+    fn joint_discriminator_update_takes_one_step_on_both_losses() {
+        let real = toy_images(16)
+            .to_tensor(gan_data::Scaling::MinusOneToOne, Device::Cpu)
+            .unwrap();
+        let run = |update| {
+            let mut f = family_with("mlp", update);
+            let mut values = Vec::new();
+            for step in 0..3 {
+                values = f
+                    .step(&Batch {
+                        step,
+                        images: real.shallow_clone(),
+                        labels: None,
+                    })
+                    .unwrap();
+            }
+            let steps = f.discriminator_part.manifest().optimizer_steps;
+            (steps, values, snapshot(f.discriminator_part.vars()))
+        };
+        let (joint_steps, joint_values, joint_weights) = run(DiscriminatorUpdate::Joint);
+        let (separate_steps, separate_values, separate_weights) =
+            run(DiscriminatorUpdate::Separate);
+        assert_eq!((joint_steps, separate_steps), (3, 6));
+        assert_eq!(joint_values.len(), separate_values.len());
+        assert!(joint_values.iter().all(|v| v.is_finite()));
+        assert!(joint_weights
+            .iter()
+            .zip(&separate_weights)
+            .any(|((_, a), (_, b))| !a.equal(b)));
+        let mut config = small_config("mlp");
+        gan(&mut config).discriminator_update = DiscriminatorUpdate::Joint;
+        let text = config.to_toml();
+        assert!(text.contains("discriminator_update = \"joint\""), "{text}");
+        let back: crate::TrainConfig = toml::from_str(&text).unwrap();
+        assert_eq!(back, config);
+        assert!(!small_config("mlp")
+            .to_toml()
+            .contains("discriminator_update"));
     }
 
     /// The EMA generator's statistics are estimated from its own activations: after

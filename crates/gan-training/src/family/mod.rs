@@ -12,7 +12,7 @@ use gan_models::{MatmulKernel, OutputActivation, Summary};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
-pub use gan::{FakeMode, GanConfig, GanFamily};
+pub use gan::{DiscriminatorUpdate, FakeMode, GanConfig, GanFamily};
 
 use crate::error::TrainError;
 use crate::part::Part;
