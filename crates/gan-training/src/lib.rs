@@ -16,7 +16,8 @@
 //!   budget), reporting to a [`TrainObserver`]; [`run::resume`] continues a run exactly.
 //! - [`RunDir`], [`checkpoint`], [`metrics`]: the files a run leaves behind, written
 //!   atomically.
-//! - [`TrainedGenerator`]: a checkpoint's model, for sampling.
+//! - [`TrainedGenerator`]: a checkpoint's model, for sampling ([`Samples`]; requested
+//!   [`Digits`] for a conditional model).
 //!
 //! ```no_run
 //! use gan_training::{run, RunDir, TrainConfig, Trainer};
