@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use gan_data::{DeviceRng, Images};
 use gan_models::CLASSES;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 use crate::checkpoint;
 use crate::config::TrainConfig;
@@ -102,11 +102,6 @@ impl TrainedGenerator {
         })
     }
 
-    /// Whether the model samples a requested class.
-    pub fn conditional(&self) -> bool {
-        self.family.conditional()
-    }
-
     /// `n` images from noise seeded by `seed`, as bytes. A conditional model draws `digits`
     /// (balanced when `None`) and returns the labels; asking an unconditional one for digits
     /// is an error.
@@ -126,6 +121,12 @@ impl TrainedGenerator {
             digits,
         )
     }
+}
+
+/// Class labels as the `(N,)` `i64` tensor networks take, on `device`.
+pub(crate) fn label_tensor(labels: &[u8], device: Device) -> Tensor {
+    let labels: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
+    Tensor::from_slice(&labels).to_device(device)
 }
 
 /// `n` images from `family` in inference mode, as bytes, from noise seeded by `seed`
@@ -164,15 +165,9 @@ pub(crate) fn generate(
     for (chunk, start) in (0..n).step_by(CHUNK).enumerate() {
         let size = CHUNK.min(n - start) as i64;
         let noise = rng.normal(chunk as u64, &[size, latent], device)?;
-        let classes = labels.as_ref().map(|l| {
-            let chunk: Vec<i64> = l[start..start + size as usize]
-                .iter()
-                .map(|&d| i64::from(d))
-                .collect();
-            Tensor::from_slice(&chunk)
-                .to_device(device)
-                .to_kind(Kind::Int64)
-        });
+        let classes = labels
+            .as_ref()
+            .map(|l| label_tensor(&l[start..start + size as usize], device));
         let images = family.generate(&noise, classes.as_ref(), weights);
         let bytes = Images::from_tensor(&images, config.scaling)?;
         all.count += bytes.count;

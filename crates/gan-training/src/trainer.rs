@@ -9,7 +9,7 @@ use crate::checkpoint::{Checkpoint, Manifest};
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::family::{Batch, BuildContext, Family, Metric, SampleWeights};
-use crate::inference::{Digits, Samples};
+use crate::inference::Samples;
 
 /// The values of one step, named by [`Trainer::metrics`].
 #[derive(Debug, Clone, PartialEq)]
@@ -90,8 +90,7 @@ impl Trainer {
                     "a conditional model needs one label per image",
                 ));
             }
-            let labels: Vec<i64> = data.labels.iter().map(|&l| i64::from(l)).collect();
-            Some(Tensor::from_slice(&labels).to_device(device))
+            Some(crate::inference::label_tensor(&data.labels, device))
         } else {
             None
         };
@@ -205,7 +204,7 @@ impl Trainer {
             seed,
             self.device,
             SampleWeights::Ema,
-            self.family.conditional().then_some(Digits::Balanced),
+            None,
         )
     }
 
@@ -600,7 +599,7 @@ mod tests {
             0,
             Device::Cpu,
             SampleWeights::Ema,
-            Some(Digits::Only(3)),
+            Some(crate::inference::Digits::Only(3)),
         )
         .unwrap_err();
         assert!(matches!(err, TrainError::NotConditional), "{err}");

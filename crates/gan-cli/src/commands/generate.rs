@@ -139,14 +139,12 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
 fn rows_by_digit(images: &Images, labels: &[u8]) -> (Images, usize, usize) {
     let cols = images.count.div_ceil(10);
     let len = images.image_len();
-    let mut picture = pad_to(
-        &Images {
-            count: 0,
-            pixels: Vec::new(),
-            ..images.clone()
-        },
-        10 * cols,
-    );
+    let mut picture = Images {
+        count: 10 * cols,
+        rows: images.rows,
+        cols: images.cols,
+        pixels: vec![0; 10 * cols * len],
+    };
     let mut filled = [0usize; 10];
     for (i, &digit) in labels.iter().enumerate() {
         let d = usize::from(digit);

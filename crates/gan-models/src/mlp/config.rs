@@ -133,11 +133,25 @@ impl MlpDiscriminatorConfig {
         self.image_shape.iter().product()
     }
 
+    /// Whether the one-hot label goes in beside the flattened image.
+    pub fn concatenates_labels(&self) -> bool {
+        self.conditional && self.label_input == LabelInput::Concat
+    }
+
+    /// Whether a learned vector per class scores the last hidden features.
+    pub fn projects_labels(&self) -> bool {
+        self.conditional && self.label_input == LabelInput::Projection
+    }
+
     /// Width of the first layer's input: the flattened image, and the one-hot label when
     /// conditional by concatenation.
     pub fn input_len(&self) -> i64 {
-        let concat = self.conditional && self.label_input == LabelInput::Concat;
-        self.image_len() + if concat { CLASSES } else { 0 }
+        self.image_len()
+            + if self.concatenates_labels() {
+                CLASSES
+            } else {
+                0
+            }
     }
 
     /// Checks every field; the error names it. Building a [`super::MlpDiscriminator`] does this

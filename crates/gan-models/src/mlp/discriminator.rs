@@ -47,7 +47,8 @@ impl MlpDiscriminator {
             .expect("validated: at least one hidden layer");
         // Zeros: training starts from the unconditional score and learns each class's
         // direction from the data.
-        let projection = (config.conditional && config.label_input == LabelInput::Projection)
+        let projection = config
+            .projects_labels()
             .then(|| (p / "projection").zeros("weight", &[CLASSES, last_hidden]));
         Ok(MlpDiscriminator {
             config: config.clone(),
@@ -69,7 +70,7 @@ impl Discriminator for MlpDiscriminator {
         let flat = images.flatten(1, -1);
         let mut xs = match c.label_input {
             LabelInput::Concat => append_labels(&flat, labels, c.conditional, "MLP discriminator"),
-            LabelInput::Projection => append_labels(&flat, None, false, "MLP discriminator"),
+            LabelInput::Projection => flat,
         };
         let (head, hidden) = self.layers.split_last().expect("at least one layer");
         for layer in hidden {
@@ -95,7 +96,7 @@ impl Discriminator for MlpDiscriminator {
     fn layers(&self) -> Vec<LayerInfo> {
         let c = &self.config;
         let mut rows = vec![LayerInfo::new("flatten", "Flatten", &[c.image_len()])];
-        if c.conditional && c.label_input == LabelInput::Concat {
+        if c.concatenates_labels() {
             rows.push(LayerInfo::new(
                 "labels",
                 format!("Concatenate(one-hot {CLASSES})"),
