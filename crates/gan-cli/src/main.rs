@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "gan",
     version,
-    about = "Train, sample and inspect GANs on MNIST, on libtorch"
+    about = "Train, sample and inspect generative models (GANs, VAEs) on MNIST, on libtorch"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -30,6 +30,9 @@ enum Command {
     /// Measure realism and diversity: FID and IS in a LeNet's features, mode coverage,
     /// precision and recall; or train that classifier.
     Eval(commands::eval::EvalArgs),
+    /// Draw what a VAE learned: test images beside their reconstructions, and for a 2-d
+    /// latent space the decoded manifold and the test set's codes by digit.
+    Figures(commands::figures::FiguresArgs),
     /// Print Keras-style summaries of a preset's networks.
     Summary(commands::summary::SummaryArgs),
     /// List the presets with their model family and a description.
@@ -48,6 +51,7 @@ fn main() {
         Command::Train(args) => commands::train::run(args, &log),
         Command::Generate(args) => commands::generate::run(args).map(|()| 0),
         Command::Eval(args) => commands::eval::run(args).map(|()| 0),
+        Command::Figures(args) => commands::figures::run(args).map(|()| 0),
         Command::Summary(args) => commands::summary::run(args).map(|()| 0),
         Command::Presets => commands::presets::run().map(|()| 0),
         Command::Info => commands::info::run().map(|()| 0),
@@ -145,7 +149,9 @@ mod tests {
             panic!("not train")
         };
         let config = commands::train::new_run_config(&args).unwrap();
-        let gan_training::ModelConfig::Gan(gan) = &config.model;
+        let gan_training::ModelConfig::Gan(gan) = &config.model else {
+            panic!("tutorial is a GAN preset")
+        };
         assert_eq!(
             (
                 config.steps,

@@ -188,13 +188,29 @@ impl TrainObserver for CliObserver {
         ));
     }
 
+    fn on_likelihood(&mut self, step: u64, l: &gan_training::LikelihoodReport) {
+        let total = if self.timed {
+            String::new()
+        } else {
+            format!("/{}", self.total)
+        };
+        self.say(&format!(
+            "step {step}{total} | test ELBO {:.3} nats | test NLL {:.3} nats (k={}, {} images)",
+            l.elbo,
+            l.negative_log_likelihood(),
+            l.importance_samples,
+            l.images
+        ));
+    }
+
     fn should_stop(&mut self) -> bool {
         self.interrupt.requested()
     }
 }
 
 /// One panel per distinct [`Metric::panel`] of the family (in first-use order), plus FID and
-/// precision/recall (and label accuracy, for a conditional model) when the run was evaluated.
+/// precision/recall (and label accuracy, for a conditional model) when the run was evaluated,
+/// and the held-out negative ELBO and NLL of a likelihood model.
 fn chart_panels(table: &metrics::Table, family_metrics: &[Metric]) -> Vec<Panel> {
     let mut panels: Vec<Panel> = Vec::new();
     for metric in family_metrics {
@@ -246,6 +262,22 @@ fn chart_panels(table: &metrics::Table, family_metrics: &[Metric]) -> Vec<Panel>
         panels.push(Panel {
             y_label: y_label.into(),
             curves: shares,
+        });
+    }
+    let held_out: Vec<(f64, [f64; 2])> = table
+        .rows
+        .iter()
+        .filter_map(|r| r.likelihood.map(|l| (r.step as f64, l)))
+        .collect();
+    if !held_out.is_empty() {
+        let negative_elbo = held_out.iter().map(|(s, l)| (*s, -l[0])).collect();
+        let nll = held_out.iter().map(|(s, l)| (*s, l[1])).collect();
+        panels.push(Panel {
+            y_label: "held-out nats per image".into(),
+            curves: vec![
+                Curve::new("−ELBO", negative_elbo),
+                Curve::new("NLL (importance-weighted)", nll),
+            ],
         });
     }
     panels

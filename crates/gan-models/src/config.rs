@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "kebab-case", tag = "kind")]
 pub enum Activation {
     Relu,
+    Tanh,
     /// `max(x, slope·x)`.
     LeakyRelu {
         slope: f64,

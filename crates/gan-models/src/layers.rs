@@ -49,28 +49,31 @@ pub(crate) fn dense(
 /// An [`Activation`] ready to apply many times: LeakyReLU's slope is made once, on the
 /// network's device.
 #[derive(Debug)]
-pub(crate) struct ActivationLayer {
-    /// `None` for ReLU.
-    slope: Option<Tensor>,
+pub(crate) enum ActivationLayer {
+    Relu,
+    Tanh,
+    /// LeakyReLU with this slope.
+    Leaky(Tensor),
 }
 
 impl ActivationLayer {
     pub(crate) fn new(activation: Activation, device: Device) -> Self {
-        let slope = match activation {
-            Activation::Relu => None,
+        match activation {
+            Activation::Relu => ActivationLayer::Relu,
+            Activation::Tanh => ActivationLayer::Tanh,
             Activation::LeakyRelu { slope } => {
-                Some(Tensor::from_slice(&[slope as f32]).to_device(device))
+                ActivationLayer::Leaky(Tensor::from_slice(&[slope as f32]).to_device(device))
             }
-        };
-        ActivationLayer { slope }
+        }
     }
 
     pub(crate) fn apply(&self, xs: &Tensor) -> Tensor {
-        match &self.slope {
-            None => xs.relu(),
+        match self {
+            ActivationLayer::Relu => xs.relu(),
+            ActivationLayer::Tanh => xs.tanh(),
             // PReLU with a fixed slope is LeakyReLU in one kernel each way (tch's leaky_relu
             // has no slope argument).
-            Some(slope) => xs.prelu(slope),
+            ActivationLayer::Leaky(slope) => xs.prelu(slope),
         }
     }
 }
@@ -83,6 +86,7 @@ impl Activation {
     pub fn name(self) -> String {
         match self {
             Activation::Relu => "ReLU".to_owned(),
+            Activation::Tanh => "Tanh".to_owned(),
             Activation::LeakyRelu { slope } => format!("LeakyReLU({slope})"),
         }
     }

@@ -7,6 +7,7 @@
 //!   architecture provides, so training and tools never name a concrete network. Chosen by
 //!   [`GeneratorConfig`] / [`DiscriminatorConfig`], tagged enums by `kind`.
 //! - [`mlp`]: the multilayer perceptrons of the tutorial and their variants.
+//! - [`vae`]: encoders and decoders of variational autoencoders (MLP and convolutional).
 //! - [`conditioning`]: how class labels enter conditional networks.
 //! - [`config`]: settings shared by architectures (activations, normalisation, output
 //!   range, initialisation).
@@ -39,6 +40,7 @@ pub mod mlp;
 mod network;
 mod summary;
 mod tape;
+pub mod vae;
 pub mod weights;
 
 pub use conditioning::{LabelInput, CLASSES};

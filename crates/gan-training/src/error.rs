@@ -52,6 +52,10 @@ pub enum TrainError {
     )]
     NotConditional,
     #[error(
+        "this {family} model has no likelihood to score or images to reconstruct; train a VAE (e.g. --preset vae)"
+    )]
+    NotALikelihoodModel { family: &'static str },
+    #[error(
         "training diverged at step {step}: {what} is {value}; the last good checkpoint is kept"
     )]
     NonFinite { step: u64, what: String, value: f64 },

@@ -2,14 +2,15 @@
 
 use std::path::{Path, PathBuf};
 
-use gan_data::{DeviceRng, Images};
+use gan_data::{DeviceRng, Images, Split};
 use gan_models::CLASSES;
 use tch::{Device, Tensor};
 
 use crate::checkpoint;
 use crate::config::TrainConfig;
 use crate::error::TrainError;
-use crate::family::{Family, SampleWeights};
+use crate::family::{Family, LikelihoodModel, SampleWeights};
+use crate::likelihood::{HeldOut, LikelihoodReport};
 use crate::run_dir::{RunDir, CHECKPOINTS_DIR};
 
 /// Which classes a conditional model is asked for.
@@ -120,6 +121,132 @@ impl TrainedGenerator {
             self.weights,
             digits,
         )
+    }
+}
+
+impl TrainedGenerator {
+    /// Trains on images' likelihood (a VAE) rather than only sampling.
+    pub fn is_likelihood_model(&self) -> bool {
+        self.family.likelihood_model().is_some()
+    }
+
+    fn likelihood_model(&self) -> Result<&dyn LikelihoodModel, TrainError> {
+        self.family
+            .likelihood_model()
+            .ok_or(TrainError::NotALikelihoodModel {
+                family: self.config.model.name(),
+            })
+    }
+
+    /// The ELBO and the `k`-sample log-likelihood estimate (the config's k for `None`) on
+    /// `split` (MNIST's test set, binarized once for a binarized model), noise from `seed`.
+    pub fn likelihood(
+        &self,
+        split: &Split,
+        k: Option<u32>,
+        seed: u64,
+    ) -> Result<LikelihoodReport, TrainError> {
+        let model = self.likelihood_model()?;
+        let held_out = HeldOut::new(split, None, model.binarized(), self.device)?;
+        let k = k.unwrap_or_else(|| model.eval_importance_samples());
+        crate::likelihood::estimate(model, &held_out, self.family.conditional(), k, seed)
+    }
+
+    /// Each image decoded from the mean of its code (Bernoulli means, as bytes), and that
+    /// mean, `latent_dim` values per image: what the model keeps of the images. A conditional
+    /// model takes their `labels`.
+    pub fn reconstruct(
+        &self,
+        images: &Images,
+        labels: Option<&[u8]>,
+    ) -> Result<(Images, Vec<Vec<f32>>), TrainError> {
+        let model = self.likelihood_model()?;
+        let x = images.to_tensor(gan_data::Scaling::ZeroOne, self.device)?;
+        let x = if model.binarized() {
+            crate::likelihood::binarize_images(&x)?
+        } else {
+            x
+        };
+        let labels = match (self.family.conditional(), labels) {
+            (true, Some(l)) => Some(label_tensor(l, self.device)),
+            (true, None) => {
+                return Err(TrainError::invalid(
+                    "labels",
+                    "none",
+                    "a conditional model encodes an image with its label",
+                ))
+            }
+            (false, _) => None,
+        };
+        let (mean, _) = model.encode(&x, labels.as_ref());
+        let decoded = model.decode(&mean, labels.as_ref());
+        let codes = Vec::<Vec<f32>>::try_from(mean.to_device(Device::Cpu))?;
+        Ok((Images::from_tensor(&decoded, self.config.scaling)?, codes))
+    }
+
+    /// Bernoulli means decoded from the given latent vectors (a walk or a grid over a 2-d
+    /// latent space), with `digit` for a conditional model.
+    pub fn decode(&self, codes: &[Vec<f32>], digit: Option<u8>) -> Result<Images, TrainError> {
+        let model = self.likelihood_model()?;
+        let latent = self.family.latent_dim() as usize;
+        if let Some(bad) = codes.iter().find(|c| c.len() != latent) {
+            return Err(TrainError::invalid(
+                "latent code",
+                format!("{} values", bad.len()),
+                format!("the model's latent space has {latent} dimensions"),
+            ));
+        }
+        let flat: Vec<f32> = codes.iter().flatten().copied().collect();
+        let z = Tensor::from_slice(&flat)
+            .view([codes.len() as i64, latent as i64])
+            .to_device(self.device);
+        let labels = match (self.family.conditional(), digit) {
+            (true, digit) => Some(label_tensor(
+                &vec![digit.unwrap_or(0); codes.len()],
+                self.device,
+            )),
+            (false, None) => None,
+            (false, Some(_)) => return Err(TrainError::NotConditional),
+        };
+        Ok(Images::from_tensor(
+            &model.decode(&z, labels.as_ref()),
+            self.config.scaling,
+        )?)
+    }
+}
+
+impl TrainedGenerator {
+    /// For a 2-d latent space: images decoded over a `side × side` grid of latent values at
+    /// evenly spaced quantiles of the prior (z₁ rising left to right, z₂ bottom to top), as
+    /// in Kingma & Welling's manifold figures.
+    pub fn latent_manifold(&self, side: usize, digit: Option<u8>) -> Result<Images, TrainError> {
+        let latent = self.family.latent_dim();
+        if latent != 2 {
+            return Err(TrainError::invalid(
+                "latent_dim",
+                latent,
+                "a manifold picture needs a 2-d latent space (set latent_dim = 2)",
+            ));
+        }
+        if !(2..=64).contains(&side) {
+            return Err(TrainError::invalid(
+                "manifold side",
+                side,
+                "must be in 2..=64",
+            ));
+        }
+        // Φ⁻¹(p) = √2·erfinv(2p − 1) at p = (i + ½) / side.
+        let p: Vec<f64> = (0..side).map(|i| (i as f64 + 0.5) / side as f64).collect();
+        let quantiles = Vec::<f64>::try_from(
+            (Tensor::from_slice(&p) * 2.0 - 1.0).erfinv() * std::f64::consts::SQRT_2,
+        )?;
+        let codes: Vec<Vec<f32>> = (0..side)
+            .flat_map(|row| {
+                let z2 = quantiles[side - 1 - row];
+                quantiles.iter().map(move |&z1| vec![z1 as f32, z2 as f32])
+            })
+            .collect();
+        self.decode(&codes, digit)
     }
 }
 

@@ -1,11 +1,13 @@
 //! # gan-training
 //!
-//! Everything that turns a [`TrainConfig`] into a trained GAN and a run directory.
+//! Everything that turns a [`TrainConfig`] into a trained model and a run directory.
 //!
 //! - [`config`]: [`TrainConfig`] (serde/TOML): the run's schedule and data, and the model.
 //! - [`presets`]: named starting points as data ([`PRESETS`]).
-//! - [`family`]: model families behind one [`Family`] trait (the GAN today), configured by
+//! - [`family`]: model families behind one [`Family`] trait (GAN, VAE), configured by
 //!   [`ModelConfig`]; each is made of [`Part`]s.
+//! - [`likelihood`]: held-out ELBO and importance-weighted log-likelihood of a
+//!   [`LikelihoodModel`] (the VAE), in nats and bits per dimension.
 //! - [`part`]: a network with its own optimizer and optional [`ema`] of its weights; it owns
 //!   its checkpoint tensors.
 //! - [`loss`]: binary cross-entropy on logits, D accuracy.
@@ -41,6 +43,7 @@ mod error;
 pub mod family;
 mod inference;
 mod legacy;
+pub mod likelihood;
 mod lock;
 pub mod loss;
 pub mod metrics;
@@ -59,9 +62,11 @@ pub use config::{DeviceChoice, TrainConfig};
 pub use ema::{EmaConfig, EmaNormalization};
 pub use error::TrainError;
 pub use family::{
-    DiscriminatorUpdate, FakeMode, Family, GanConfig, Metric, ModelConfig, SampleWeights,
+    DiscriminatorUpdate, FakeMode, Family, GanConfig, LikelihoodModel, Metric, ModelConfig,
+    SampleWeights, VaeConfig,
 };
 pub use inference::{Digits, Samples, TrainedGenerator};
+pub use likelihood::LikelihoodReport;
 pub use lock::RunLock;
 pub use part::Part;
 pub use presets::{Preset, DEFAULT_PRESET, PRESETS};

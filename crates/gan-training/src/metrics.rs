@@ -13,11 +13,16 @@ use gan_eval::EvalReport;
 use crate::atomic::write_atomic;
 use crate::error::TrainError;
 use crate::family::Metric;
+use crate::likelihood::LikelihoodReport;
 use crate::trainer::StepMetrics;
 
 pub const EVAL_COLUMNS: [&str; 5] = ["fid", "inception_score", "modes", "precision", "recall"];
 /// The column after [`EVAL_COLUMNS`] in runs of a conditional model.
 pub const LABEL_ACCURACY_COLUMN: &str = "label_acc";
+
+/// The columns after those in runs of a likelihood model that evaluate: the held-out ELBO and
+/// the importance-weighted negative log-likelihood, nats per image.
+pub const LIKELIHOOD_COLUMNS: [&str; 2] = ["test_elbo", "test_nll"];
 
 /// Which evaluation columns a metrics file has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,8 +34,9 @@ pub enum EvalColumns {
     Labelled,
 }
 
-/// The header line for a family's `metrics` and the evaluation columns.
-pub fn header(metrics: &[Metric], eval: EvalColumns) -> String {
+/// The header line for a family's `metrics` and the evaluation columns (with
+/// [`LIKELIHOOD_COLUMNS`] when `likelihood`).
+pub fn header(metrics: &[Metric], eval: EvalColumns, likelihood: bool) -> String {
     let mut columns = vec!["step"];
     columns.extend(metrics.iter().map(|m| m.key));
     columns.push("elapsed_s");
@@ -39,6 +45,9 @@ pub fn header(metrics: &[Metric], eval: EvalColumns) -> String {
     }
     if eval == EvalColumns::Labelled {
         columns.push(LABEL_ACCURACY_COLUMN);
+    }
+    if likelihood {
+        columns.extend(LIKELIHOOD_COLUMNS);
     }
     columns.join(",")
 }
@@ -54,6 +63,8 @@ pub struct Row {
     pub eval: Option<[f64; 5]>,
     /// Share of samples read as the digit asked for (conditional models).
     pub label_accuracy: Option<f64>,
+    /// Held-out ELBO and negative log-likelihood (likelihood models).
+    pub likelihood: Option<[f64; 2]>,
 }
 
 /// A parsed metrics file.
@@ -82,17 +93,19 @@ pub struct MetricsLog {
     path: PathBuf,
     out: BufWriter<File>,
     eval: EvalColumns,
+    likelihood: bool,
 }
 
 impl MetricsLog {
     /// Opens `path` for a run that has completed `completed` steps: rows after that step
-    /// (written after the checkpoint being resumed) are dropped. The header names `metrics`
-    /// and the `eval` columns.
+    /// (written after the checkpoint being resumed) are dropped. The header names `metrics`,
+    /// the `eval` columns and, with `likelihood`, [`LIKELIHOOD_COLUMNS`].
     pub fn open(
         path: &Path,
         completed: u64,
         metrics: &[Metric],
         eval: EvalColumns,
+        likelihood: bool,
     ) -> Result<MetricsLog, TrainError> {
         let kept: Vec<String> = match std::fs::read_to_string(path) {
             Ok(text) => text
@@ -109,7 +122,7 @@ impl MetricsLog {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(TrainError::io(path, e)),
         };
-        let mut text = header(metrics, eval);
+        let mut text = header(metrics, eval, likelihood);
         text.push('\n');
         for line in kept {
             text.push_str(&line);
@@ -124,6 +137,7 @@ impl MetricsLog {
             path: path.to_owned(),
             out: BufWriter::new(file),
             eval,
+            likelihood,
         })
     }
 
@@ -132,6 +146,7 @@ impl MetricsLog {
         m: &StepMetrics,
         elapsed_s: f64,
         eval: Option<&EvalReport>,
+        likelihood: Option<&LikelihoodReport>,
     ) -> Result<(), TrainError> {
         let mut line = m.step.to_string();
         for value in &m.values {
@@ -150,6 +165,12 @@ impl MetricsLog {
             line.push(',');
             if let Some(scores) = eval.and_then(|r| r.labels.as_ref()) {
                 line.push_str(&scores.label_accuracy.to_string());
+            }
+        }
+        if self.likelihood {
+            match likelihood {
+                Some(l) => line.push_str(&format!(",{},{}", l.elbo, l.negative_log_likelihood())),
+                None => line.push_str(",,"),
             }
         }
         writeln!(self.out, "{line}").map_err(|e| TrainError::io(&self.path, e))
@@ -179,6 +200,7 @@ pub fn read(path: &Path) -> Result<Table, TrainError> {
         return Err(bad(1, "the header does not start with step".to_owned()));
     }
     let label_accuracy_at = header.iter().position(|c| *c == LABEL_ACCURACY_COLUMN);
+    let likelihood_at = header.iter().position(|c| *c == LIKELIHOOD_COLUMNS[0]);
     let columns: Vec<String> = header[1..elapsed_at]
         .iter()
         .map(|c| c.to_string())
@@ -209,7 +231,14 @@ pub fn read(path: &Path) -> Result<Table, TrainError> {
             Some(j) if fields.get(j).is_some_and(|f| !f.is_empty()) => Some(number(j)?),
             _ => None,
         };
+        let likelihood = match likelihood_at {
+            Some(j) if fields.get(j).is_some_and(|f| !f.is_empty()) => {
+                Some([number(j)?, number(j + 1)?])
+            }
+            _ => None,
+        };
         rows.push(Row {
+            likelihood,
             step: number(0)? as u64,
             values: (1..elapsed_at).map(number).collect::<Result<_, _>>()?,
             elapsed_s: number(elapsed_at)?,
@@ -243,14 +272,14 @@ mod tests {
     fn append_then_resume_drops_later_rows() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("metrics.csv");
-        let mut log = MetricsLog::open(&path, 0, gan_metrics(), EvalColumns::None).unwrap();
+        let mut log = MetricsLog::open(&path, 0, gan_metrics(), EvalColumns::None, false).unwrap();
         for s in 1..=5 {
-            log.append(&m(s), s as f64, None).unwrap();
+            log.append(&m(s), s as f64, None, None).unwrap();
         }
         log.flush().unwrap();
         drop(log);
-        let mut log = MetricsLog::open(&path, 3, gan_metrics(), EvalColumns::None).unwrap();
-        log.append(&m(4), 9.0, None).unwrap();
+        let mut log = MetricsLog::open(&path, 3, gan_metrics(), EvalColumns::None, false).unwrap();
+        log.append(&m(4), 9.0, None, None).unwrap();
         log.flush().unwrap();
         let table = read(&path).unwrap();
         assert_eq!(table.columns, ["d_loss", "d_acc", "g_loss"]);
@@ -270,7 +299,8 @@ mod tests {
     fn evaluation_columns_are_optional_per_row() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("metrics.csv");
-        let mut log = MetricsLog::open(&path, 0, gan_metrics(), EvalColumns::Unlabelled).unwrap();
+        let mut log =
+            MetricsLog::open(&path, 0, gan_metrics(), EvalColumns::Unlabelled, false).unwrap();
         let mut report = EvalReport {
             samples: 10,
             frechet_distance: 12.5,
@@ -284,8 +314,8 @@ mod tests {
             recall: 0.25,
             labels: None,
         };
-        log.append(&m(1), 1.0, None).unwrap();
-        log.append(&m(2), 2.0, Some(&report)).unwrap();
+        log.append(&m(1), 1.0, None, None).unwrap();
+        log.append(&m(2), 2.0, Some(&report), None).unwrap();
         log.flush().unwrap();
         let rows = read(&path).unwrap().rows;
         assert_eq!(rows[0].eval, None);
@@ -297,13 +327,14 @@ mod tests {
 
         // A conditional run's file ends with the label accuracy.
         let path = dir.path().join("labelled.csv");
-        let mut log = MetricsLog::open(&path, 0, gan_metrics(), EvalColumns::Labelled).unwrap();
+        let mut log =
+            MetricsLog::open(&path, 0, gan_metrics(), EvalColumns::Labelled, false).unwrap();
         report.labels = Some(gan_eval::LabelScores {
             label_accuracy: 0.875,
             classes: Vec::new(),
         });
-        log.append(&m(1), 1.0, None).unwrap();
-        log.append(&m(2), 2.0, Some(&report)).unwrap();
+        log.append(&m(1), 1.0, None, None).unwrap();
+        log.append(&m(2), 2.0, Some(&report), None).unwrap();
         log.flush().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with(
@@ -312,5 +343,31 @@ mod tests {
         let rows = read(&path).unwrap().rows;
         assert_eq!((rows[0].eval, rows[0].label_accuracy), (None, None));
         assert_eq!(rows[1].label_accuracy, Some(0.875));
+    }
+
+    #[test]
+    fn likelihood_columns_follow_the_evaluation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.csv");
+        let mut log = MetricsLog::open(&path, 0, gan_metrics(), EvalColumns::None, true).unwrap();
+        let report = LikelihoodReport {
+            images: 10,
+            binarized: true,
+            importance_samples: 5,
+            dimensions: 784,
+            elbo: -95.5,
+            log_likelihood: -91.25,
+        };
+        log.append(&m(1), 1.0, None, None).unwrap();
+        log.append(&m(2), 2.0, None, Some(&report)).unwrap();
+        log.flush().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("step,d_loss,d_acc,g_loss,elapsed_s,test_elbo,test_nll\n"),
+            "{text}"
+        );
+        let rows = read(&path).unwrap().rows;
+        assert_eq!(rows[0].likelihood, None);
+        assert_eq!(rows[1].likelihood, Some([-95.5, 91.25]));
     }
 }

@@ -9,6 +9,7 @@ use gan_eval::{EvalReport, Evaluator};
 
 use crate::checkpoint;
 use crate::error::TrainError;
+use crate::likelihood::LikelihoodReport;
 use crate::metrics::{EvalColumns, MetricsLog};
 use crate::run_dir::RunDir;
 use crate::trainer::{StepMetrics, Trainer};
@@ -32,6 +33,8 @@ pub trait TrainObserver {
     fn on_checkpoint(&mut self, _step: u64, _manifest: &Path) {}
     /// The generator was evaluated after `step` steps; `best` when its FID is the lowest yet.
     fn on_eval(&mut self, _step: u64, _report: &EvalReport, _best: bool) {}
+    /// A likelihood model was scored on held-out images after `step` steps.
+    fn on_likelihood(&mut self, _step: u64, _report: &LikelihoodReport) {}
     /// Polled before each step; `true` checkpoints and stops early.
     fn should_stop(&mut self) -> bool {
         false
@@ -96,11 +99,13 @@ pub fn train(
         (Some(_), false) => EvalColumns::Unlabelled,
         (Some(_), true) => EvalColumns::Labelled,
     };
+    let likelihood_columns = evaluator.is_some() && trainer.family().likelihood_model().is_some();
     let mut metrics = MetricsLog::open(
         &run.metrics_path(),
         trainer.steps_done(),
         trainer.metrics(),
         eval_columns,
+        likelihood_columns,
     )?;
     let mut best_fid = best_fid(run);
     let clock = Instant::now();
@@ -146,18 +151,26 @@ pub fn train(
         // The step that crosses the time budget ends the run as the last step would.
         time_up = out_of_time(elapsed());
         let last = step == total || time_up;
-        let report = match evaluator {
-            Some(e) if step % config.eval_every == 0 || last => Some(evaluate(
-                trainer,
-                run,
-                e,
-                observer,
-                &mut best_fid,
-                elapsed(),
-            )?),
-            _ => None,
+        let (report, likelihood) = match evaluator {
+            Some(e) if step % config.eval_every == 0 || last => {
+                let report = evaluate(trainer, run, e, observer, &mut best_fid, elapsed())?;
+                let likelihood = trainer.likelihood()?;
+                if let Some(l) = &likelihood {
+                    tracing::info!(
+                        step,
+                        test_elbo = l.elbo,
+                        test_nll = l.negative_log_likelihood(),
+                        k = l.importance_samples,
+                        images = l.images,
+                        "likelihood"
+                    );
+                    observer.on_likelihood(step, l);
+                }
+                (Some(report), likelihood)
+            }
+            _ => (None, None),
         };
-        metrics.append(&m, elapsed(), report.as_ref())?;
+        metrics.append(&m, elapsed(), report.as_ref(), likelihood.as_ref())?;
         observer.on_step(&m);
         if step % config.sample_every == 0 || last {
             metrics.flush()?;

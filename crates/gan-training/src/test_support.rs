@@ -5,12 +5,21 @@ use gan_models::mlp::{MlpDiscriminatorConfig, MlpGeneratorConfig};
 use gan_models::{DiscriminatorConfig, GeneratorConfig};
 
 use crate::config::{DeviceChoice, TrainConfig};
-use crate::family::{GanConfig, ModelConfig};
+use crate::family::{GanConfig, ModelConfig, VaeConfig};
 
 /// The GAN settings of a config.
 pub(crate) fn gan(config: &mut TrainConfig) -> &mut GanConfig {
     match &mut config.model {
         ModelConfig::Gan(gan) => gan,
+        ModelConfig::Vae(_) => panic!("{} is not a GAN preset", config.preset),
+    }
+}
+
+/// The VAE settings of a config.
+pub(crate) fn vae(config: &mut TrainConfig) -> &mut VaeConfig {
+    match &mut config.model {
+        ModelConfig::Vae(vae) => vae,
+        ModelConfig::Gan(_) => panic!("{} is not a VAE preset", config.preset),
     }
 }
 
@@ -31,8 +40,20 @@ pub(crate) fn mlp_discriminator(config: &mut TrainConfig) -> &mut MlpDiscriminat
 /// A preset's structure at a tenth of the width, for fast tests.
 pub(crate) fn small_config(preset: &str) -> TrainConfig {
     let mut c = TrainConfig::preset(preset).unwrap();
-    mlp_generator(&mut c).hidden = vec![16, 32];
-    mlp_discriminator(&mut c).hidden = vec![32, 16];
+    if let ModelConfig::Vae(model) = &mut c.model {
+        use gan_models::vae::{DecoderConfig, EncoderConfig};
+        if let EncoderConfig::Mlp(e) = &mut model.encoder {
+            e.hidden = vec![32, 16];
+        }
+        if let DecoderConfig::Mlp(d) = &mut model.decoder {
+            d.hidden = vec![16, 32];
+        }
+        model.latent_dim = 4;
+        model.eval_importance_samples = 16;
+    } else {
+        mlp_generator(&mut c).hidden = vec![16, 32];
+        mlp_discriminator(&mut c).hidden = vec![32, 16];
+    }
     c.batch_size = 16;
     c.steps = 40;
     c.sample_every = 10;

@@ -10,6 +10,7 @@ use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::family::{Batch, BuildContext, Family, Metric, SampleWeights};
 use crate::inference::Samples;
+use crate::likelihood::{HeldOut, LikelihoodReport};
 
 /// The values of one step, named by [`Trainer::metrics`].
 #[derive(Debug, Clone, PartialEq)]
@@ -53,8 +54,13 @@ pub struct Trainer {
     fixed_noise: Tensor,
     /// Classes of the grid's samples for a conditional family: row `r` shows digit `r`.
     fixed_labels: Option<Tensor>,
+    /// Test images a likelihood model is scored on at each evaluation.
+    held_out: Option<HeldOut>,
     steps_done: u64,
 }
+
+/// Random stream of the likelihood estimates of evaluations.
+const LIKELIHOOD_STREAM: u64 = u64::MAX - 17;
 
 impl Trainer {
     /// Builds the config's model (weights seeded by `config.seed`) and moves the data's
@@ -120,8 +126,40 @@ impl Trainer {
             sampler,
             fixed_noise,
             fixed_labels,
+            held_out: None,
             steps_done: 0,
         })
+    }
+
+    /// Keeps the first `eval_samples` images of `split` (MNIST's test set) to score a
+    /// likelihood model at each evaluation; other families ignore it.
+    pub fn set_held_out(&mut self, split: &Split) -> Result<(), TrainError> {
+        if let Some(model) = self.family.likelihood_model() {
+            self.held_out = Some(HeldOut::new(
+                split,
+                Some(self.config.eval_samples),
+                model.binarized(),
+                self.device,
+            )?);
+        }
+        Ok(())
+    }
+
+    /// The held-out ELBO and log-likelihood estimate (the config's k), when the family is a
+    /// likelihood model and held-out images were set.
+    pub fn likelihood(&self) -> Result<Option<LikelihoodReport>, TrainError> {
+        let (Some(model), Some(held_out)) = (self.family.likelihood_model(), &self.held_out) else {
+            return Ok(None);
+        };
+        let seed = gan_data::rng::stream_seed(self.config.seed, LIKELIHOOD_STREAM);
+        crate::likelihood::estimate(
+            model,
+            held_out,
+            self.family.conditional(),
+            model.eval_importance_samples(),
+            seed,
+        )
+        .map(Some)
     }
 
     pub fn config(&self) -> &TrainConfig {
@@ -384,16 +422,26 @@ mod tests {
             .collect()
     }
 
-    /// For a preset without EMA (tutorial), one with it (mlp) and a conditional one (cgan,
-    /// here with a decaying learning rate): a run interrupted at step 20 and resumed in a fresh trainer ends with the same metrics
-    /// and every tensor (weights, optimizer moments, EMA) equal to a straight run's.
+    /// For a preset without EMA (tutorial), one with it (mlp), a conditional one (cgan, here
+    /// with a decaying learning rate) and VAEs (binarized, with a KL warm-up and a decay
+    /// across the resume point; conditional): a run interrupted at step 20 and resumed in a
+    /// fresh trainer ends with the same metrics and every tensor (weights, optimizer moments,
+    /// EMA) equal to a straight run's.
     #[test]
     fn identical_runs_and_exact_resume() {
-        for preset in ["tutorial", "mlp", "cgan"] {
+        for preset in ["tutorial", "mlp", "cgan", "vae-binarized", "cvae"] {
             let mut config = small_config(preset);
             if preset == "cgan" {
                 // A schedule that moves the rate before and after the resume point.
                 crate::test_support::gan(&mut config).lr_decay = Some(crate::schedule::LrDecay {
+                    hold_steps: 10,
+                    half_life_steps: 10,
+                });
+            }
+            if preset == "vae-binarized" {
+                let vae = crate::test_support::vae(&mut config);
+                vae.kl_warmup_steps = 30;
+                vae.lr_decay = Some(crate::schedule::LrDecay {
                     hold_steps: 10,
                     half_life_steps: 10,
                 });
@@ -429,10 +477,14 @@ mod tests {
                 .iter()
                 .filter(|(n, _)| n.starts_with("generator_ema."))
                 .count();
-            assert_eq!(ema_tensors > 0, preset != "tutorial", "{preset}");
             let manifest = straight.manifest(0.0);
-            assert_eq!(manifest.parts["generator"].optimizer_steps, 40);
-            assert_eq!(manifest.parts["discriminator"].optimizer_steps, 80);
+            if preset.contains("vae") {
+                assert_eq!(manifest.parts["vae"].optimizer_steps, 40);
+            } else {
+                assert_eq!(ema_tensors > 0, preset != "tutorial", "{preset}");
+                assert_eq!(manifest.parts["generator"].optimizer_steps, 40);
+                assert_eq!(manifest.parts["discriminator"].optimizer_steps, 80);
+            }
             assert_eq!(manifest, second.manifest(0.0));
 
             // And a second straight run is identical to the first.

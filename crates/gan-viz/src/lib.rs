@@ -7,6 +7,7 @@
 //!   an [`Rgb`] raster that saves to PNG.
 //! - [`save_chart`]: training curves in stacked [`Panel`]s, raw and smoothed.
 //! - [`save_gif`]: an animation of grids across training.
+//! - [`save_scatter`]: 2-d points coloured by class (a VAE's latent space).
 //!
 //! ```no_run
 //! use gan_viz::{render_grid, GrayImages, GridStyle};
@@ -24,9 +25,11 @@ mod error;
 mod font;
 mod grid;
 mod raster;
+mod scatter;
 
 pub use animation::save_gif;
 pub use chart::{save_chart, Curve, Panel};
 pub use error::VizError;
 pub use grid::{render_grid, GrayImages, GridStyle};
 pub use raster::Rgb;
+pub use scatter::save_scatter;

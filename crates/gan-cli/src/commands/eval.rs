@@ -41,6 +41,10 @@ pub struct EvalArgs {
     /// With --checkpoint: sample with the live weights instead of their moving average (EMA).
     #[arg(long, requires = "checkpoint")]
     pub raw: bool,
+    /// With --checkpoint of a VAE: importance samples per test image of the log-likelihood
+    /// estimate [default: the run's eval_importance_samples, 1,000 in the presets].
+    #[arg(long, requires = "checkpoint", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub k: Option<u32>,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -99,11 +103,28 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         }
         return Ok(());
     }
+    let mut likelihood = None;
     let (source, samples) = match (&args.checkpoint, &args.samples) {
         (Some(path), _) => {
             let weights = super::generate::sample_weights(args.raw);
             let generator = TrainedGenerator::load(path, device, weights)
                 .with_context(|| format!("loading the generator from {}", path.display()))?;
+            if generator.is_likelihood_model() {
+                let started = std::time::Instant::now();
+                let report = generator
+                    .likelihood(&mnist.test, args.k, args.seed)
+                    .context("estimating the test log-likelihood")?;
+                tracing::info!(
+                    seconds = started.elapsed().as_secs_f64(),
+                    "likelihood estimated"
+                );
+                likelihood = Some(report);
+            } else if args.k.is_some() {
+                bail!(
+                    "--k applies to likelihood models (VAEs); {} is a GAN",
+                    path.display()
+                );
+            }
             let samples = generator.generate(args.n as usize, args.seed, None)?;
             let balanced = if samples.labels.is_some() {
                 ", every digit equally often"
@@ -144,14 +165,26 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     }
     .with_context(|| format!("evaluating {source}"))?;
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        let mut value = serde_json::to_value(&report)?;
+        if let (Some(l), Some(object)) = (&likelihood, value.as_object_mut()) {
+            let mut l_value = serde_json::to_value(l)?;
+            if let Some(l_object) = l_value.as_object_mut() {
+                l_object.insert("nll".into(), l.negative_log_likelihood().into());
+                l_object.insert("bits_per_dim".into(), l.bits_per_dim().into());
+            }
+            object.insert("likelihood".into(), l_value);
+        }
+        println!("{value}");
     } else {
         println!("{source}\n{report}");
+        if let Some(l) = &likelihood {
+            println!("{l}");
+        }
     }
     Ok(())
 }
 
-fn load(data_dir: Option<&Path>) -> Result<Mnist> {
+pub fn load(data_dir: Option<&Path>) -> Result<Mnist> {
     let dir = data_dir
         .map(Path::to_path_buf)
         .unwrap_or_else(default_data_dir);

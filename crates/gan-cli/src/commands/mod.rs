@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod eval;
+pub mod figures;
 pub mod generate;
 pub mod info;
 pub mod presets;

@@ -157,6 +157,9 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
     } else {
         None
     };
+    if evaluator.is_some() {
+        trainer.set_held_out(&mnist.test)?;
+    }
     let interrupt = Interrupt::install().context("installing the Ctrl-C handler")?;
     let mut observer = CliObserver::new(&run_dir, &config, args.quiet, interrupt)?;
     let outcome = run::train(
@@ -197,6 +200,18 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
     );
     if let Some(m) = outcome.last {
         tracing::info!(step = m.step, "finished: {}", m.describe(trainer.metrics()));
+    }
+    if trainer.family().likelihood_model().is_some() {
+        drop(trainer);
+        let device = config.device.resolve()?;
+        let written =
+            super::figures::write_all(run_dir.root(), run_dir.root(), &mnist.test, device)
+                .context("drawing the reconstruction figures")?;
+        if !args.quiet {
+            for path in written {
+                println!("wrote {}", path.display());
+            }
+        }
     }
     Ok(0)
 }

@@ -5,14 +5,20 @@
 //! shadow), takes one step on a batch and reports named [`Metric`]s, and samples images from
 //! noise. [`ModelConfig`] is the family's config, tagged by `family` in TOML; adding a family
 //! is a module here with its config and a variant of [`ModelConfig`].
+//!
+//! - [`gan`](GanFamily): a generator against a discriminator.
+//! - [`vae`]: an encoder and a decoder on the evidence lower bound; also a
+//!   [`LikelihoodModel`], so its test log-likelihood can be estimated.
 
 mod gan;
+pub mod vae;
 
 use gan_models::{MatmulKernel, OutputActivation, Summary};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
 pub use gan::{DiscriminatorUpdate, FakeMode, GanConfig, GanFamily};
+pub use vae::{VaeConfig, VaeFamily};
 
 use crate::error::TrainError;
 use crate::part::Part;
@@ -84,6 +90,33 @@ pub trait Family {
     /// A Keras-style summary per network.
     fn summaries(&self) -> Vec<Summary>;
     fn matmul(&self) -> MatmulKernel;
+    /// The family as a model of the data's likelihood (a VAE), if it is one.
+    fn likelihood_model(&self) -> Option<&dyn LikelihoodModel> {
+        None
+    }
+}
+
+/// A family that bounds or estimates `log p(x)`, in nats per image.
+pub trait LikelihoodModel {
+    /// Trains, and is scored, on binary images (Bernoulli draws of the intensities).
+    fn binarized(&self) -> bool;
+    /// The configured k of evaluations' [`LikelihoodModel::log_likelihood`].
+    fn eval_importance_samples(&self) -> u32;
+    /// For each image (scaled to [0, 1]; binary when binarized), `(N,)` each: the ELBO and
+    /// the importance-weighted estimate of `log p(x)` with `k` samples per image (Burda et
+    /// al.'s bound, which rises to `log p(x)` as k grows), its noise drawn from `seed`.
+    /// Memory stays bounded whatever k.
+    fn log_likelihood(
+        &self,
+        images: &Tensor,
+        labels: Option<&Tensor>,
+        k: u32,
+        seed: u64,
+    ) -> Result<(Tensor, Tensor), TrainError>;
+    /// Mean and log-variance of q(z | x), `(N, latent_dim)` each.
+    fn encode(&self, images: &Tensor, labels: Option<&Tensor>) -> (Tensor, Tensor);
+    /// Bernoulli means of p(x | z): images in [0, 1].
+    fn decode(&self, z: &Tensor, labels: Option<&Tensor>) -> Tensor;
 }
 
 /// A family and its settings, tagged by `family` in TOML.
@@ -91,6 +124,7 @@ pub trait Family {
 #[serde(tag = "family", rename_all = "kebab-case")]
 pub enum ModelConfig {
     Gan(GanConfig),
+    Vae(VaeConfig),
 }
 
 /// Matrix products of one training step as `((m, k, n), count)`, for speed ceilings.
@@ -100,24 +134,28 @@ impl ModelConfig {
     pub fn build(&self, context: &BuildContext) -> Result<Box<dyn Family>, TrainError> {
         match self {
             ModelConfig::Gan(c) => Ok(Box::new(GanFamily::new(c, context)?)),
+            ModelConfig::Vae(c) => Ok(Box::new(VaeFamily::new(c, context)?)),
         }
     }
 
     pub fn validate(&self) -> Result<(), TrainError> {
         match self {
             ModelConfig::Gan(c) => c.validate(),
+            ModelConfig::Vae(c) => c.validate(),
         }
     }
 
     pub fn name(&self) -> &'static str {
         match self {
             ModelConfig::Gan(_) => "gan",
+            ModelConfig::Vae(_) => "vae",
         }
     }
 
     pub fn metrics(&self) -> &'static [Metric] {
         match self {
             ModelConfig::Gan(_) => gan::METRICS,
+            ModelConfig::Vae(_) => vae::METRICS,
         }
     }
 
@@ -125,12 +163,15 @@ impl ModelConfig {
     pub fn output(&self) -> OutputActivation {
         match self {
             ModelConfig::Gan(c) => c.generator.output(),
+            // Bernoulli means are probabilities.
+            ModelConfig::Vae(_) => OutputActivation::Sigmoid,
         }
     }
 
     pub fn latent_dim(&self) -> i64 {
         match self {
             ModelConfig::Gan(c) => c.generator.latent_dim(),
+            ModelConfig::Vae(c) => c.latent_dim,
         }
     }
 
@@ -138,12 +179,14 @@ impl ModelConfig {
     pub fn conditional(&self) -> bool {
         match self {
             ModelConfig::Gan(c) => c.generator.conditional(),
+            ModelConfig::Vae(c) => c.conditional,
         }
     }
 
     pub fn image_shape(&self) -> [i64; 3] {
         match self {
             ModelConfig::Gan(c) => c.generator.image_shape(),
+            ModelConfig::Vae(c) => c.image_shape,
         }
     }
 
@@ -154,6 +197,7 @@ impl ModelConfig {
                 c.generator_optimizer.lr = lr;
                 c.discriminator_optimizer.lr = lr;
             }
+            ModelConfig::Vae(c) => c.optimizer.lr = lr,
         }
     }
 
@@ -161,6 +205,7 @@ impl ModelConfig {
     pub fn step_products(&self, batch: i64) -> StepProducts {
         match self {
             ModelConfig::Gan(c) => c.step_products(batch),
+            ModelConfig::Vae(c) => c.step_products(batch),
         }
     }
 }

@@ -1,0 +1,121 @@
+//! `gan figures`: what a VAE learned, in pictures: test images beside their reconstructions,
+//! and for a 2-d latent space the decoded manifold and the test set's codes by digit.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use gan_data::{Images, Split, DATA_DIR_ENV};
+use gan_training::{DeviceChoice, SampleWeights, TrainedGenerator};
+use gan_viz::{render_grid, save_scatter, GridStyle};
+
+use crate::observer::gray;
+
+#[derive(clap::Args, Debug)]
+pub struct FiguresArgs {
+    /// A VAE's run directory (its newest checkpoint) or a checkpoint file in its checkpoints/.
+    #[arg(long, value_name = "RUN_DIR|FILE")]
+    pub checkpoint: PathBuf,
+    /// Where to write the pictures [default: the run directory].
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    #[arg(long, value_name = "DIR", env = DATA_DIR_ENV)]
+    pub data_dir: Option<PathBuf>,
+    #[arg(long, default_value = "auto", value_parser = ["cpu", "cuda", "mps", "auto"])]
+    pub device: String,
+}
+
+/// Pairs of test image and reconstruction in the picture: five pairs a row, ten rows.
+const PAIRS: usize = 50;
+const PAIRS_PER_ROW: u32 = 5;
+/// Decoded latent values per side of the manifold picture.
+const MANIFOLD_SIDE: usize = 20;
+
+pub fn run(args: &FiguresArgs) -> Result<()> {
+    let device = DeviceChoice::parse(&args.device)?.resolve()?;
+    let mnist = super::eval::load(args.data_dir.as_deref())?;
+    let out = match &args.out_dir {
+        Some(dir) => dir.clone(),
+        None if args.checkpoint.is_dir() => args.checkpoint.clone(),
+        None => args
+            .checkpoint
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("."))
+            .to_owned(),
+    };
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    for path in write_all(&args.checkpoint, &out, &mnist.test, device)? {
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// Writes `reconstructions.png` into `out` (and, for a 2-d latent space, `manifold.png` and
+/// `latents.png`) for the VAE at `checkpoint`, using `test`'s images; returns the paths.
+pub fn write_all(
+    checkpoint: &Path,
+    out: &Path,
+    test: &Split,
+    device: tch::Device,
+) -> Result<Vec<PathBuf>> {
+    let model = TrainedGenerator::load(checkpoint, device, SampleWeights::Ema)
+        .with_context(|| format!("loading the model from {}", checkpoint.display()))?;
+    let mut written = Vec::new();
+
+    let count = PAIRS.min(test.images.count);
+    let originals = first(&test.images, count);
+    let labels = &test.labels[..count];
+    let (reconstructions, _) = model.reconstruct(&originals, Some(labels))?;
+    let len = originals.image_len();
+    let mut pairs = Images {
+        count: 2 * count,
+        rows: originals.rows,
+        cols: originals.cols,
+        pixels: Vec::with_capacity(2 * count * len),
+    };
+    for i in 0..count {
+        pairs
+            .pixels
+            .extend_from_slice(&originals.pixels[i * len..(i + 1) * len]);
+        pairs
+            .pixels
+            .extend_from_slice(&reconstructions.pixels[i * len..(i + 1) * len]);
+    }
+    let rows = (count as u32).div_ceil(PAIRS_PER_ROW);
+    let path = out.join("reconstructions.png");
+    render_grid(gray(&pairs), GridStyle::new(rows, 2 * PAIRS_PER_ROW))?.save_png(&path)?;
+    written.push(path);
+
+    if model.config.model.latent_dim() == 2 {
+        let digit = model.config.model.conditional().then_some(0);
+        let manifold = model.latent_manifold(MANIFOLD_SIDE, digit)?;
+        let side = MANIFOLD_SIDE as u32;
+        let path = out.join("manifold.png");
+        render_grid(gray(&manifold), GridStyle::new(side, side))?.save_png(&path)?;
+        written.push(path);
+
+        let (_, codes) = model.reconstruct(&test.images, Some(&test.labels))?;
+        let points: Vec<(f64, f64, u8)> = codes
+            .iter()
+            .zip(&test.labels)
+            .map(|(z, &digit)| (f64::from(z[0]), f64::from(z[1]), digit))
+            .collect();
+        let path = out.join("latents.png");
+        let title = format!(
+            "means of q(z | x) for {} test images, by digit",
+            points.len()
+        );
+        save_scatter(&path, &title, ("z₁", "z₂"), &points, (720, 640))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+fn first(images: &Images, count: usize) -> Images {
+    Images {
+        count,
+        rows: images.rows,
+        cols: images.cols,
+        pixels: images.pixels[..count * images.image_len()].to_vec(),
+    }
+}
