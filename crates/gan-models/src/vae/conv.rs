@@ -42,7 +42,7 @@ impl ConvVaeConfig {
     }
 
     /// Channels, rows and columns of the smallest feature map.
-    fn bottleneck(&self, shape: VaeShape) -> [i64; 3] {
+    pub(crate) fn bottleneck(&self, shape: VaeShape) -> [i64; 3] {
         let factor = 1i64 << self.channels.len();
         let [_, rows, cols] = shape.image_shape;
         [

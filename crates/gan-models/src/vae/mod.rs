@@ -16,9 +16,11 @@ use tch::{nn, Tensor};
 pub use conv::{ConvDecoder, ConvEncoder, ConvVaeConfig};
 pub use mlp::{MlpDecoder, MlpEncoder, MlpVaeConfig};
 
+use crate::conditioning::CLASSES;
 use crate::error::ModelError;
 use crate::layers::LayerInfo;
 use crate::matmul::MatmulKernel;
+use crate::network::DenseShape;
 use crate::tape::Tape;
 
 /// What encoder and decoder agree on.
@@ -94,6 +96,21 @@ impl EncoderConfig {
             EncoderConfig::Conv(c) => c.validate("encoder.channels", shape),
         }
     }
+
+    /// `(fan_in, fan_out)` of each dense layer, in order (a conv encoder's convolutions are
+    /// not dense layers and are left out).
+    pub fn dense_shapes(&self, shape: VaeShape) -> Vec<DenseShape> {
+        let labels = if shape.conditional { CLASSES } else { 0 };
+        match self {
+            EncoderConfig::Mlp(c) => {
+                chain(shape.image_len() + labels, &c.hidden, 2 * shape.latent_dim)
+            }
+            EncoderConfig::Conv(c) => {
+                let features: i64 = c.bottleneck(shape).iter().product();
+                vec![(features + labels, 2 * shape.latent_dim)]
+            }
+        }
+    }
 }
 
 impl DecoderConfig {
@@ -118,6 +135,23 @@ impl DecoderConfig {
             DecoderConfig::Conv(c) => c.validate("decoder.channels", shape),
         }
     }
+
+    /// `(fan_in, fan_out)` of each dense layer, in order (a conv decoder's transposed
+    /// convolutions are left out).
+    pub fn dense_shapes(&self, shape: VaeShape) -> Vec<DenseShape> {
+        let input = shape.latent_dim + if shape.conditional { CLASSES } else { 0 };
+        match self {
+            DecoderConfig::Mlp(c) => chain(input, &c.hidden, shape.image_len()),
+            DecoderConfig::Conv(c) => vec![(input, c.bottleneck(shape).iter().product())],
+        }
+    }
+}
+
+fn chain(input: i64, hidden: &[i64], output: i64) -> Vec<DenseShape> {
+    let mut dims = vec![input];
+    dims.extend_from_slice(hidden);
+    dims.push(output);
+    dims.windows(2).map(|w| (w[0], w[1])).collect()
 }
 
 #[cfg(test)]

@@ -142,9 +142,26 @@ impl VaeConfig {
         }
     }
 
-    /// Matrix products of one step are not modelled for the VAE's ceiling.
-    pub fn step_products(&self, _batch: i64) -> StepProducts {
-        Vec::new()
+    /// The dense layers' products of one step (convolutions are not counted): the encoder
+    /// forward on the batch, the decoder on k samples of it; weight gradients of every
+    /// layer; input gradients of every layer but the encoder's first (its input is data).
+    pub fn step_products(&self, b: i64) -> StepProducts {
+        let shape = self.shape();
+        let rows = b * i64::from(self.importance_samples);
+        let mut products = Vec::new();
+        for (i, (fan_in, fan_out)) in self.encoder.dense_shapes(shape).into_iter().enumerate() {
+            products.push(((b, fan_in, fan_out), 1));
+            products.push(((fan_out, b, fan_in), 1));
+            if i > 0 {
+                products.push(((b, fan_out, fan_in), 1));
+            }
+        }
+        for (fan_in, fan_out) in self.decoder.dense_shapes(shape) {
+            products.push(((rows, fan_in, fan_out), 1));
+            products.push(((fan_out, rows, fan_in), 1));
+            products.push(((rows, fan_out, fan_in), 1));
+        }
+        products
     }
 }
 
