@@ -424,7 +424,7 @@ mod tests {
 
     /// For a preset without EMA (tutorial), one with it (mlp), a conditional one (cgan, here
     /// with a decaying learning rate) and VAEs (binarized, with a KL warm-up and a decay
-    /// across the resume point; conditional): a run interrupted at step 20 and resumed in a
+    /// across the resume point; conditional, with an EMA): a run interrupted at step 20 and resumed in a
     /// fresh trainer ends with the same metrics and every tensor (weights, optimizer moments,
     /// EMA) equal to a straight run's.
     #[test]
@@ -436,6 +436,13 @@ mod tests {
                 crate::test_support::gan(&mut config).lr_decay = Some(crate::schedule::LrDecay {
                     hold_steps: 10,
                     half_life_steps: 10,
+                });
+            }
+            if preset == "cvae" {
+                crate::test_support::vae(&mut config).ema = Some(crate::EmaConfig {
+                    decay: 0.99,
+                    warmup: true,
+                    normalization: crate::EmaNormalization::Copy,
                 });
             }
             if preset == "vae-binarized" {
@@ -480,6 +487,8 @@ mod tests {
             let manifest = straight.manifest(0.0);
             if preset.contains("vae") {
                 assert_eq!(manifest.parts["vae"].optimizer_steps, 40);
+                let averaged = a.iter().any(|(n, _)| n.starts_with("vae_ema.decoder."));
+                assert_eq!(averaged, preset == "cvae", "{preset}");
             } else {
                 assert_eq!(ema_tensors > 0, preset != "tutorial", "{preset}");
                 assert_eq!(manifest.parts["generator"].optimizer_steps, 40);

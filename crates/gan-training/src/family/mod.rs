@@ -96,7 +96,8 @@ pub trait Family {
     }
 }
 
-/// A family that bounds or estimates `log p(x)`, in nats per image.
+/// A family that bounds or estimates `log p(x)`, in nats per image. Where the family keeps a
+/// moving average of its weights, that average is the model scored, encoded and decoded.
 pub trait LikelihoodModel {
     /// Trains, and is scored, on binary images (Bernoulli draws of the intensities).
     fn binarized(&self) -> bool;

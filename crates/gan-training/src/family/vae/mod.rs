@@ -15,6 +15,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::{Batch, BuildContext, Family, LikelihoodModel, Metric, SampleWeights, StepProducts};
 use crate::adam::AdamConfig;
+use crate::ema::EmaConfig;
 use crate::error::TrainError;
 use crate::part::Part;
 use crate::schedule::LrDecay;
@@ -50,6 +51,10 @@ pub struct VaeConfig {
     pub optimizer: AdamConfig,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lr_decay: Option<LrDecay>,
+    /// An exponential moving average of the weights, which samples and is scored when
+    /// present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ema: Option<EmaConfig>,
     pub encoder: EncoderConfig,
     pub decoder: DecoderConfig,
 }
@@ -99,6 +104,9 @@ impl VaeConfig {
         self.optimizer.validate()?;
         if let Some(decay) = &self.lr_decay {
             decay.validate()?;
+        }
+        if let Some(ema) = &self.ema {
+            ema.validate()?;
         }
         if !(1..=16_384).contains(&self.latent_dim) {
             return Err(TrainError::invalid(
@@ -165,45 +173,28 @@ impl VaeConfig {
     }
 }
 
-/// An encoder and a decoder sharing one var store, optimizer and checkpoint part (`vae`).
-pub struct VaeFamily {
-    config: VaeConfig,
-    device: Device,
+/// An encoder and a decoder in one var store.
+struct Networks {
     encoder: Box<dyn Encoder>,
     decoder: Box<dyn Decoder>,
-    part: Part,
-    noise: DeviceRng,
-    binarization: DeviceRng,
-    kernel: MatmulKernel,
 }
 
-impl VaeFamily {
-    pub fn new(config: &VaeConfig, context: &BuildContext) -> Result<VaeFamily, TrainError> {
-        config.validate()?;
-        let device = context.device;
-        let vs = VarStore::new(device);
+impl Networks {
+    fn new(config: &VaeConfig, vs: &VarStore, context: &BuildContext) -> Result<Self, TrainError> {
         let shape = config.shape();
-        let encoder = config.encoder.build(
-            &(vs.root() / "encoder"),
-            shape,
-            stream_seed(context.seed, ENCODER_INIT_STREAM),
-            context.matmul,
-        )?;
-        let decoder = config.decoder.build(
-            &(vs.root() / "decoder"),
-            shape,
-            stream_seed(context.seed, DECODER_INIT_STREAM),
-            context.matmul,
-        )?;
-        Ok(VaeFamily {
-            config: config.clone(),
-            device,
-            encoder,
-            decoder,
-            part: Part::new("vae", vs, config.optimizer, None),
-            noise: DeviceRng::new(context.seed),
-            binarization: DeviceRng::new(stream_seed(context.seed, BINARIZATION_STREAM)),
-            kernel: context.matmul,
+        Ok(Networks {
+            encoder: config.encoder.build(
+                &(vs.root() / "encoder"),
+                shape,
+                stream_seed(context.seed, ENCODER_INIT_STREAM),
+                context.matmul,
+            )?,
+            decoder: config.decoder.build(
+                &(vs.root() / "decoder"),
+                shape,
+                stream_seed(context.seed, DECODER_INIT_STREAM),
+                context.matmul,
+            )?,
         })
     }
 
@@ -243,6 +234,53 @@ impl VaeFamily {
             reconstruction.mean_dim(0, false, Kind::Float),
             kl,
         )
+    }
+}
+
+/// An encoder and a decoder sharing one optimizer and checkpoint part (`vae`), and
+/// optionally their moving average, which then samples and is scored.
+pub struct VaeFamily {
+    config: VaeConfig,
+    device: Device,
+    live: Networks,
+    averaged: Option<Networks>,
+    part: Part,
+    noise: DeviceRng,
+    binarization: DeviceRng,
+    kernel: MatmulKernel,
+}
+
+impl VaeFamily {
+    pub fn new(config: &VaeConfig, context: &BuildContext) -> Result<VaeFamily, TrainError> {
+        config.validate()?;
+        let device = context.device;
+        let vs = VarStore::new(device);
+        let live = Networks::new(config, &vs, context)?;
+        let (averaged, ema) = match config.ema {
+            Some(ema) => {
+                let shadow = VarStore::new(device);
+                (
+                    Some(Networks::new(config, &shadow, context)?),
+                    Some((shadow, ema)),
+                )
+            }
+            None => (None, None),
+        };
+        Ok(VaeFamily {
+            config: config.clone(),
+            device,
+            live,
+            averaged,
+            part: Part::new("vae", vs, config.optimizer, ema),
+            noise: DeviceRng::new(context.seed),
+            binarization: DeviceRng::new(stream_seed(context.seed, BINARIZATION_STREAM)),
+            kernel: context.matmul,
+        })
+    }
+
+    /// The networks that evaluations score and encode with: the average where kept.
+    fn scored(&self) -> &Networks {
+        self.averaged.as_ref().unwrap_or(&self.live)
     }
 
     /// The batch's Bernoulli targets: a fresh binary draw of the step when binarizing.
@@ -291,7 +329,8 @@ impl Family for VaeFamily {
         let tape = Tape::new();
         let kl_weight = self.config.kl_weight(batch.step);
         let (log_weights, reconstruction, kl) =
-            self.terms(&targets, labels, &noise, kl_weight, k == 1, Some(&tape));
+            self.live
+                .terms(&targets, labels, &noise, kl_weight, k == 1, Some(&tape));
         let loss = -importance_weighted_bound(&log_weights).mean(Kind::Float);
         let grads = tape.gradients(&loss, self.part.params());
         self.part.apply_gradients(&grads);
@@ -303,8 +342,12 @@ impl Family for VaeFamily {
     }
 
     /// Bernoulli means of p(x | z) for latent `noise` from the prior.
-    fn generate(&self, noise: &Tensor, labels: Option<&Tensor>, _weights: SampleWeights) -> Tensor {
-        self.decode(noise, labels)
+    fn generate(&self, noise: &Tensor, labels: Option<&Tensor>, weights: SampleWeights) -> Tensor {
+        let networks = match (weights, &self.averaged) {
+            (SampleWeights::Ema, Some(averaged)) => averaged,
+            _ => &self.live,
+        };
+        tch::no_grad(|| networks.decoder.forward(noise, labels, None).sigmoid())
     }
 
     fn latent_dim(&self) -> i64 {
@@ -336,8 +379,8 @@ impl Family for VaeFamily {
                 })
                 .collect::<Vec<_>>()
         };
-        let mut encoder = Summary::new("encoder", sub("encoder", self.encoder.layers()), vars);
-        let mut decoder = Summary::new("decoder", sub("decoder", self.decoder.layers()), vars);
+        let mut encoder = Summary::new("encoder", sub("encoder", self.live.encoder.layers()), vars);
+        let mut decoder = Summary::new("decoder", sub("decoder", self.live.decoder.layers()), vars);
         for summary in [&mut encoder, &mut decoder] {
             let own: i64 = summary.rows.iter().map(|(_, p)| p).sum();
             (summary.total, summary.trainable, summary.non_trainable) = (own, own, 0);
@@ -382,7 +425,9 @@ impl LikelihoodModel for VaeFamily {
                 }
                 let size = per_pass.min(i64::from(k) - done);
                 let noise = rng.normal(pass, &[size, n, self.config.latent_dim], self.device)?;
-                let (w, reconstruction, kl) = self.terms(images, labels, &noise, 1.0, false, None);
+                let (w, reconstruction, kl) = self
+                    .scored()
+                    .terms(images, labels, &noise, 1.0, false, None);
                 log_weights.push(w);
                 elbo.push((reconstruction - kl) * size as f64);
                 done += size;
@@ -397,11 +442,11 @@ impl LikelihoodModel for VaeFamily {
     }
 
     fn encode(&self, images: &Tensor, labels: Option<&Tensor>) -> (Tensor, Tensor) {
-        tch::no_grad(|| self.encoder.forward(images, labels, None))
+        tch::no_grad(|| self.scored().encoder.forward(images, labels, None))
     }
 
     fn decode(&self, z: &Tensor, labels: Option<&Tensor>) -> Tensor {
-        tch::no_grad(|| self.decoder.forward(z, labels, None).sigmoid())
+        self.generate(z, labels, SampleWeights::Ema)
     }
 }
 
