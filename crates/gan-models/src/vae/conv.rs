@@ -219,7 +219,7 @@ impl Encoder for ConvEncoder {
         rows.push(LayerInfo::new("fc", "Dense", &[2 * self.shape.latent_dim]));
         rows.push(LayerInfo::new(
             "split",
-            "Split(mean, log-variance)",
+            "Split(μ, log σ²)",
             &[2, self.shape.latent_dim],
         ));
         rows

@@ -165,7 +165,7 @@ impl Encoder for MlpEncoder {
         rows.extend(dense_rows(&widths, self.config.activation));
         rows.push(LayerInfo::new(
             "split",
-            "Split(mean, log-variance)",
+            "Split(μ, log σ²)",
             &[2, self.shape.latent_dim],
         ));
         rows
