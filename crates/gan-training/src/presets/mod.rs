@@ -1,6 +1,7 @@
 //! Presets as data: a name, one line of description and a builder each. The CLI's choices,
 //! `gan presets`, `gan summary`, `gan bench` and error messages all read [`PRESETS`], so a
-//! new preset is one entry here (its builder lives in the family's file: [`gan`], [`vae`]).
+//! new preset is one entry here (its builder lives in the family's file: `presets/gan.rs`,
+//! `presets/vae.rs`).
 
 mod gan;
 mod vae;
