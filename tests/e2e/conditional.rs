@@ -15,9 +15,7 @@ fn ok(cmd: &mut Command) -> Output {
 }
 
 fn fails(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("gan runs");
-    assert!(!out.status.success(), "{cmd:?} should have failed");
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    gan_tests::fail(cmd)
 }
 
 fn train(data: &Path, run: &Path, preset: &str, extra: &[&str]) {
@@ -164,31 +162,7 @@ fn cgan_resumes_exactly() {
     let (straight, resumed) = (tmp.path().join("straight"), tmp.path().join("resumed"));
     train(&data, &straight, "cgan", &["--steps", "6"]);
     train(&data, &resumed, "cgan", &["--steps", "3"]);
-    ok(gan()
-        .args([
-            "train",
-            "--device",
-            "cpu",
-            "--threads",
-            "1",
-            "--quiet",
-            "--steps",
-            "6",
-        ])
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("--resume")
-        .arg(&resumed));
-    assert_eq!(
-        gan_tests::metric_columns(&straight),
-        gan_tests::metric_columns(&resumed)
-    );
-    let tensors =
-        |run: &Path| std::fs::read(run.join("checkpoints/step-00000006.safetensors")).unwrap();
-    assert!(
-        tensors(&straight) == tensors(&resumed),
-        "weights differ after resume"
-    );
+    gan_tests::assert_resume_matches(env!("CARGO_BIN_EXE_gan"), &data, &straight, &resumed, 6);
 }
 
 #[test]

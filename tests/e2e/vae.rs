@@ -19,9 +19,7 @@ fn stdout(out: &Output) -> String {
 }
 
 fn fails(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("gan runs");
-    assert!(!out.status.success(), "{cmd:?} should have failed");
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    gan_tests::fail(cmd)
 }
 
 fn train(data: &Path, run: &Path, how: &[&str], extra: &[&str]) -> Output {
@@ -196,31 +194,7 @@ fn cvae_generates_digits_and_vaes_resume_exactly() {
         );
         train(&data, &straight, &["--preset", preset], &["--steps", "6"]);
         train(&data, &resumed, &["--preset", preset], &["--steps", "3"]);
-        ok(gan()
-            .args([
-                "train",
-                "--device",
-                "cpu",
-                "--threads",
-                "1",
-                "--quiet",
-                "--steps",
-                "6",
-            ])
-            .arg("--data-dir")
-            .arg(&data)
-            .arg("--resume")
-            .arg(&resumed));
-        assert_eq!(
-            gan_tests::metric_columns(&straight),
-            gan_tests::metric_columns(&resumed)
-        );
-        let tensors =
-            |run: &Path| std::fs::read(run.join("checkpoints/step-00000006.safetensors")).unwrap();
-        assert!(
-            tensors(&straight) == tensors(&resumed),
-            "{preset}: weights differ after resume"
-        );
+        gan_tests::assert_resume_matches(env!("CARGO_BIN_EXE_gan"), &data, &straight, &resumed, 6);
     }
 }
 

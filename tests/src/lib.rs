@@ -30,6 +30,13 @@ pub fn succeed(cmd: &mut Command) -> Output {
     out
 }
 
+/// Runs `cmd`, which must fail, and returns its standard error.
+pub fn fail(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("gan runs");
+    assert!(!out.status.success(), "{cmd:?} should have failed");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// Writes a small MNIST-shaped data set (`count` training and test images of blobs, labels
 /// cycling through the digits) into `dir`, gzipped like the real files.
 pub fn write_tiny_mnist(dir: &Path, count: u32) -> PathBuf {
@@ -79,4 +86,35 @@ pub fn metric_columns(run: &Path) -> Vec<String> {
         .lines()
         .map(|l| l.rsplit_once(',').unwrap().0.to_owned())
         .collect()
+}
+
+/// Resumes the run in `resumed` (stopped early) to `steps` with the `gan` at `path`, and
+/// asserts it ends where the uninterrupted run in `straight` did: the same metrics and a
+/// byte-identical checkpoint at `steps`.
+pub fn assert_resume_matches(path: &str, data: &Path, straight: &Path, resumed: &Path, steps: u64) {
+    succeed(
+        gan(path)
+            .args([
+                "train",
+                "--device",
+                "cpu",
+                "--threads",
+                "1",
+                "--quiet",
+                "--steps",
+            ])
+            .arg(steps.to_string())
+            .arg("--data-dir")
+            .arg(data)
+            .arg("--resume")
+            .arg(resumed),
+    );
+    assert_eq!(metric_columns(straight), metric_columns(resumed));
+    let name = format!("checkpoints/step-{steps:08}.safetensors");
+    let tensors = |run: &Path| std::fs::read(run.join(&name)).unwrap();
+    assert!(
+        tensors(straight) == tensors(resumed),
+        "{}: weights differ after resume",
+        resumed.display()
+    );
 }

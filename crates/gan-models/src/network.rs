@@ -156,7 +156,8 @@ impl DiscriminatorConfig {
     }
 }
 
-fn chain_widths(input: i64, hidden: &[i64], output: i64) -> Vec<DenseShape> {
+/// `(fan_in, fan_out)` of dense layers from `input` through `hidden` to `output`.
+pub(crate) fn chain_widths(input: i64, hidden: &[i64], output: i64) -> Vec<DenseShape> {
     let mut dims = vec![input];
     dims.extend_from_slice(hidden);
     dims.push(output);

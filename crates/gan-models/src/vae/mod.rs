@@ -20,7 +20,7 @@ use crate::conditioning::CLASSES;
 use crate::error::ModelError;
 use crate::layers::LayerInfo;
 use crate::matmul::MatmulKernel;
-use crate::network::DenseShape;
+use crate::network::{chain_widths, DenseShape};
 use crate::tape::Tape;
 
 /// What encoder and decoder agree on.
@@ -103,7 +103,7 @@ impl EncoderConfig {
         let labels = if shape.conditional { CLASSES } else { 0 };
         match self {
             EncoderConfig::Mlp(c) => {
-                chain(shape.image_len() + labels, &c.hidden, 2 * shape.latent_dim)
+                chain_widths(shape.image_len() + labels, &c.hidden, 2 * shape.latent_dim)
             }
             EncoderConfig::Conv(c) => {
                 let features: i64 = c.bottleneck(shape).iter().product();
@@ -141,17 +141,10 @@ impl DecoderConfig {
     pub fn dense_shapes(&self, shape: VaeShape) -> Vec<DenseShape> {
         let input = shape.latent_dim + if shape.conditional { CLASSES } else { 0 };
         match self {
-            DecoderConfig::Mlp(c) => chain(input, &c.hidden, shape.image_len()),
+            DecoderConfig::Mlp(c) => chain_widths(input, &c.hidden, shape.image_len()),
             DecoderConfig::Conv(c) => vec![(input, c.bottleneck(shape).iter().product())],
         }
     }
-}
-
-fn chain(input: i64, hidden: &[i64], output: i64) -> Vec<DenseShape> {
-    let mut dims = vec![input];
-    dims.extend_from_slice(hidden);
-    dims.push(output);
-    dims.windows(2).map(|w| (w[0], w[1])).collect()
 }
 
 #[cfg(test)]
