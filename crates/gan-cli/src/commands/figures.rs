@@ -91,7 +91,13 @@ pub fn write_all(
         let manifold = model.latent_manifold(MANIFOLD_SIDE, digit)?;
         let side = MANIFOLD_SIDE as u32;
         let path = out.join("manifold.png");
-        render_grid(gray(&manifold), GridStyle::new(side, side))?.save_png(&path)?;
+        // Four hundred digits at twice their size are legible; the grids' 4× would be huge.
+        let style = GridStyle {
+            scale: 2,
+            padding: 2,
+            ..GridStyle::new(side, side)
+        };
+        render_grid(gray(&manifold), style)?.save_png(&path)?;
         written.push(path);
 
         let (_, codes) = model.reconstruct(&test.images, Some(&test.labels))?;
