@@ -25,10 +25,11 @@ enum Command {
     /// Train a model on MNIST (the default preset `mlp`, or `--preset NAME`; see `gan presets`),
     /// or resume a run.
     Train(commands::train::TrainArgs),
-    /// Generate images from a trained generator: a grid picture and/or an IDX file.
+    /// Generate images from a trained model (a GAN's generator, a VAE's decoder on prior
+    /// noise): a grid picture and/or an IDX file.
     Generate(commands::generate::GenerateArgs),
     /// Measure realism and diversity: FID and IS in a LeNet's features, mode coverage,
-    /// precision and recall; or train that classifier.
+    /// precision and recall (and a VAE's test ELBO and NLL); or train that classifier.
     Eval(commands::eval::EvalArgs),
     /// Draw what a VAE learned: test images beside their reconstructions, and for a 2-d
     /// latent space the decoded manifold and the test set's codes by digit.
