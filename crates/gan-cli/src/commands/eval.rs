@@ -196,7 +196,8 @@ pub fn load(data_dir: Option<&Path>) -> Result<Mnist> {
     })
 }
 
-fn subset(images: &Images, count: usize) -> Images {
+/// The first `count` images (all of them if there are fewer).
+pub fn subset(images: &Images, count: usize) -> Images {
     let count = count.min(images.count);
     Images {
         count,

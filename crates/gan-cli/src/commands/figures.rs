@@ -63,7 +63,7 @@ pub fn write_all(
     let mut written = Vec::new();
 
     let count = PAIRS.min(test.images.count);
-    let originals = first(&test.images, count);
+    let originals = super::eval::subset(&test.images, count);
     let labels = &test.labels[..count];
     let (reconstructions, _) = model.reconstruct(&originals, Some(labels))?;
     let len = originals.image_len();
@@ -115,13 +115,4 @@ pub fn write_all(
         written.push(path);
     }
     Ok(written)
-}
-
-fn first(images: &Images, count: usize) -> Images {
-    Images {
-        count,
-        rows: images.rows,
-        cols: images.cols,
-        pixels: images.pixels[..count * images.image_len()].to_vec(),
-    }
 }

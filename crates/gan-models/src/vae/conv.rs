@@ -41,6 +41,14 @@ impl ConvVaeConfig {
         Ok(())
     }
 
+    /// Output channels of the decoder's transposed convolutions: the encoder's in reverse,
+    /// ending at the image's channels.
+    fn decoder_outputs(&self, shape: VaeShape) -> Vec<i64> {
+        let mut outputs: Vec<i64> = self.channels.iter().rev().skip(1).copied().collect();
+        outputs.push(shape.image_shape[0]);
+        outputs
+    }
+
     /// Channels, rows and columns of the smallest feature map.
     pub(crate) fn bottleneck(&self, shape: VaeShape) -> [i64; 3] {
         let factor = 1i64 << self.channels.len();
@@ -249,8 +257,7 @@ impl ConvDecoder {
         let input = shape.latent_dim + if shape.conditional { CLASSES } else { 0 };
         let map: i64 = config.bottleneck(shape).iter().product();
         let head = dense(p / "fc", input, map, WeightInit::TorchDefault, &rng, 0);
-        let mut outputs: Vec<i64> = config.channels.iter().rev().skip(1).copied().collect();
-        outputs.push(shape.image_shape[0]);
+        let outputs = config.decoder_outputs(shape);
         let mut from = *config.channels.last().unwrap_or(&1);
         let mut convs = Vec::new();
         for (i, &to) in outputs.iter().enumerate() {
@@ -311,8 +318,7 @@ impl Decoder for ConvDecoder {
             &[c * h * w],
         ));
         rows.push(LayerInfo::new("reshape", "Reshape", &[c, h, w]));
-        let mut outputs: Vec<i64> = self.config.channels.iter().rev().skip(1).copied().collect();
-        outputs.push(self.shape.image_shape[0]);
+        let outputs = self.config.decoder_outputs(self.shape);
         let last = outputs.len();
         for (i, &to) in outputs.iter().enumerate() {
             (c, h, w) = (to, h * STRIDE, w * STRIDE);
