@@ -3,7 +3,7 @@
 use gan_data::DeviceRng;
 use tch::{nn, Device, Tensor};
 
-use crate::config::{Activation, WeightInit};
+use crate::config::{Activation, Norm, WeightInit};
 use crate::error::ModelError;
 use crate::tape::Dense;
 
@@ -104,6 +104,30 @@ impl Activation {
             }
             _ => Ok(()),
         }
+    }
+}
+
+impl Norm {
+    /// Checks the settings; the error names `field`.
+    pub(crate) fn validate(self, field: &'static str) -> Result<(), ModelError> {
+        let Norm::BatchNorm { momentum, eps } = self else {
+            return Ok(());
+        };
+        if !(momentum > 0.0 && momentum <= 1.0) {
+            return Err(ModelError::InvalidConfig {
+                field,
+                value: format!("momentum = {momentum}"),
+                why: "momentum must be in (0, 1] (PyTorch convention: Keras 0.99 is 0.01)",
+            });
+        }
+        if !(eps > 0.0 && eps.is_finite()) {
+            return Err(ModelError::InvalidConfig {
+                field,
+                value: format!("eps = {eps}"),
+                why: "eps must be positive",
+            });
+        }
+        Ok(())
     }
 }
 

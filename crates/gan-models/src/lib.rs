@@ -7,6 +7,7 @@
 //!   architecture provides, so training and tools never name a concrete network. Chosen by
 //!   [`GeneratorConfig`] / [`DiscriminatorConfig`], tagged enums by `kind`.
 //! - [`mlp`]: the multilayer perceptrons of the tutorial and their variants.
+//! - [`conv`]: DCGAN's convolutional generator and discriminator, spectral normalisation.
 //! - [`vae`]: encoders and decoders of variational autoencoders (MLP and convolutional).
 //! - [`conditioning`]: how class labels enter conditional networks.
 //! - [`config`]: settings shared by architectures (activations, normalisation, output
@@ -33,6 +34,7 @@
 
 pub mod conditioning;
 pub mod config;
+pub mod conv;
 mod error;
 mod layers;
 mod matmul;
@@ -48,6 +50,8 @@ pub use config::{Activation, Norm, OutputActivation, WeightInit, MNIST_SHAPE};
 pub use error::ModelError;
 pub use layers::LayerInfo;
 pub use matmul::{MatmulChoice, MatmulKernel};
-pub use network::{DenseShape, Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
+pub use network::{
+    DenseShape, Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, LayerGemm,
+};
 pub use summary::{thousands, Summary};
 pub use tape::Tape;

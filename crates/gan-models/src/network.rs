@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
 use crate::config::OutputActivation;
+use crate::conv::layer::{KERNEL, STRIDE};
+use crate::conv::{ConvDiscriminator, ConvDiscriminatorConfig, ConvGenerator, ConvGeneratorConfig};
 use crate::error::ModelError;
 use crate::layers::LayerInfo;
 use crate::matmul::MatmulKernel;
@@ -46,6 +48,9 @@ pub trait Generator: std::fmt::Debug {
 /// Images `(N, C, H, W)` (and labels) to one score (logit) per image, `(N, 1)`.
 pub trait Discriminator: std::fmt::Debug {
     fn forward(&self, images: &Tensor, labels: Option<&Tensor>, tape: Option<&Tape>) -> Tensor;
+    /// Advances every spectral norm's estimate by one power iteration; families call it once
+    /// per training step, before the step's first forward pass. Nothing without one.
+    fn power_iteration(&self) {}
     /// Takes the class label of each image.
     fn conditional(&self) -> bool;
     fn layers(&self) -> Vec<LayerInfo>;
@@ -58,6 +63,7 @@ pub trait Discriminator: std::fmt::Debug {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum GeneratorConfig {
     Mlp(MlpGeneratorConfig),
+    Conv(ConvGeneratorConfig),
 }
 
 /// A discriminator (critic) architecture and its settings, tagged by `kind` in TOML.
@@ -65,35 +71,45 @@ pub enum GeneratorConfig {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum DiscriminatorConfig {
     Mlp(MlpDiscriminatorConfig),
+    Conv(ConvDiscriminatorConfig),
 }
 
 /// A dense layer's `(fan_in, fan_out)`; its forward product at batch `b` is
 /// `(b × fan_in)·(fan_in × fan_out)`.
 pub type DenseShape = (i64, i64);
 
+/// A layer's forward pass as one matrix product per sample, `(rows, fan_in, fan_out)`: at
+/// batch `b` it is `(b·rows × fan_in)·(fan_in × fan_out)`. A dense layer has one row; a
+/// convolution one per output pixel (its im2col form), a transposed one per input pixel.
+pub type LayerGemm = (i64, i64, i64);
+
 impl GeneratorConfig {
     /// The network under `p`, its weights drawn from `seed`.
     pub fn build(&self, p: &nn::Path, seed: u64) -> Result<Box<dyn Generator>, ModelError> {
         match self {
             GeneratorConfig::Mlp(c) => Ok(Box::new(MlpGenerator::new(p, c, seed)?)),
+            GeneratorConfig::Conv(c) => Ok(Box::new(ConvGenerator::new(p, c, seed)?)),
         }
     }
 
     pub fn validate(&self) -> Result<(), ModelError> {
         match self {
             GeneratorConfig::Mlp(c) => c.validate(),
+            GeneratorConfig::Conv(c) => c.validate(),
         }
     }
 
     pub fn latent_dim(&self) -> i64 {
         match self {
             GeneratorConfig::Mlp(c) => c.latent_dim,
+            GeneratorConfig::Conv(c) => c.latent_dim,
         }
     }
 
     pub fn image_shape(&self) -> [i64; 3] {
         match self {
             GeneratorConfig::Mlp(c) => c.image_shape,
+            GeneratorConfig::Conv(c) => c.image_shape,
         }
     }
 
@@ -101,6 +117,7 @@ impl GeneratorConfig {
     pub fn conditional(&self) -> bool {
         match self {
             GeneratorConfig::Mlp(c) => c.conditional,
+            GeneratorConfig::Conv(c) => c.conditional,
         }
     }
 
@@ -108,14 +125,28 @@ impl GeneratorConfig {
     pub fn output(&self) -> OutputActivation {
         match self {
             GeneratorConfig::Mlp(c) => c.output,
+            GeneratorConfig::Conv(c) => c.output,
         }
     }
 
-    /// `(fan_in, fan_out)` of each dense layer, in order.
-    pub fn dense_shapes(&self) -> Vec<DenseShape> {
+    /// Each layer's forward product, in order.
+    pub fn gemm_shapes(&self) -> Vec<LayerGemm> {
         match self {
-            GeneratorConfig::Mlp(c) => {
-                chain_widths(c.input_len(), &c.hidden, c.image_shape.iter().product())
+            GeneratorConfig::Mlp(c) => dense_gemms(chain_widths(
+                c.input_len(),
+                &c.hidden,
+                c.image_shape.iter().product(),
+            )),
+            GeneratorConfig::Conv(c) => {
+                let [depth, mut rows, mut cols] = c.projected_shape();
+                let mut gemms = vec![(1, c.input_len(), depth * rows * cols)];
+                let mut from = depth;
+                for &to in c.channels[1..].iter().chain([&c.image_shape[0]]) {
+                    // x (pixels × in) · W (in × out·k²), then col2im.
+                    gemms.push((rows * cols, from, to * KERNEL * KERNEL));
+                    (from, rows, cols) = (to, rows * STRIDE, cols * STRIDE);
+                }
+                gemms
             }
         }
     }
@@ -126,18 +157,21 @@ impl DiscriminatorConfig {
     pub fn build(&self, p: &nn::Path, seed: u64) -> Result<Box<dyn Discriminator>, ModelError> {
         match self {
             DiscriminatorConfig::Mlp(c) => Ok(Box::new(MlpDiscriminator::new(p, c, seed)?)),
+            DiscriminatorConfig::Conv(c) => Ok(Box::new(ConvDiscriminator::new(p, c, seed)?)),
         }
     }
 
     pub fn validate(&self) -> Result<(), ModelError> {
         match self {
             DiscriminatorConfig::Mlp(c) => c.validate(),
+            DiscriminatorConfig::Conv(c) => c.validate(),
         }
     }
 
     pub fn image_shape(&self) -> [i64; 3] {
         match self {
             DiscriminatorConfig::Mlp(c) => c.image_shape,
+            DiscriminatorConfig::Conv(c) => c.image_shape,
         }
     }
 
@@ -145,15 +179,41 @@ impl DiscriminatorConfig {
     pub fn conditional(&self) -> bool {
         match self {
             DiscriminatorConfig::Mlp(c) => c.conditional,
+            DiscriminatorConfig::Conv(c) => c.conditional,
         }
     }
 
-    /// `(fan_in, fan_out)` of each dense layer, in order.
-    pub fn dense_shapes(&self) -> Vec<DenseShape> {
+    /// Scores depend on the other images of the batch (BatchNorm), which a gradient penalty
+    /// cannot allow.
+    pub fn uses_batch_statistics(&self) -> bool {
         match self {
-            DiscriminatorConfig::Mlp(c) => chain_widths(c.input_len(), &c.hidden, 1),
+            DiscriminatorConfig::Mlp(_) => false,
+            DiscriminatorConfig::Conv(c) => c.uses_batch_statistics(),
         }
     }
+
+    /// Each layer's forward product, in order.
+    pub fn gemm_shapes(&self) -> Vec<LayerGemm> {
+        match self {
+            DiscriminatorConfig::Mlp(c) => dense_gemms(chain_widths(c.input_len(), &c.hidden, 1)),
+            DiscriminatorConfig::Conv(c) => {
+                let [_, mut rows, mut cols] = c.image_shape;
+                let mut from = c.input_channels();
+                let mut gemms = Vec::new();
+                for &to in &c.channels {
+                    (rows, cols) = (rows / STRIDE, cols / STRIDE);
+                    gemms.push((rows * cols, from * KERNEL * KERNEL, to));
+                    from = to;
+                }
+                gemms.push((1, c.features(), 1));
+                gemms
+            }
+        }
+    }
+}
+
+fn dense_gemms(shapes: Vec<DenseShape>) -> Vec<LayerGemm> {
+    shapes.into_iter().map(|(i, o)| (1, i, o)).collect()
 }
 
 /// `(fan_in, fan_out)` of dense layers from `input` through `hidden` to `output`.
@@ -186,13 +246,26 @@ mod tests {
     }
 
     #[test]
-    fn dense_shapes_follow_the_widths() {
+    fn gemm_shapes_follow_the_widths() {
         let g = GeneratorConfig::Mlp(MlpGeneratorConfig::tutorial());
         assert_eq!(
-            g.dense_shapes(),
-            vec![(100, 256), (256, 512), (512, 1024), (1024, 784)]
+            g.gemm_shapes(),
+            vec![(1, 100, 256), (1, 256, 512), (1, 512, 1024), (1, 1024, 784)]
         );
         let d = DiscriminatorConfig::Mlp(MlpDiscriminatorConfig::tutorial());
-        assert_eq!(d.dense_shapes(), vec![(784, 512), (512, 256), (256, 1)]);
+        assert_eq!(
+            d.gemm_shapes(),
+            vec![(1, 784, 512), (1, 512, 256), (1, 256, 1)]
+        );
+        let g = GeneratorConfig::Conv(ConvGeneratorConfig::dcgan());
+        assert_eq!(
+            g.gemm_shapes(),
+            vec![(1, 100, 6272), (49, 128, 64 * 16), (196, 64, 16)]
+        );
+        let d = DiscriminatorConfig::Conv(ConvDiscriminatorConfig::dcgan());
+        assert_eq!(
+            d.gemm_shapes(),
+            vec![(196, 16, 64), (49, 64 * 16, 128), (1, 6272, 1)]
+        );
     }
 }

@@ -74,6 +74,8 @@ pub(crate) fn convert_config(text: &str) -> Result<TrainConfig, String> {
         model: ModelConfig::Gan(GanConfig {
             fake_mode: old.fake_mode,
             discriminator_update: Default::default(),
+            loss: Default::default(),
+            n_critic: 1,
             lr_decay: None,
             generator_optimizer: old.adam,
             discriminator_optimizer: old.adam,

@@ -68,6 +68,7 @@ pub use family::{
 pub use inference::{Digits, Samples, TrainedGenerator};
 pub use likelihood::LikelihoodReport;
 pub use lock::RunLock;
+pub use loss::GanLoss;
 pub use part::Part;
 pub use presets::{Preset, DEFAULT_PRESET, PRESETS};
 pub use run::{RunOutcome, TrainObserver};

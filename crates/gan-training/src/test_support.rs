@@ -27,6 +27,7 @@ pub(crate) fn vae(config: &mut TrainConfig) -> &mut VaeConfig {
 pub(crate) fn mlp_generator(config: &mut TrainConfig) -> &mut MlpGeneratorConfig {
     match &mut gan(config).generator {
         GeneratorConfig::Mlp(g) => g,
+        GeneratorConfig::Conv(_) => panic!("not an MLP generator"),
     }
 }
 
@@ -34,6 +35,9 @@ pub(crate) fn mlp_generator(config: &mut TrainConfig) -> &mut MlpGeneratorConfig
 pub(crate) fn mlp_discriminator(config: &mut TrainConfig) -> &mut MlpDiscriminatorConfig {
     match &mut gan(config).discriminator {
         DiscriminatorConfig::Mlp(d) => d,
+        DiscriminatorConfig::Conv(_) => {
+            panic!("not an MLP discriminator")
+        }
     }
 }
 
@@ -51,8 +55,15 @@ pub(crate) fn small_config(preset: &str) -> TrainConfig {
         model.latent_dim = 4;
         model.eval_importance_samples = 16;
     } else {
-        mlp_generator(&mut c).hidden = vec![16, 32];
-        mlp_discriminator(&mut c).hidden = vec![32, 16];
+        let model = gan(&mut c);
+        match &mut model.generator {
+            GeneratorConfig::Mlp(g) => g.hidden = vec![16, 32],
+            GeneratorConfig::Conv(g) => g.channels = vec![8, 4],
+        }
+        match &mut model.discriminator {
+            DiscriminatorConfig::Mlp(d) => d.hidden = vec![32, 16],
+            DiscriminatorConfig::Conv(d) => d.channels = vec![4, 8],
+        }
     }
     c.batch_size = 16;
     c.steps = 40;

@@ -423,14 +423,31 @@ mod tests {
     }
 
     /// For a preset without EMA (tutorial), one with it (mlp), a conditional one (cgan, here
-    /// with a decaying learning rate) and VAEs (binarized, with a KL warm-up and a decay
+    /// with a decaying learning rate), the convolutional ones (dcgan, here with spectral
+    /// norm; wgan-gp with its penalty and five critic steps per G step) and VAEs (binarized, with a KL warm-up and a decay
     /// across the resume point; conditional, with an EMA): a run interrupted at step 20 and resumed in a
     /// fresh trainer ends with the same metrics and every tensor (weights, optimizer moments,
     /// EMA) equal to a straight run's.
     #[test]
     fn identical_runs_and_exact_resume() {
-        for preset in ["tutorial", "mlp", "cgan", "vae-binarized", "cvae"] {
+        for preset in [
+            "tutorial",
+            "mlp",
+            "cgan",
+            "dcgan",
+            "wgan-gp",
+            "vae-binarized",
+            "cvae",
+        ] {
             let mut config = small_config(preset);
+            if preset == "dcgan" {
+                // Spectral norm's power-iteration vectors must survive the resume too.
+                if let gan_models::DiscriminatorConfig::Conv(d) =
+                    &mut crate::test_support::gan(&mut config).discriminator
+                {
+                    d.spectral_norm = true;
+                }
+            }
             if preset == "cgan" {
                 // A schedule that moves the rate before and after the resume point.
                 crate::test_support::gan(&mut config).lr_decay = Some(crate::schedule::LrDecay {
@@ -491,8 +508,16 @@ mod tests {
                 assert_eq!(averaged, preset == "cvae", "{preset}");
             } else {
                 assert_eq!(ema_tensors > 0, preset != "tutorial", "{preset}");
-                assert_eq!(manifest.parts["generator"].optimizer_steps, 40);
-                assert_eq!(manifest.parts["discriminator"].optimizer_steps, 80);
+                let (g_steps, d_steps) = match preset {
+                    "dcgan" => (40, 40),  // one joint D step per step
+                    "wgan-gp" => (8, 40), // G every fifth step
+                    _ => (40, 80),        // two D steps per step
+                };
+                assert_eq!(manifest.parts["generator"].optimizer_steps, g_steps);
+                assert_eq!(manifest.parts["discriminator"].optimizer_steps, d_steps);
+                if preset == "dcgan" {
+                    assert!(a.iter().any(|(n, _)| n == "discriminator.conv2.weight_u"));
+                }
             }
             assert_eq!(manifest, second.manifest(0.0));
 

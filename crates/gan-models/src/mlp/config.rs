@@ -88,23 +88,7 @@ impl MlpGeneratorConfig {
         check_widths("generator.hidden", &self.hidden)?;
         check_image_shape("generator.image_shape", &self.image_shape)?;
         self.activation.validate()?;
-        if let Norm::BatchNorm { momentum, eps } = self.norm {
-            if !(momentum > 0.0 && momentum <= 1.0) {
-                return Err(ModelError::InvalidConfig {
-                    field: "generator.norm.momentum",
-                    value: momentum.to_string(),
-                    why: "must be in (0, 1] (PyTorch convention: Keras 0.99 is 0.01)",
-                });
-            }
-            if !(eps > 0.0 && eps.is_finite()) {
-                return Err(ModelError::InvalidConfig {
-                    field: "generator.norm.eps",
-                    value: eps.to_string(),
-                    why: "must be positive",
-                });
-            }
-        }
-        Ok(())
+        self.norm.validate("generator.norm")
     }
 }
 

@@ -8,14 +8,11 @@ use tch::{nn, Tensor};
 use super::{Decoder, Encoder, VaeShape};
 use crate::conditioning::{append_labels, CLASSES};
 use crate::config::{Activation, WeightInit};
+use crate::conv::layer::{ConvLayer, STRIDE};
 use crate::error::ModelError;
 use crate::layers::{check_widths, dense, ActivationLayer, LayerInfo};
 use crate::matmul::MatmulKernel;
 use crate::tape::{Dense, Tape};
-
-const KERNEL: i64 = 4;
-const STRIDE: i64 = 2;
-const PADDING: i64 = 1;
 
 /// Channels after each strided convolution of the encoder; the decoder runs them in reverse.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,66 +55,6 @@ impl ConvVaeConfig {
             rows / factor,
             cols / factor,
         ]
-    }
-}
-
-/// A (transposed) convolution's weight and bias, uniform in ±1/√fan_in as PyTorch draws them.
-#[derive(Debug)]
-struct ConvLayer {
-    ws: Tensor,
-    bs: Tensor,
-}
-
-impl ConvLayer {
-    /// `transposed` weights are `(in, out, k, k)`, whose fan-in PyTorch counts as `out·k·k`.
-    fn new(
-        p: nn::Path,
-        input: i64,
-        output: i64,
-        transposed: bool,
-        rng: &DeviceRng,
-        layer: u64,
-    ) -> Self {
-        let device = p.device();
-        let (shape, fan_in) = if transposed {
-            ([input, output, KERNEL, KERNEL], output * KERNEL * KERNEL)
-        } else {
-            ([output, input, KERNEL, KERNEL], input * KERNEL * KERNEL)
-        };
-        let bound = 1.0 / (fan_in as f64).sqrt();
-        let draw = |stream: u64, shape: &[i64]| {
-            let u = rng
-                .uniform(stream, shape, device)
-                .expect("uniform draw on the var store's device");
-            (u * 2.0 - 1.0) * bound
-        };
-        ConvLayer {
-            ws: p.var_copy("weight", &draw(2 * layer, &shape)),
-            bs: p.var_copy("bias", &draw(2 * layer + 1, &[output])),
-        }
-    }
-
-    fn conv(&self, xs: &Tensor) -> Tensor {
-        xs.conv2d(
-            &self.ws,
-            Some(&self.bs),
-            [STRIDE; 2],
-            [PADDING; 2],
-            [1; 2],
-            1,
-        )
-    }
-
-    fn conv_transpose(&self, xs: &Tensor) -> Tensor {
-        xs.conv_transpose2d(
-            &self.ws,
-            Some(&self.bs),
-            [STRIDE; 2],
-            [PADDING; 2],
-            [0; 2],
-            1,
-            [1; 2],
-        )
     }
 }
 
@@ -206,7 +143,7 @@ impl Encoder for ConvEncoder {
             cols /= STRIDE;
             rows.push(LayerInfo::new(
                 format!("conv{}", i + 1),
-                "Conv2D(4×4, stride 2)",
+                "Conv2D 4×4/2",
                 &[channels, rows_, cols],
             ));
             rows.push(LayerInfo::new(
@@ -324,7 +261,7 @@ impl Decoder for ConvDecoder {
             (c, h, w) = (to, h * STRIDE, w * STRIDE);
             rows.push(LayerInfo::new(
                 format!("deconv{}", i + 1),
-                "Conv2DTranspose(4×4, stride 2)",
+                "Conv2DTranspose 4×4/2",
                 &[c, h, w],
             ));
             if i + 1 < last {

@@ -1,10 +1,13 @@
-//! The GAN family: a generator and a discriminator trained against each other with
-//! binary cross-entropy, in the tutorial's loop (D on a real batch, D on a fake batch, G
-//! through D), each with its own Adam and, for G, optionally an EMA of its weights.
+//! The GAN family: a generator and a discriminator (critic) trained against each other, in
+//! the tutorial's loop (D on a real batch, D on a fake batch, G through D), each with its
+//! own Adam and, for G, optionally an EMA of its weights. The loss is configurable
+//! ([`GanLoss`]: the tutorial's BCE, hinge, least squares, WGAN-GP), and D may take several
+//! steps per G step (`n_critic`).
 
 use gan_data::rng::stream_seed;
 use gan_data::DeviceRng;
 use gan_models::conditioning::balanced_labels;
+use gan_models::conditioning::CLASSES;
 use gan_models::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, Summary, Tape};
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
@@ -14,7 +17,7 @@ use super::{Batch, BuildContext, Family, Metric, SampleWeights, StepProducts};
 use crate::adam::AdamConfig;
 use crate::ema::{EmaConfig, EmaNormalization};
 use crate::error::TrainError;
-use crate::loss::{accuracy, bce_with_logits};
+use crate::loss::{accuracy, gradient_penalty, GanLoss};
 use crate::part::Part;
 use crate::schedule::LrDecay;
 
@@ -55,6 +58,13 @@ pub struct GanConfig {
     pub discriminator_update: DiscriminatorUpdate,
     pub generator_optimizer: AdamConfig,
     pub discriminator_optimizer: AdamConfig,
+    /// What D and G minimise; the tutorial's BCE when absent.
+    #[serde(default, skip_serializing_if = "GanLoss::is_non_saturating")]
+    pub loss: GanLoss,
+    /// D (critic) steps per G step: each training step is one D update on its own real
+    /// batch, and every `n_critic`-th also updates G (PyTorch-GAN's WGAN-GP loop).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub n_critic: u32,
     /// Both optimizers' rates decay on this schedule when present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lr_decay: Option<LrDecay>,
@@ -65,6 +75,15 @@ pub struct GanConfig {
     pub discriminator: DiscriminatorConfig,
 }
 
+fn one() -> u32 {
+    1
+}
+
+fn is_one(value: &u32) -> bool {
+    *value == 1
+}
+
+/// The non-saturating (BCE) loss's metrics.
 pub(super) const METRICS: &[Metric] = &[
     Metric {
         key: "d_loss",
@@ -86,11 +105,64 @@ pub(super) const METRICS: &[Metric] = &[
     },
 ];
 
+const fn g_loss(panel: &'static str) -> Metric {
+    Metric {
+        key: "g_loss",
+        label: "G loss",
+        panel,
+        percent: false,
+    }
+}
+
+const HINGE_METRICS: &[Metric] = &[
+    Metric {
+        key: "d_loss",
+        label: "D loss",
+        panel: "loss (hinge)",
+        percent: false,
+    },
+    g_loss("loss (hinge)"),
+];
+
+const LEAST_SQUARES_METRICS: &[Metric] = &[
+    Metric {
+        key: "d_loss",
+        label: "D loss",
+        panel: "loss (least squares)",
+        percent: false,
+    },
+    g_loss("loss (least squares)"),
+];
+
+const WASSERSTEIN_METRICS: &[Metric] = &[
+    Metric {
+        key: "critic_loss",
+        label: "critic loss",
+        panel: "loss (Wasserstein)",
+        percent: false,
+    },
+    Metric {
+        key: "wasserstein",
+        label: "W estimate",
+        panel: "E[D(real)] − E[D(fake)]",
+        percent: false,
+    },
+    Metric {
+        key: "penalty",
+        label: "GP",
+        panel: "gradient penalty (unweighted)",
+        percent: false,
+    },
+    g_loss("loss (Wasserstein)"),
+];
+
 /// Random streams of a run's seed. Step `s` draws its noise from stream `s`; these sit far
 /// above any step.
 const GENERATOR_INIT_STREAM: u64 = u64::MAX - 1;
 const DISCRIMINATOR_INIT_STREAM: u64 = u64::MAX - 2;
 const EMA_NORMALIZATION_STREAM: u64 = u64::MAX - 3;
+/// The seed of the generator whose stream `s` draws step `s`'s interpolation coefficients.
+const PENALTY_STREAM: u64 = u64::MAX - 4;
 /// Noise vectors whose activations estimate the EMA generator's normalisation statistics.
 const EMA_NORMALIZATION_SAMPLES: i64 = 4096;
 
@@ -106,6 +178,30 @@ impl GanConfig {
         }
         self.generator.validate()?;
         self.discriminator.validate()?;
+        self.loss.validate()?;
+        if self.n_critic == 0 || self.n_critic > 100 {
+            return Err(TrainError::invalid(
+                "n_critic",
+                self.n_critic,
+                "D steps per G step must be in 1..=100 (WGAN-GP uses 5)",
+            ));
+        }
+        if self.loss.penalty_weight().is_some() {
+            if self.discriminator_update != DiscriminatorUpdate::Joint {
+                return Err(TrainError::invalid(
+                    "discriminator_update",
+                    "separate",
+                    "the Wasserstein loss with a gradient penalty scores real and fake images in one critic step: set discriminator_update = \"joint\"",
+                ));
+            }
+            if self.discriminator.uses_batch_statistics() {
+                return Err(TrainError::invalid(
+                    "discriminator.norm",
+                    "batch-norm",
+                    "a gradient penalty needs each image's score to depend on that image alone: use layer-norm or none",
+                ));
+            }
+        }
         if self.generator.conditional() != self.discriminator.conditional() {
             return Err(TrainError::invalid(
                 "discriminator.conditional",
@@ -129,26 +225,58 @@ impl GanConfig {
         Ok(())
     }
 
-    /// Per step: G forward twice (the fakes of the D update, then the G update), D forward
-    /// three times (real, fake, through G); weight gradients of D twice and of G once; input
-    /// gradients of every layer but the first, for both D updates and the G update, plus D's
-    /// first layer in the G update (the gradient flows into G's images).
+    /// What a step reports, which depends on the loss.
+    pub fn metrics(&self) -> &'static [Metric] {
+        match self.loss {
+            GanLoss::NonSaturating => METRICS,
+            GanLoss::Hinge => HINGE_METRICS,
+            GanLoss::LeastSquares => LEAST_SQUARES_METRICS,
+            GanLoss::Wasserstein { .. } => WASSERSTEIN_METRICS,
+        }
+    }
+
+    /// Per step (one D update, and a G update every `n_critic` steps, averaged): G forward
+    /// for the fakes and again in its update, D forward on real and fake (and through G);
+    /// weight gradients of D once per D update and of G once per G update; input gradients of
+    /// every layer but the first in each backward pass, plus D's first layer in the G update
+    /// (the gradient flows into G's images). A gradient penalty adds a D forward and about
+    /// three D backward passes, which are counted as such.
     pub fn step_products(&self, b: i64) -> StepProducts {
+        let separate = u32::from(self.discriminator_update == DiscriminatorUpdate::Separate);
+        let penalty = u32::from(self.loss.penalty_weight().is_some());
+        // Counts per n_critic steps, then divided (rounded up) into per-step counts.
+        let n = self.n_critic;
+        let per_step = |count: u32| count.div_ceil(n);
         let mut products = Vec::new();
-        for (i, (fan_in, fan_out)) in self.generator.dense_shapes().into_iter().enumerate() {
-            products.push(((b, fan_in, fan_out), 2)); // forward
-            products.push(((fan_out, b, fan_in), 1)); // weight gradient
+        for (i, (rows, fan_in, fan_out)) in self.generator.gemm_shapes().into_iter().enumerate() {
+            let m = b * rows;
+            products.push(((m, fan_in, fan_out), per_step(n + 1))); // fakes, G update
+            products.push(((fan_out, m, fan_in), per_step(1))); // weight gradient
             if i > 0 {
-                products.push(((b, fan_out, fan_in), 1)); // input gradient
+                products.push(((m, fan_out, fan_in), per_step(1))); // input gradient
             }
         }
-        for (i, (fan_in, fan_out)) in self.discriminator.dense_shapes().into_iter().enumerate() {
-            products.push(((b, fan_in, fan_out), 3));
-            products.push(((fan_out, b, fan_in), 2));
-            products.push(((b, fan_out, fan_in), if i > 0 { 3 } else { 1 }));
+        for (i, (rows, fan_in, fan_out)) in self.discriminator.gemm_shapes().into_iter().enumerate()
+        {
+            let m = b * rows;
+            let updates = n * (1 + separate + 3 * penalty);
+            products.push(((m, fan_in, fan_out), per_step(n * (2 + penalty) + 1)));
+            products.push(((fan_out, m, fan_in), per_step(updates)));
+            let input_grads = updates * u32::from(i > 0) + 1;
+            products.push(((m, fan_out, fan_in), per_step(input_grads)));
         }
         products
     }
+}
+
+/// What one D update saw: its losses, and the scores (without gradients) of both batches.
+struct CriticStep {
+    real_loss: Tensor,
+    fake_loss: Tensor,
+    real_scores: Tensor,
+    fake_scores: Tensor,
+    /// The unweighted gradient penalty, for the Wasserstein loss.
+    penalty: Option<Tensor>,
 }
 
 /// A generator, its EMA copy, a discriminator, and the labels of the loss.
@@ -162,6 +290,8 @@ pub struct GanFamily {
     discriminator: Box<dyn Discriminator>,
     discriminator_part: Part,
     rng: DeviceRng,
+    /// Step `s`'s interpolation coefficients of the gradient penalty come from stream `s`.
+    penalty_rng: DeviceRng,
     real_labels: Tensor,
     fake_labels: Tensor,
 }
@@ -202,58 +332,123 @@ impl GanFamily {
             discriminator,
             discriminator_part,
             rng: DeviceRng::new(context.seed),
+            penalty_rng: DeviceRng::new(stream_seed(context.seed, PENALTY_STREAM)),
             real_labels: Tensor::ones(labels_shape, (Kind::Float, device)),
             fake_labels: Tensor::zeros(labels_shape, (Kind::Float, device)),
         })
     }
 
-    /// One Adam step of D on `images` (of `classes`, when conditional) labelled real (1) or
-    /// fake (0); returns loss and accuracy measured before the update, as Keras'
-    /// `train_on_batch` reports them.
+    /// One Adam step of D on `images` (of `classes`, when conditional) as real or fake;
+    /// returns the loss and the scores, measured before the update (as Keras'
+    /// `train_on_batch` reports them).
     fn update_discriminator(
         &mut self,
         images: &Tensor,
         classes: Option<&Tensor>,
         real: bool,
     ) -> (Tensor, Tensor) {
-        let labels = if real {
-            &self.real_labels
-        } else {
-            &self.fake_labels
-        };
         let tape = Tape::new();
-        let logits = self.discriminator.forward(images, classes, Some(&tape));
-        let loss = bce_with_logits(&logits, labels);
-        let acc = accuracy(&logits.detach(), labels);
+        let scores = self.discriminator.forward(images, classes, Some(&tape));
+        let loss = if real {
+            self.config.loss.real(&scores)
+        } else {
+            self.config.loss.fake(&scores)
+        };
         let grads = tape.gradients(&loss, self.discriminator_part.params());
         self.discriminator_part.apply_gradients(&grads);
-        (loss, acc)
+        (loss, scores.detach())
     }
 
-    /// One Adam step of D on the sum of its losses on `real` (label 1) and `fake` (label 0);
-    /// returns each loss and accuracy measured before the update.
-    fn update_discriminator_jointly(
+    /// Two Adam steps of D, on the real batch then on the fake one (the tutorial's two
+    /// `train_on_batch` calls).
+    fn update_discriminator_separately(
         &mut self,
         real: (&Tensor, Option<&Tensor>),
         fake: (&Tensor, Option<&Tensor>),
-    ) -> [(Tensor, Tensor); 2] {
+    ) -> CriticStep {
+        let (real_loss, real_scores) = self.update_discriminator(real.0, real.1, true);
+        let (fake_loss, fake_scores) = self.update_discriminator(fake.0, fake.1, false);
+        CriticStep {
+            real_loss,
+            fake_loss,
+            real_scores,
+            fake_scores,
+            penalty: None,
+        }
+    }
+
+    /// One Adam step of D on the sum of its losses on `real` and `fake`, plus the gradient
+    /// penalty when the loss has one (its coefficients drawn from `step`'s stream). With a
+    /// penalty every gradient comes from autograd: the dense-layer tape cannot form the
+    /// second derivatives the penalty's gradient needs.
+    fn update_discriminator_jointly(
+        &mut self,
+        step: u64,
+        real: (&Tensor, Option<&Tensor>),
+        fake: (&Tensor, Option<&Tensor>),
+    ) -> Result<CriticStep, TrainError> {
+        let loss_kind = self.config.loss;
         let tape = Tape::new();
-        let real_logits = self.discriminator.forward(real.0, real.1, Some(&tape));
-        let fake_logits = self.discriminator.forward(fake.0, fake.1, Some(&tape));
-        let real_loss = bce_with_logits(&real_logits, &self.real_labels);
-        let fake_loss = bce_with_logits(&fake_logits, &self.fake_labels);
-        let grads = tape.gradients(&(&real_loss + &fake_loss), self.discriminator_part.params());
+        let taped = loss_kind.penalty_weight().is_none().then_some(&tape);
+        let real_scores = self.discriminator.forward(real.0, real.1, taped);
+        let fake_scores = self.discriminator.forward(fake.0, fake.1, taped);
+        let real_loss = loss_kind.real(&real_scores);
+        let fake_loss = loss_kind.fake(&fake_scores);
+        let mut loss = &real_loss + &fake_loss;
+        let penalty = match loss_kind.penalty_weight() {
+            Some(weight) => {
+                let size = real.0.size()[0];
+                let coefficients = self.penalty_rng.uniform(step, &[size], self.device)?;
+                let discriminator = &self.discriminator;
+                // Interpolates between a real image and a fake of the same class.
+                let penalty = gradient_penalty(
+                    |points| discriminator.forward(points, real.1, None),
+                    real.0,
+                    fake.0,
+                    &coefficients,
+                );
+                loss += &penalty * weight;
+                Some(penalty.detach())
+            }
+            None => None,
+        };
+        let grads = tape.gradients(&loss, self.discriminator_part.params());
         self.discriminator_part.apply_gradients(&grads);
-        [
-            (
-                real_loss,
-                accuracy(&real_logits.detach(), &self.real_labels),
-            ),
-            (
-                fake_loss,
-                accuracy(&fake_logits.detach(), &self.fake_labels),
-            ),
-        ]
+        Ok(CriticStep {
+            real_loss,
+            fake_loss,
+            real_scores: real_scores.detach(),
+            fake_scores: fake_scores.detach(),
+            penalty,
+        })
+    }
+
+    /// The step's reported values, in [`GanConfig::metrics`] order.
+    fn report(&self, critic: &CriticStep, g_loss: &Tensor) -> Vec<f64> {
+        let value = |t: &Tensor| t.double_value(&[]);
+        let (real_loss, fake_loss) = (value(&critic.real_loss), value(&critic.fake_loss));
+        let g_loss = value(g_loss);
+        match self.config.loss {
+            GanLoss::NonSaturating => {
+                let real_acc = accuracy(&critic.real_scores, &self.real_labels);
+                let fake_acc = accuracy(&critic.fake_scores, &self.fake_labels);
+                vec![
+                    0.5 * (real_loss + fake_loss),
+                    0.5 * (value(&real_acc) + value(&fake_acc)),
+                    g_loss,
+                ]
+            }
+            GanLoss::Hinge | GanLoss::LeastSquares => vec![0.5 * (real_loss + fake_loss), g_loss],
+            GanLoss::Wasserstein { gradient_penalty } => {
+                let penalty = critic.penalty.as_ref().map_or(0.0, value);
+                vec![
+                    real_loss + fake_loss + gradient_penalty * penalty,
+                    -(real_loss + fake_loss),
+                    penalty,
+                    g_loss,
+                ]
+            }
+        }
     }
 
     /// One Adam step of G through D with "real" labels. Gradients are taken with respect to
@@ -261,8 +456,8 @@ impl GanFamily {
     fn update_generator(&mut self, noise: &Tensor, classes: Option<&Tensor>) -> Tensor {
         let tape = Tape::new();
         let images = self.generator.forward(noise, classes, true, Some(&tape));
-        let logits = self.discriminator.forward(&images, classes, None);
-        let loss = bce_with_logits(&logits, &self.real_labels);
+        let scores = self.discriminator.forward(&images, classes, None);
+        let loss = self.config.loss.generator(&scores);
         let grads = tape.gradients(&loss, self.generator_part.params());
         self.generator_part.apply_gradients(&grads);
         loss
@@ -271,34 +466,40 @@ impl GanFamily {
 
 impl Family for GanFamily {
     fn metrics(&self) -> &'static [Metric] {
-        METRICS
+        self.config.metrics()
     }
 
     /// One iteration of the tutorial's loop:
     /// 1. a fake batch from G without gradients (noise of the step's stream);
-    /// 2. a D update on the real batch with label 1, then a second D update on the fake batch
-    ///    with label 0 (two optimizer steps, as two `train_on_batch` calls are; or one step
-    ///    on both losses with [`DiscriminatorUpdate::Joint`]);
-    /// 3. a G update on fresh noise through D with label 1; only G's parameters change.
+    /// 2. a D update on the real batch as real, then a second D update on the fake batch as
+    ///    fake (two optimizer steps, as two `train_on_batch` calls are; or one step on both
+    ///    losses, and the gradient penalty, with [`DiscriminatorUpdate::Joint`]);
+    /// 3. every `n_critic`-th step, a G update on fresh noise through D; only G's parameters
+    ///    change. On other steps the G loss reported is G's loss on the step's fakes as D
+    ///    scored them before its update, so every step reports every metric.
     ///
-    /// A conditional GAN gives D the real batch's classes and draws its fakes' classes
-    /// balanced (every class equally often, rotating with the step).
+    /// Spectral norms advance one power iteration first. A conditional GAN gives D the real
+    /// batch's classes and draws its fakes' classes balanced (every class equally often,
+    /// rotating with the step); with a gradient penalty the fakes of D's step take the real
+    /// batch's classes, so that each interpolate lies between two images of one class.
     fn step(&mut self, batch: &Batch) -> Result<Vec<f64>, TrainError> {
         if let Some(decay) = &self.config.lr_decay {
             let factor = decay.factor(batch.step);
             self.generator_part.scale_learning_rate(factor);
             self.discriminator_part.scale_learning_rate(factor);
         }
+        self.discriminator.power_iteration();
         let size = batch.images.size()[0];
         let latent = self.generator.latent_dim();
         // Both noise batches of the step in one draw: [0] for the fakes, [1] for the G update.
         let noise = self
             .rng
             .normal(batch.step, &[2, size, latent], self.device)?;
-        let (real_classes, fake_classes) = match (self.generator.conditional(), &batch.labels) {
+        let (real_classes, generated_classes) = match (self.generator.conditional(), &batch.labels)
+        {
             (false, _) => (None, None),
             (true, Some(labels)) => {
-                let offset = (batch.step % gan_models::CLASSES as u64) as i64 * size;
+                let offset = (batch.step % CLASSES as u64) as i64 * size;
                 (
                     Some(labels),
                     Some(balanced_labels(size, offset, self.device)),
@@ -312,32 +513,31 @@ impl Family for GanFamily {
                 ))
             }
         };
+        let fake_classes = match self.config.loss.penalty_weight() {
+            Some(_) => real_classes,
+            None => generated_classes.as_ref(),
+        };
         let fake_in_training_mode = self.config.fake_mode == FakeMode::Training;
         let fake = tch::no_grad(|| {
-            self.generator.forward(
-                &noise.get(0),
-                fake_classes.as_ref(),
-                fake_in_training_mode,
-                None,
-            )
+            self.generator
+                .forward(&noise.get(0), fake_classes, fake_in_training_mode, None)
         });
-        let [(d_loss_real, d_acc_real), (d_loss_fake, d_acc_fake)] =
-            match self.config.discriminator_update {
-                DiscriminatorUpdate::Separate => [
-                    self.update_discriminator(&batch.images, real_classes, true),
-                    self.update_discriminator(&fake, fake_classes.as_ref(), false),
-                ],
-                DiscriminatorUpdate::Joint => self.update_discriminator_jointly(
-                    (&batch.images, real_classes),
-                    (&fake, fake_classes.as_ref()),
-                ),
-            };
-        let g_loss = self.update_generator(&noise.get(1), fake_classes.as_ref());
-        Ok(vec![
-            0.5 * (d_loss_real.double_value(&[]) + d_loss_fake.double_value(&[])),
-            0.5 * (d_acc_real.double_value(&[]) + d_acc_fake.double_value(&[])),
-            g_loss.double_value(&[]),
-        ])
+        let real = (&batch.images, real_classes);
+        let critic = match self.config.discriminator_update {
+            DiscriminatorUpdate::Separate => {
+                self.update_discriminator_separately(real, (&fake, fake_classes))
+            }
+            DiscriminatorUpdate::Joint => {
+                self.update_discriminator_jointly(batch.step, real, (&fake, fake_classes))?
+            }
+        };
+        let updates_generator = (batch.step + 1) % u64::from(self.config.n_critic) == 0;
+        let g_loss = if updates_generator {
+            self.update_generator(&noise.get(1), generated_classes.as_ref())
+        } else {
+            self.config.loss.generator(&critic.fake_scores)
+        };
+        Ok(self.report(&critic, &g_loss))
     }
 
     fn generate(&self, noise: &Tensor, labels: Option<&Tensor>, weights: SampleWeights) -> Tensor {
@@ -568,6 +768,99 @@ mod tests {
         // samples they agree to well under a percent.
         let gap = (eval - train).abs().max().double_value(&[]);
         assert!(gap < 5e-3, "inference and batch statistics differ by {gap}");
+    }
+
+    /// WGAN-GP: every step moves the critic, only every fifth moves G; every step reports
+    /// the critic loss (its parts adding up), the Wasserstein estimate, the penalty and a G
+    /// loss.
+    #[test]
+    fn wgan_gp_updates_the_critic_every_step_and_g_every_fifth() {
+        let mut f = family_with("wgan-gp", DiscriminatorUpdate::Joint);
+        let real = toy_images(16)
+            .to_tensor(gan_data::Scaling::MinusOneToOne, Device::Cpu)
+            .unwrap();
+        assert_eq!(
+            f.metrics().iter().map(|m| m.key).collect::<Vec<_>>(),
+            ["critic_loss", "wasserstein", "penalty", "g_loss"]
+        );
+        for step in 0..10 {
+            let (g0, d0) = (
+                snapshot(f.generator_part.vars()),
+                snapshot(f.discriminator_part.vars()),
+            );
+            let values = f
+                .step(&Batch {
+                    step,
+                    images: real.shallow_clone(),
+                    labels: None,
+                })
+                .unwrap();
+            assert!(values.iter().all(|v| v.is_finite()), "{values:?}");
+            let [critic, wasserstein, penalty, _] = values[..] else {
+                panic!("{values:?}")
+            };
+            assert!(penalty >= 0.0);
+            assert!((critic - (-wasserstein + 10.0 * penalty)).abs() < 1e-4);
+            assert!(!changed(&d0, f.discriminator_part.vars()).is_empty());
+            // Making the fakes in training mode moves BatchNorm's running statistics.
+            let g_moved = changed(&g0, f.generator_part.vars())
+                .iter()
+                .any(|name| !name.contains("running"));
+            assert_eq!(g_moved, step % 5 == 4, "step {step}");
+        }
+    }
+
+    /// Settings a gradient penalty cannot work with are refused, naming the field.
+    #[test]
+    fn penalty_refuses_separate_updates_and_batch_norm_critics() {
+        let mut config = small_config("wgan-gp");
+        gan(&mut config).discriminator_update = DiscriminatorUpdate::Separate;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("discriminator_update"), "{err}");
+        let mut config = small_config("wgan-gp");
+        if let DiscriminatorConfig::Conv(d) = &mut gan(&mut config).discriminator {
+            d.norm = gan_models::conv::CriticNorm::BatchNorm {
+                momentum: 0.1,
+                eps: 1e-5,
+            };
+        }
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("discriminator.norm"), "{err}");
+        gan(&mut config).n_critic = 0;
+        assert!(config.validate().is_err());
+        let text = small_config("wgan-gp").to_toml();
+        assert!(
+            text.contains("n_critic = 5") && text.contains("kind = \"wasserstein\""),
+            "{text}"
+        );
+    }
+
+    /// Hinge and least squares train the conv GAN too, reporting D and G losses only.
+    #[test]
+    fn other_losses_step_and_report_two_metrics() {
+        for loss in [GanLoss::Hinge, GanLoss::LeastSquares] {
+            let mut c = small_config("dcgan");
+            gan(&mut c).loss = loss;
+            let context = BuildContext {
+                device: Device::Cpu,
+                seed: 3,
+                batch_size: 16,
+                matmul: c.matmul.resolve(Device::Cpu).unwrap(),
+            };
+            let mut f = GanFamily::new(gan(&mut c), &context).unwrap();
+            let real = toy_images(16)
+                .to_tensor(gan_data::Scaling::MinusOneToOne, Device::Cpu)
+                .unwrap();
+            let values = f
+                .step(&Batch {
+                    step: 0,
+                    images: real,
+                    labels: None,
+                })
+                .unwrap();
+            assert_eq!(values.len(), 2);
+            assert!(values.iter().all(|v| v.is_finite()));
+        }
     }
 
     #[test]

@@ -155,7 +155,7 @@ impl ModelConfig {
 
     pub fn metrics(&self) -> &'static [Metric] {
         match self {
-            ModelConfig::Gan(_) => gan::METRICS,
+            ModelConfig::Gan(c) => c.metrics(),
             ModelConfig::Vae(_) => vae::METRICS,
         }
     }

@@ -9,6 +9,7 @@ use crate::adam::{AdamConfig, EpsilonStyle};
 use crate::config::TrainConfig;
 use crate::ema::{EmaConfig, EmaNormalization};
 use crate::family::{DiscriminatorUpdate, FakeMode, GanConfig, ModelConfig};
+use crate::loss::GanLoss;
 use crate::schedule::LrDecay;
 
 /// The Keras tutorial exactly: ReLU in D, sigmoid output, data in [0, 1], Keras Adam
@@ -20,6 +21,8 @@ pub(super) fn tutorial() -> TrainConfig {
         ModelConfig::Gan(GanConfig {
             fake_mode: FakeMode::Inference,
             discriminator_update: DiscriminatorUpdate::Separate,
+            loss: GanLoss::NonSaturating,
+            n_critic: 1,
             lr_decay: None,
             generator_optimizer: AdamConfig::keras(),
             discriminator_optimizer: AdamConfig::keras(),
@@ -31,7 +34,7 @@ pub(super) fn tutorial() -> TrainConfig {
 }
 
 /// PyTorch's Adam as GAN practice sets it: lr 2e-4, β1 0.5.
-fn gan_adam() -> AdamConfig {
+pub(super) fn gan_adam() -> AdamConfig {
     AdamConfig {
         lr: 2e-4,
         beta1: 0.5,
@@ -64,6 +67,8 @@ pub(super) fn mlp() -> TrainConfig {
         ModelConfig::Gan(GanConfig {
             fake_mode: FakeMode::Training,
             discriminator_update: DiscriminatorUpdate::Separate,
+            loss: GanLoss::NonSaturating,
+            n_critic: 1,
             lr_decay: None,
             generator_optimizer: gan_adam(),
             discriminator_optimizer: gan_adam(),
@@ -91,9 +96,12 @@ pub(super) fn cgan() -> TrainConfig {
     let ModelConfig::Gan(gan) = &mut config.model else {
         unreachable!("mlp is a GAN preset")
     };
-    let GeneratorConfig::Mlp(generator) = &mut gan.generator;
+    let (GeneratorConfig::Mlp(generator), DiscriminatorConfig::Mlp(discriminator)) =
+        (&mut gan.generator, &mut gan.discriminator)
+    else {
+        unreachable!("mlp's networks are MLPs")
+    };
     generator.conditional = true;
-    let DiscriminatorConfig::Mlp(discriminator) = &mut gan.discriminator;
     discriminator.conditional = true;
     discriminator.label_input = LabelInput::Projection;
     gan.lr_decay = Some(LrDecay {

@@ -1,8 +1,9 @@
 //! Presets as data: a name, one line of description and a builder each. The CLI's choices,
 //! `gan presets`, `gan summary`, `gan bench` and error messages all read [`PRESETS`], so a
 //! new preset is one entry here (its builder lives in the family's file: `presets/gan.rs`,
-//! `presets/vae.rs`).
+//! `presets/conv_gan.rs`, `presets/vae.rs`).
 
+mod conv_gan;
 mod gan;
 mod vae;
 
@@ -12,6 +13,7 @@ use gan_models::MatmulChoice;
 use crate::config::{default_eval_samples, DeviceChoice, TrainConfig};
 use crate::error::TrainError;
 use crate::family::ModelConfig;
+use conv_gan::{dcgan, wgan_gp};
 use gan::{cgan, mlp, tutorial};
 use vae::{cvae, vae, vae_binarized};
 
@@ -59,6 +61,20 @@ pub const PRESETS: &[Preset] = &[
                       `gan generate --digit`",
         notice: None,
         build: cgan,
+    },
+    Preset {
+        name: "dcgan",
+        description: "DCGAN: transposed-convolution G and strided-convolution D with \
+                      BatchNorm, BCE, batch 64; samples from an EMA of G",
+        notice: None,
+        build: dcgan,
+    },
+    Preset {
+        name: "wgan-gp",
+        description: "WGAN-GP on DCGAN's networks: critic without BatchNorm, gradient \
+                      penalty 10, 5 critic steps per G step, Adam β1 0 / β2 0.9",
+        notice: None,
+        build: wgan_gp,
     },
     Preset {
         name: "vae",

@@ -1,0 +1,160 @@
+"""PyTorch eager reference for `cargo xtask bench`: the `dcgan` and `wgan-gp` presets, step
+for step.
+
+Same networks (G: 100 → Linear → 128×7×7 → BatchNorm, ReLU → ConvTranspose 4×4/2 → 64×14×14
+→ BatchNorm, ReLU → ConvTranspose 4×4/2 → 1×28×28 → tanh; D: Conv 4×4/2 → 64 → LeakyReLU(0.2)
+→ Conv 4×4/2 → 128 (→ BatchNorm for dcgan) → LeakyReLU → Linear → 1, PyTorch's default
+initialisation), same loop, same Adam settings, thread count and batch size:
+
+- dcgan: a real batch sampled with replacement, fakes from G without gradients, one D step on
+  the BCE of both batches, a G step through D on fresh noise, an EMA update of G's weights.
+- wgan-gp: each step one critic step on `E[D(fake)] − E[D(real)] + 10·GP` (interpolation
+  coefficients per sample, the gradient's norm per sample, `create_graph=True`), and every
+  fifth step a G step on `−E[D(G(z))]` and an EMA update.
+
+Prints one JSON object: the median steps/s of the repeats.
+
+    python torch_conv_gan.py --preset dcgan --batch-size 64 --threads 2 --data-dir DIR
+"""
+
+import argparse
+import gzip
+import json
+import os
+import statistics
+import time
+import warnings
+
+warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+
+def load_images(data_dir):
+    path = os.path.join(data_dir, "train-images-idx3-ubyte.gz")
+    if not os.path.exists(path):
+        raw = open(path[:-3], "rb").read()
+    else:
+        raw = gzip.open(path, "rb").read()
+    count = int.from_bytes(raw[4:8], "big")
+    pixels = torch.frombuffer(bytearray(raw[16:]), dtype=torch.uint8)
+    return pixels.view(count, 1, 28, 28)
+
+
+def networks(preset):
+    generator = nn.Sequential(
+        nn.Linear(100, 128 * 7 * 7),
+        nn.Unflatten(1, (128, 7, 7)),
+        nn.BatchNorm2d(128),
+        nn.ReLU(),
+        nn.ConvTranspose2d(128, 64, 4, 2, 1),
+        nn.BatchNorm2d(64),
+        nn.ReLU(),
+        nn.ConvTranspose2d(64, 1, 4, 2, 1),
+        nn.Tanh(),
+    )
+    norm = [nn.BatchNorm2d(128)] if preset == "dcgan" else []
+    discriminator = nn.Sequential(
+        nn.Conv2d(1, 64, 4, 2, 1),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(64, 128, 4, 2, 1),
+        *norm,
+        nn.LeakyReLU(0.2),
+        nn.Flatten(),
+        nn.Linear(128 * 7 * 7, 1),
+    )
+    return generator, discriminator
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--preset", choices=["dcgan", "wgan-gp"], default="dcgan")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--data-dir", required=True)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(42)
+
+    data = load_images(args.data_dir).float() / 127.5 - 1.0
+    generator, discriminator = networks(args.preset)
+    wgan = args.preset == "wgan-gp"
+    betas = (0.0, 0.9) if wgan else (0.5, 0.999)
+    g_opt = torch.optim.Adam(generator.parameters(), lr=2e-4, betas=betas)
+    d_opt = torch.optim.Adam(discriminator.parameters(), lr=2e-4, betas=betas)
+    bce = nn.BCEWithLogitsLoss()
+    batch = args.batch_size
+    ones = torch.ones(batch, 1)
+    zeros = torch.zeros(batch, 1)
+    ema = [p.detach().clone() for p in generator.parameters()]
+    live = [p.detach() for p in generator.parameters()]
+    counters = {"step": 0, "ema": 0}
+
+    def critic_step(real, fake):
+        d_opt.zero_grad(set_to_none=True)
+        real_scores = discriminator(real)
+        fake_scores = discriminator(fake)
+        if not wgan:
+            loss = bce(real_scores, ones) + bce(fake_scores, zeros)
+        else:
+            eps = torch.rand(batch, 1, 1, 1)
+            points = (eps * real + (1 - eps) * fake).requires_grad_(True)
+            (grads,) = torch.autograd.grad(
+                discriminator(points).sum(), points, create_graph=True
+            )
+            penalty = ((grads.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
+            loss = fake_scores.mean() - real_scores.mean() + 10.0 * penalty
+        loss.backward()
+        d_opt.step()
+        return loss
+
+    def generator_step():
+        g_opt.zero_grad(set_to_none=True)
+        discriminator.requires_grad_(False)
+        scores = discriminator(generator(torch.randn(batch, 100)))
+        loss = -scores.mean() if wgan else bce(scores, ones)
+        loss.backward()
+        discriminator.requires_grad_(True)
+        g_opt.step()
+        t = counters["ema"]
+        decay = min(0.999, (1 + t) / (10 + t))
+        torch._foreach_lerp_(ema, live, 1.0 - decay)
+        counters["ema"] += 1
+        return loss
+
+    def step():
+        real = data[torch.randint(0, data.shape[0], (batch,))]
+        with torch.no_grad():
+            fake = generator(torch.randn(batch, 100))
+        d_loss = critic_step(real, fake)
+        counters["step"] += 1
+        # gan-rs reads the losses each step for metrics.csv; so does this.
+        if not wgan or counters["step"] % 5 == 0:
+            return d_loss.item(), generator_step().item()
+        return d_loss.item(), None
+
+    for _ in range(args.warmup):
+        step()
+    rates = []
+    for _ in range(args.repeats):
+        started = time.perf_counter()
+        for _ in range(args.steps):
+            step()
+        rates.append(args.steps / (time.perf_counter() - started))
+    print(json.dumps({
+        "preset": args.preset,
+        "batch_size": batch,
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "steps_per_second": statistics.median(rates),
+        "steps_per_second_repeats": sorted(rates),
+    }))
+
+
+if __name__ == "__main__":
+    main()
