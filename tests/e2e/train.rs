@@ -198,7 +198,7 @@ fn bad_flags_are_refused_naming_the_flag() {
         ("--steps", "0"),
         ("--lr", "-1"),
         ("--lr", "nan"),
-        ("--preset", "dcgan"),
+        ("--preset", "stylegan"),
         ("--matmul", "mkl"),
     ] {
         let err = refused(&["train", "--data-dir", data, "--out", out, flag, value]);

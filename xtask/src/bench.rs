@@ -1,5 +1,6 @@
-//! `cargo xtask bench`: gan-rs against the PyTorch eager reference, and against the
-//! machine's GEMM ceiling, written to `bench/results.md` and `bench/results.json`.
+//! `cargo xtask bench`: gan-rs against the PyTorch eager references (`bench/reference/`, one
+//! per preset that has one), and against the machine's GEMM ceiling, written to
+//! `bench/results.md` and `bench/results.json`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,15 +18,61 @@ pub struct BenchArgs {
     /// Threads for libtorch in both implementations [default: all cores].
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Batch sizes to measure.
+    /// Batch sizes to measure the MLP presets at (the convolutional ones run at their
+    /// preset's batch of 64).
     #[arg(long, value_delimiter = ',', default_values_t = [64, 128, 256, 1024])]
     pub batch_sizes: Vec<u64>,
+    /// Presets to measure [default: every one with a PyTorch reference].
+    #[arg(long, value_delimiter = ',')]
+    pub presets: Vec<String>,
     /// Timed repeats per measurement (the median is reported).
     #[arg(long, default_value_t = 5)]
     pub repeats: u64,
 }
 
+/// A preset with a PyTorch eager reference: its script and the images per timed repeat.
+struct Reference {
+    preset: &'static str,
+    script: &'static str,
+    images_per_repeat: u64,
+}
+
+const REFERENCES: &[Reference] = &[
+    Reference {
+        preset: "tutorial",
+        script: "bench/reference/torch_mlp_gan.py",
+        images_per_repeat: 12_800,
+    },
+    Reference {
+        preset: "mlp",
+        script: "bench/reference/torch_mlp_gan.py",
+        images_per_repeat: 12_800,
+    },
+    Reference {
+        preset: "dcgan",
+        script: "bench/reference/torch_conv_gan.py",
+        images_per_repeat: 3_200,
+    },
+    Reference {
+        preset: "wgan-gp",
+        script: "bench/reference/torch_conv_gan.py",
+        images_per_repeat: 3_200,
+    },
+];
+
+/// Convolutional presets are measured at their own batch size only.
+const CONV_BATCH: u64 = 64;
+
 pub fn run(args: &BenchArgs) -> Result<()> {
+    for name in &args.presets {
+        if !REFERENCES.iter().any(|r| r.preset == name) {
+            let known: Vec<&str> = REFERENCES.iter().map(|r| r.preset).collect();
+            bail!(
+                "--presets: no PyTorch reference for {name}; choose from {}",
+                known.join(", ")
+            );
+        }
+    }
     let torch_dir = libtorch::fetch(&libtorch::FetchArgs::default())?;
     let data_dir = data::fetch(&args.data)?;
     let threads = args
@@ -44,10 +91,18 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         );
     }
     let mut rows = Vec::new();
-    for preset in ["tutorial", "mlp"] {
-        for &batch in &args.batch_sizes {
-            // About 12,800 images per timed repeat, at least 10 steps.
-            let steps = (12_800 / batch).max(10).to_string();
+    let chosen = REFERENCES
+        .iter()
+        .filter(|r| args.presets.is_empty() || args.presets.iter().any(|p| p == r.preset));
+    for reference in chosen {
+        let preset = reference.preset;
+        let batches = if reference.script.contains("conv") {
+            vec![CONV_BATCH]
+        } else {
+            args.batch_sizes.clone()
+        };
+        for batch in batches {
+            let steps = (reference.images_per_repeat / batch).max(10).to_string();
             let common = [
                 "--preset".to_owned(),
                 preset.to_owned(),
@@ -83,7 +138,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             let reference = match &python {
                 Some(python) => {
                     let mut cmd = Command::new(python);
-                    cmd.arg("bench/reference/torch_mlp_gan.py")
+                    cmd.arg(reference.script)
                         .args(&common)
                         .arg("--data-dir")
                         .arg(&data_dir);

@@ -10,7 +10,8 @@
 //!   [`LikelihoodModel`] (the VAE), in nats and bits per dimension.
 //! - [`part`]: a network with its own optimizer and optional [`ema`] of its weights; it owns
 //!   its checkpoint tensors.
-//! - [`loss`]: binary cross-entropy on logits, D accuracy.
+//! - [`loss`]: the GAN losses ([`GanLoss`]: BCE, hinge, least squares, Wasserstein) and
+//!   WGAN-GP's gradient penalty, D accuracy.
 //! - [`adam`]: [`Adam`], written here so its moments can be checkpointed; [`schedule`]: its
 //!   learning rate as a function of the step.
 //! - [`Trainer`]: data, batches, step counter and fixed noise around a family.

@@ -64,15 +64,16 @@ pub const PRESETS: &[Preset] = &[
     },
     Preset {
         name: "dcgan",
-        description: "DCGAN: transposed-convolution G and strided-convolution D with \
-                      BatchNorm, BCE, batch 64; samples from an EMA of G",
+        description: "DCGAN at half width: transposed-convolution G with BatchNorm, \
+                      strided-convolution D, BCE, Adam 1e-3 (G) / 5e-4 (D), batch 64; samples \
+                      from an EMA of G",
         notice: None,
         build: dcgan,
     },
     Preset {
         name: "wgan-gp",
-        description: "WGAN-GP on DCGAN's networks: critic without BatchNorm, gradient \
-                      penalty 10, 5 critic steps per G step, Adam β1 0 / β2 0.9",
+        description: "WGAN-GP on dcgan's networks: gradient penalty 10, 5 critic steps \
+                      per G step, Adam 1e-3 with β1 0 / β2 0.9; samples from an EMA of G",
         notice: None,
         build: wgan_gp,
     },
