@@ -107,6 +107,31 @@ impl Activation {
     }
 }
 
+/// BatchNorm as Keras and PyTorch start it: γ = 1, β = 0 (tch's default γ is random).
+pub(crate) fn batch_norm_config(momentum: f64, eps: f64) -> nn::BatchNormConfig {
+    nn::BatchNormConfig {
+        momentum,
+        eps,
+        ws_init: nn::Init::Const(1.0),
+        bs_init: nn::Init::Const(0.0),
+        ..Default::default()
+    }
+}
+
+/// Sets `norm`'s running statistics to those of `xs` over `dims` (every dimension but the
+/// channels'), with the unbiased variance BatchNorm keeps, and normalises `xs` with them.
+/// Call without gradients.
+pub(crate) fn adopt_batch_statistics(norm: &nn::BatchNorm, xs: &Tensor, dims: &[i64]) -> Tensor {
+    let (batch_var, batch_mean) = xs.var_mean_dim(dims, true, false);
+    let (mut mean, mut var) = (
+        norm.running_mean.shallow_clone(),
+        norm.running_var.shallow_clone(),
+    );
+    mean.copy_(&batch_mean.to_kind(tch::Kind::Float));
+    var.copy_(&batch_var.to_kind(tch::Kind::Float));
+    nn::ModuleT::forward_t(norm, xs, false)
+}
+
 impl Norm {
     /// Checks the settings; the error names `field`.
     pub(crate) fn validate(self, field: &'static str) -> Result<(), ModelError> {

@@ -11,7 +11,7 @@ use super::spectral::SpectralNorm;
 use crate::conditioning::{one_hot, CLASSES};
 use crate::config::WeightInit;
 use crate::error::ModelError;
-use crate::layers::{dense, ActivationLayer, LayerInfo};
+use crate::layers::{batch_norm_config, dense, ActivationLayer, LayerInfo};
 use crate::matmul::{MatmulChoice, MatmulKernel};
 use crate::network::Discriminator;
 use crate::tape::{Dense, Tape};
@@ -77,19 +77,9 @@ impl ConvDiscriminator {
                 let name = p / format!("norm{n}");
                 match config.norm {
                     CriticNorm::None => {}
-                    CriticNorm::BatchNorm { momentum, eps } => {
-                        norms.push(Normalization::Batch(nn::batch_norm2d(
-                            name,
-                            channels,
-                            nn::BatchNormConfig {
-                                momentum,
-                                eps,
-                                ws_init: nn::Init::Const(1.0),
-                                bs_init: nn::Init::Const(0.0),
-                                ..Default::default()
-                            },
-                        )))
-                    }
+                    CriticNorm::BatchNorm { momentum, eps } => norms.push(Normalization::Batch(
+                        nn::batch_norm2d(name, channels, batch_norm_config(momentum, eps)),
+                    )),
                     CriticNorm::LayerNorm { eps } => {
                         norms.push(Normalization::Layer(nn::layer_norm(
                             name,

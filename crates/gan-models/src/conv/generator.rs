@@ -3,14 +3,14 @@
 
 use gan_data::DeviceRng;
 use tch::nn::{self, ModuleT};
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 use super::config::ConvGeneratorConfig;
 use super::layer::{ConvLayer, STRIDE};
 use crate::conditioning::{append_labels, CLASSES};
 use crate::config::{Norm, OutputActivation, WeightInit};
 use crate::error::ModelError;
-use crate::layers::{dense, ActivationLayer, LayerInfo};
+use crate::layers::{adopt_batch_statistics, batch_norm_config, dense, ActivationLayer, LayerInfo};
 use crate::matmul::{MatmulChoice, MatmulKernel};
 use crate::network::Generator;
 use crate::tape::{Dense, Tape};
@@ -52,13 +52,7 @@ impl ConvGenerator {
                 norms.push(nn::batch_norm2d(
                     p / format!("bn{i}"),
                     from,
-                    nn::BatchNormConfig {
-                        momentum,
-                        eps,
-                        ws_init: nn::Init::Const(1.0),
-                        bs_init: nn::Init::Const(0.0),
-                        ..Default::default()
-                    },
+                    batch_norm_config(momentum, eps),
                 ));
             }
             let name = p / format!("deconv{}", i + 1);
@@ -119,16 +113,9 @@ impl Generator for ConvGenerator {
 
     fn estimate_normalization(&self, z: &Tensor, labels: Option<&Tensor>) {
         tch::no_grad(|| {
+            // Per channel, over samples, rows and columns.
             let _ = self.run(z, labels, |norm, xs| {
-                // Per channel over samples, rows and columns; unbiased, as BatchNorm keeps it.
-                let (batch_var, batch_mean) = xs.var_mean_dim(&[0i64, 2, 3][..], true, false);
-                let (mut mean, mut var) = (
-                    norm.running_mean.shallow_clone(),
-                    norm.running_var.shallow_clone(),
-                );
-                mean.copy_(&batch_mean.to_kind(Kind::Float));
-                var.copy_(&batch_var.to_kind(Kind::Float));
-                norm.forward_t(xs, false)
+                adopt_batch_statistics(norm, xs, &[0, 2, 3])
             });
         });
     }

@@ -2,13 +2,13 @@
 
 use gan_data::DeviceRng;
 use tch::nn::{self, ModuleT};
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 use super::config::MlpGeneratorConfig;
 use crate::conditioning::{append_labels, CLASSES};
 use crate::config::{Norm, OutputActivation};
 use crate::error::ModelError;
-use crate::layers::{dense, ActivationLayer, LayerInfo};
+use crate::layers::{adopt_batch_statistics, batch_norm_config, dense, ActivationLayer, LayerInfo};
 use crate::matmul::{MatmulChoice, MatmulKernel};
 use crate::network::Generator;
 use crate::tape::{Dense, Tape};
@@ -45,14 +45,7 @@ impl MlpGenerator {
                 Norm::BatchNorm { momentum, eps } => Some(nn::batch_norm1d(
                     p / format!("bn{}", i + 1),
                     width,
-                    nn::BatchNormConfig {
-                        momentum,
-                        eps,
-                        // γ = 1, β = 0, as Keras and PyTorch (tch's default γ is random).
-                        ws_init: nn::Init::Const(1.0),
-                        bs_init: nn::Init::Const(0.0),
-                        ..Default::default()
-                    },
+                    batch_norm_config(momentum, eps),
                 )),
             };
             hidden.push((linear, norm));
@@ -121,15 +114,7 @@ impl Generator for MlpGenerator {
     fn estimate_normalization(&self, z: &Tensor, labels: Option<&Tensor>) {
         tch::no_grad(|| {
             let _ = self.run(z, labels, None, |norm, xs| {
-                // Unbiased variance, as BatchNorm keeps in its running statistic.
-                let (batch_var, batch_mean) = xs.var_mean_dim(0, true, false);
-                let (mut mean, mut var) = (
-                    norm.running_mean.shallow_clone(),
-                    norm.running_var.shallow_clone(),
-                );
-                mean.copy_(&batch_mean.to_kind(Kind::Float));
-                var.copy_(&batch_var.to_kind(Kind::Float));
-                norm.forward_t(xs, false)
+                adopt_batch_statistics(norm, xs, &[0])
             });
         });
     }
