@@ -31,6 +31,13 @@ enum Command {
     /// Measure realism and diversity: FID and IS in a LeNet's features, mode coverage,
     /// precision and recall (and a VAE's test ELBO and NLL); or train that classifier.
     Eval(commands::eval::EvalArgs),
+    /// Latent walks: images between the noise of several seeds (and, for a conditional
+    /// model, from digit to digit), as a grid and an animation.
+    Interpolate(commands::interpolate::InterpolateArgs),
+    /// Write a run's report.html: config, curves, evaluation, grids and warnings on one page.
+    Report(commands::report::ReportArgs),
+    /// Runs side by side: steps, time, FID, IS, recall (as a table, Markdown, JSON or HTML).
+    Compare(commands::compare::CompareArgs),
     /// Draw what a VAE learned: test images beside their reconstructions, and for a 2-d
     /// latent space the decoded manifold and the test set's codes by digit.
     Figures(commands::figures::FiguresArgs),
@@ -52,6 +59,9 @@ fn main() {
         Command::Train(args) => commands::train::run(args, &log),
         Command::Generate(args) => commands::generate::run(args).map(|()| 0),
         Command::Eval(args) => commands::eval::run(args).map(|()| 0),
+        Command::Interpolate(args) => commands::interpolate::run(args).map(|()| 0),
+        Command::Report(args) => commands::report::run(args).map(|()| 0),
+        Command::Compare(args) => commands::compare::run(args).map(|()| 0),
         Command::Figures(args) => commands::figures::run(args).map(|()| 0),
         Command::Summary(args) => commands::summary::run(args).map(|()| 0),
         Command::Presets => commands::presets::run().map(|()| 0),

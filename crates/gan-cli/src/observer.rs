@@ -1,12 +1,14 @@
 //! What `gan train` shows and draws while training runs: a progress bar, the tutorial's line
-//! at each sample interval, sample grids, the loss chart and the progress animation.
+//! at each sample interval, sample grids, the loss chart, the progress animation, the run's
+//! `report.html`, and TensorBoard events when asked for.
 
 use std::path::Path;
 use std::time::Instant;
 
 use gan_data::Images;
+use gan_report::tensorboard::EventWriter;
 use gan_training::{metrics, Metric, RunDir, StepMetrics, TrainConfig, TrainObserver};
-use gan_viz::{render_grid, save_chart, save_gif, Curve, GrayImages, GridStyle, Panel, Rgb};
+use gan_viz::{render_grid, save_chart, save_gif, GrayImages, GridStyle, Rgb};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::interrupt::Interrupt;
@@ -26,6 +28,9 @@ pub struct CliObserver {
     start_step: u64,
     started: Instant,
     interrupt: Interrupt,
+    /// Open while TensorBoard logging is on and working (a write error turns it off).
+    tensorboard: Option<EventWriter>,
+    tensorboard_wanted: bool,
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -66,6 +71,8 @@ impl CliObserver {
             start_step: 0,
             started: Instant::now(),
             interrupt,
+            tensorboard: None,
+            tensorboard_wanted: config.tensorboard,
         })
     }
 
@@ -85,6 +92,28 @@ impl CliObserver {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
+        self.log_to_tensorboard(|tb| tb.flush());
+    }
+
+    /// Runs `write` on the event writer; the first failure is logged and ends TensorBoard
+    /// logging for the run (training goes on).
+    fn log_to_tensorboard(
+        &mut self,
+        write: impl FnOnce(&mut EventWriter) -> Result<(), gan_report::ReportError>,
+    ) {
+        if let Some(tb) = self.tensorboard.as_mut() {
+            if let Err(e) = write(tb) {
+                tracing::warn!("TensorBoard logging stopped: {e}");
+                self.tensorboard = None;
+            }
+        }
+    }
+
+    /// Rewrites `report.html`; a failure is a warning, not a reason to stop training.
+    fn write_report(&self) {
+        if let Err(e) = gan_report::write_report(self.run.root()) {
+            tracing::warn!("could not write the run report: {e}");
+        }
     }
 
     fn say(&self, line: &str) {
@@ -99,7 +128,16 @@ impl CliObserver {
 
     fn draw(&mut self, step: u64, grid: &Images, metrics_path: &Path) -> Result<(), BoxError> {
         let picture = render_grid(gray(grid), self.style)?;
-        picture.save_png(&self.run.sample_path(step))?;
+        let sample_path = self.run.sample_path(step);
+        picture.save_png(&sample_path)?;
+        if self.tensorboard.is_some() {
+            let png = std::fs::read(&sample_path)?;
+            let (width, height) = (picture.width, picture.height);
+            self.log_to_tensorboard(|tb| {
+                tb.image("samples", step, &png, width, height)?;
+                tb.flush()
+            });
+        }
         self.frames
             .retain(|(caption, _)| caption_step(caption) != step);
         self.frames.push((format!("step {step}"), picture));
@@ -107,7 +145,7 @@ impl CliObserver {
         let table = metrics::read(metrics_path)?;
         if !table.rows.is_empty() {
             let title = format!("gan-rs, preset {}: training curves", self.preset);
-            let panels = chart_panels(&table, self.metrics);
+            let panels = gan_report::chart_panels(&table, Some(self.metrics));
             let height = 320 * panels.len() as u32;
             let smoothing = (table.rows.len() / 50).max(1);
             save_chart(
@@ -127,6 +165,17 @@ impl TrainObserver for CliObserver {
         self.total = total;
         self.start_step = done;
         self.started = Instant::now();
+        if self.tensorboard_wanted {
+            match EventWriter::create(&self.run.tensorboard_dir()) {
+                Ok(writer) => self.tensorboard = Some(writer),
+                Err(e) => tracing::warn!("no TensorBoard logging: {e}"),
+            }
+            if done > 0 {
+                // The steps after the checkpoint are trained again: TensorBoard should drop
+                // what the interrupted run logged for them.
+                self.log_to_tensorboard(|tb| tb.restart_at(done + 1));
+            }
+        }
         if self.quiet {
             return;
         }
@@ -143,6 +192,15 @@ impl TrainObserver for CliObserver {
     }
 
     fn on_step(&mut self, metrics: &StepMetrics) {
+        if self.tensorboard.is_some() {
+            let values: Vec<(String, f64)> = self
+                .metrics
+                .iter()
+                .zip(&metrics.values)
+                .map(|(m, v)| (format!("train/{}", m.key), *v))
+                .collect();
+            self.log_to_tensorboard(|tb| tb.scalars(metrics.step, &values));
+        }
         self.last = Some(metrics.clone());
         if let Some(bar) = &self.bar {
             bar.set_position(metrics.step);
@@ -161,7 +219,9 @@ impl TrainObserver for CliObserver {
                 m.describe(self.metrics)
             ));
         }
-        self.draw(step, grid, metrics_path)
+        self.draw(step, grid, metrics_path)?;
+        self.write_report();
+        Ok(())
     }
 
     fn on_checkpoint(&mut self, step: u64, manifest: &Path) {
@@ -169,6 +229,17 @@ impl TrainObserver for CliObserver {
     }
 
     fn on_eval(&mut self, step: u64, r: &gan_eval::EvalReport, best: bool) {
+        let mut values = vec![
+            ("eval/fid".to_owned(), r.frechet_distance),
+            ("eval/inception_score".to_owned(), r.inception_score),
+            ("eval/modes".to_owned(), r.coverage.modes as f64),
+            ("eval/precision".to_owned(), r.precision),
+            ("eval/recall".to_owned(), r.recall),
+        ];
+        if let Some(l) = &r.labels {
+            values.push(("eval/label_accuracy".to_owned(), l.label_accuracy));
+        }
+        self.log_to_tensorboard(|tb| tb.scalars(step, &values));
         let total = if self.timed {
             String::new()
         } else {
@@ -189,6 +260,11 @@ impl TrainObserver for CliObserver {
     }
 
     fn on_likelihood(&mut self, step: u64, l: &gan_training::LikelihoodReport) {
+        let values = [
+            ("eval/test_elbo".to_owned(), l.elbo),
+            ("eval/test_nll".to_owned(), l.negative_log_likelihood()),
+        ];
+        self.log_to_tensorboard(|tb| tb.scalars(step, &values));
         let total = if self.timed {
             String::new()
         } else {
@@ -206,81 +282,6 @@ impl TrainObserver for CliObserver {
     fn should_stop(&mut self) -> bool {
         self.interrupt.requested()
     }
-}
-
-/// One panel per distinct [`Metric::panel`] of the family (in first-use order), plus FID and
-/// precision/recall (and label accuracy, for a conditional model) when the run was evaluated,
-/// and the held-out negative ELBO and NLL of a likelihood model.
-fn chart_panels(table: &metrics::Table, family_metrics: &[Metric]) -> Vec<Panel> {
-    let mut panels: Vec<Panel> = Vec::new();
-    for metric in family_metrics {
-        let Some(points) = table.series(metric.key) else {
-            continue;
-        };
-        let curve = Curve::new(metric.label, points);
-        match panels.iter_mut().find(|p| p.y_label == metric.panel) {
-            Some(panel) => panel.curves.push(curve),
-            None => panels.push(Panel {
-                y_label: metric.panel.into(),
-                curves: vec![curve],
-            }),
-        }
-    }
-    let evaluated: Vec<(f64, [f64; 5])> = table
-        .rows
-        .iter()
-        .filter_map(|r| r.eval.map(|e| (r.step as f64, e)))
-        .collect();
-    if !evaluated.is_empty() {
-        let series = |i: usize| {
-            evaluated
-                .iter()
-                .map(|(s, e)| (*s, e[i]))
-                .collect::<Vec<_>>()
-        };
-        panels.push(Panel {
-            y_label: "FID (LeNet)".into(),
-            curves: vec![Curve::new("FID (LeNet features)", series(0))],
-        });
-        let mut shares = vec![
-            Curve::new("precision", series(3)),
-            Curve::new("recall", series(4)),
-        ];
-        let label_accuracy: Vec<(f64, f64)> = table
-            .rows
-            .iter()
-            .filter_map(|r| r.label_accuracy.map(|a| (r.step as f64, a)))
-            .collect();
-        if !label_accuracy.is_empty() {
-            shares.push(Curve::new("label accuracy", label_accuracy));
-        }
-        let y_label = if shares.len() > 2 {
-            "precision / recall / label accuracy"
-        } else {
-            "precision / recall"
-        };
-        panels.push(Panel {
-            y_label: y_label.into(),
-            curves: shares,
-        });
-    }
-    let held_out: Vec<(f64, [f64; 2])> = table
-        .rows
-        .iter()
-        .filter_map(|r| r.likelihood.map(|l| (r.step as f64, l)))
-        .collect();
-    if !held_out.is_empty() {
-        let negative_elbo = held_out.iter().map(|(s, l)| (*s, -l[0])).collect();
-        let nll = held_out.iter().map(|(s, l)| (*s, l[1])).collect();
-        panels.push(Panel {
-            y_label: "held-out nats per image".into(),
-            curves: vec![
-                Curve::new("−ELBO", negative_elbo),
-                Curve::new("NLL (importance-weighted)", nll),
-            ],
-        });
-    }
-    panels
 }
 
 /// The data layer's images as the picture layer sees them.

@@ -3,10 +3,10 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How one requested class came out.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassScore {
     pub digit: u8,
     /// Samples asked to show this digit.
@@ -20,7 +20,7 @@ pub struct ClassScore {
 }
 
 /// Label-aware scores of a labelled sample set.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LabelScores {
     /// Share of all samples the classifier reads as the digit asked for.
     pub label_accuracy: f64,

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use gan_data::{Images, Scaling, Split, MNIST_CLASSES};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
@@ -21,7 +21,7 @@ pub const K: i64 = 3;
 pub const MIN_CLASS_SAMPLES: usize = 100;
 
 /// The metrics of one set of images.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalReport {
     pub samples: usize,
     /// Fréchet distance to the reference set in the classifier's 84-d feature space ("FID

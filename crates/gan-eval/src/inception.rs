@@ -1,6 +1,6 @@
 //! Scores computed from the classifier's class probabilities.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 use crate::error::EvalError;
@@ -17,7 +17,7 @@ pub fn inception_score(probs: &Tensor) -> Result<f64, EvalError> {
 }
 
 /// How the samples spread over the ten digits, by predicted class.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModeCoverage {
     /// Samples predicted as each class.
     pub histogram: Vec<i64>,

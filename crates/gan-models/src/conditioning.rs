@@ -29,8 +29,13 @@ impl LabelInput {
     }
 }
 
-/// `labels` `(N,)` of integers in `0..CLASSES` as `(N, CLASSES)` rows of `kind`.
+/// `labels` `(N,)` of integers in `0..CLASSES` as `(N, CLASSES)` rows of `kind`. Labels that
+/// already are `(N, CLASSES)` rows of class weights (a blend of two digits, for a walk from
+/// one to the other) pass through as they are.
 pub fn one_hot(labels: &Tensor, kind: Kind) -> Tensor {
+    if labels.dim() == 2 {
+        return labels.to_kind(kind);
+    }
     labels.to_kind(Kind::Int64).one_hot(CLASSES).to_kind(kind)
 }
 
@@ -78,6 +83,13 @@ mod tests {
         let labels = Tensor::from_slice(&[3i64, 0, 9]);
         let rows = one_hot(&labels, Kind::Float);
         assert_eq!(rows.size(), vec![3, CLASSES]);
+        let blend = Tensor::from_slice(&[0.25f32, 0.75])
+            .pad([0, 8], "constant", None)
+            .view([1, CLASSES]);
+        assert_eq!(
+            Vec::<f32>::try_from(one_hot(&blend, Kind::Float).view([-1])).unwrap()[..3],
+            [0.25, 0.75, 0.0]
+        );
         assert_eq!(rows.sum(Kind::Float).double_value(&[]), 3.0);
         assert_eq!(rows.double_value(&[0, 3]), 1.0);
         assert_eq!(rows.double_value(&[2, 9]), 1.0);

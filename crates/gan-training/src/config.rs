@@ -90,6 +90,10 @@ pub struct TrainConfig {
     pub matmul: MatmulChoice,
     /// Rows and columns of the sample grid.
     pub grid: [usize; 2],
+    /// Also log metrics and sample grids as TensorBoard event files under `tb/` (written by
+    /// the `gan` command's observer; `gan train --tensorboard`).
+    #[serde(default)]
+    pub tensorboard: bool,
     pub scaling: Scaling,
     pub sampling: Sampling,
     /// The model family and its networks, optimizers and options.

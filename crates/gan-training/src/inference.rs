@@ -125,6 +125,63 @@ impl TrainedGenerator {
 }
 
 impl TrainedGenerator {
+    /// The noise vector that `seed` gives the first image of [`TrainedGenerator::generate`]
+    /// (so a walk from seed 3 starts at the first image of `gan generate --seed 3`).
+    pub fn noise(&self, seed: u64) -> Result<Vec<f32>, TrainError> {
+        let latent = self.family.latent_dim();
+        let z = DeviceRng::new(seed).normal(0, &[1, latent], self.device)?;
+        Ok(Vec::<f32>::try_from(z.view([-1]).to_device(Device::Cpu))?)
+    }
+
+    /// Images for the given noise vectors, in inference mode. A conditional model takes one
+    /// row of class weights per vector (a one-hot row is a digit; a blend of two rows is a
+    /// point between two digits).
+    pub fn render(
+        &self,
+        noise: &[Vec<f32>],
+        classes: Option<&[[f32; CLASSES as usize]]>,
+    ) -> Result<Images, TrainError> {
+        let latent = self.family.latent_dim() as usize;
+        if let Some(bad) = noise.iter().find(|z| z.len() != latent) {
+            return Err(TrainError::invalid(
+                "noise vector",
+                format!("{} values", bad.len()),
+                format!("the model's noise has {latent} dimensions"),
+            ));
+        }
+        let labels =
+            match (self.family.conditional(), classes) {
+                (true, Some(rows)) if rows.len() == noise.len() => {
+                    let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+                    Some(
+                        Tensor::from_slice(&flat)
+                            .view([rows.len() as i64, CLASSES])
+                            .to_device(self.device),
+                    )
+                }
+                (true, _) => return Err(TrainError::invalid(
+                    "classes",
+                    "missing or of another count than the noise",
+                    "a conditional model draws one digit (row of class weights) per noise vector",
+                )),
+                (false, None) => None,
+                (false, Some(_)) => return Err(TrainError::NotConditional),
+            };
+        let flat: Vec<f32> = noise.iter().flatten().copied().collect();
+        let z = Tensor::from_slice(&flat)
+            .view([noise.len() as i64, latent as i64])
+            .to_device(self.device);
+        let images = self.family.generate(&z, labels.as_ref(), self.weights);
+        Ok(Images::from_tensor(&images, self.config.scaling)?)
+    }
+
+    /// True for a model that draws the digit it is asked for.
+    pub fn is_conditional(&self) -> bool {
+        self.family.conditional()
+    }
+}
+
+impl TrainedGenerator {
     /// Trains on images' likelihood (a VAE) rather than only sampling.
     pub fn is_likelihood_model(&self) -> bool {
         self.family.likelihood_model().is_some()

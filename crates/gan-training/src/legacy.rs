@@ -64,6 +64,7 @@ pub(crate) fn convert_config(text: &str) -> Result<TrainConfig, String> {
         keep_checkpoints: old.keep_checkpoints,
         eval_every: old.eval_every,
         eval_samples: old.eval_samples,
+        tensorboard: false,
         seed: old.seed,
         device: old.device,
         threads: old.threads,

@@ -17,10 +17,10 @@
 //! - [`Trainer`]: data, batches, step counter and fixed noise around a family.
 //! - [`run`]: the loop with metrics, samples and checkpoints on schedule (by steps or a time
 //!   budget), reporting to a [`TrainObserver`]; [`run::resume`] continues a run exactly.
-//! - [`RunDir`], [`checkpoint`], [`metrics`]: the files a run leaves behind, written
-//!   atomically.
+//! - [`RunDir`], [`checkpoint`], [`metrics`], [`history`], [`SavedEvaluation`]: the files a
+//!   run leaves behind, written atomically.
 //! - [`TrainedGenerator`]: a checkpoint's model, for sampling ([`Samples`]; requested
-//!   [`Digits`] for a conditional model).
+//!   [`Digits`] for a conditional model) and for latent walks ([`interpolation`]).
 //!
 //! ```no_run
 //! use gan_training::{run, RunDir, TrainConfig, Trainer};
@@ -42,7 +42,9 @@ pub mod config;
 pub mod ema;
 mod error;
 pub mod family;
+pub mod history;
 mod inference;
+pub mod interpolation;
 mod legacy;
 pub mod likelihood;
 mod lock;
@@ -53,12 +55,14 @@ pub mod part;
 pub mod presets;
 pub mod run;
 pub mod run_dir;
+pub mod saved_eval;
 pub mod schedule;
 #[cfg(test)]
 mod test_support;
 mod trainer;
 
 pub use adam::{Adam, AdamConfig, EpsilonStyle};
+pub use atomic::write_atomic;
 pub use config::{DeviceChoice, TrainConfig};
 pub use ema::{EmaConfig, EmaNormalization};
 pub use error::TrainError;
@@ -67,6 +71,7 @@ pub use family::{
     SampleWeights, VaeConfig,
 };
 pub use inference::{Digits, Samples, TrainedGenerator};
+pub use interpolation::Interpolation;
 pub use likelihood::LikelihoodReport;
 pub use lock::RunLock;
 pub use loss::GanLoss;
@@ -74,4 +79,5 @@ pub use part::Part;
 pub use presets::{Preset, DEFAULT_PRESET, PRESETS};
 pub use run::{RunOutcome, TrainObserver};
 pub use run_dir::RunDir;
+pub use saved_eval::SavedEvaluation;
 pub use trainer::{model_summaries, StepMetrics, Trainer};

@@ -6,7 +6,7 @@ use std::fmt;
 
 use gan_data::rng::stream_seed;
 use gan_data::{DeviceRng, Scaling, Split};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use crate::error::TrainError;
@@ -73,7 +73,7 @@ pub fn binarize_images(images: &Tensor) -> Result<Tensor, TrainError> {
 }
 
 /// The mean test bounds of one model.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LikelihoodReport {
     pub images: usize,
     /// Scored on a binarized copy of the images.

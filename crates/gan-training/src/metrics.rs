@@ -185,8 +185,19 @@ impl MetricsLog {
     }
 }
 
-/// Parses a metrics file.
+/// Parses a metrics file; any line that is not a row is an error naming it.
 pub fn read(path: &Path) -> Result<Table, TrainError> {
+    let (table, bad_line) = read_partial(path)?;
+    match bad_line {
+        Some(error) => Err(error),
+        None => Ok(table),
+    }
+}
+
+/// Parses a metrics file as far as it is readable: the rows before the first line that is
+/// not a row (a file cut short by a crash, or edited), and the error of that line. A file
+/// without a usable header is an error.
+pub fn read_partial(path: &Path) -> Result<(Table, Option<TrainError>), TrainError> {
     let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
     let bad = |line: usize, why: String| TrainError::BadCheckpoint {
         path: path.to_owned(),
@@ -199,54 +210,68 @@ pub fn read(path: &Path) -> Result<Table, TrainError> {
     if header[0] != "step" {
         return Err(bad(1, "the header does not start with step".to_owned()));
     }
-    let label_accuracy_at = header.iter().position(|c| *c == LABEL_ACCURACY_COLUMN);
-    let likelihood_at = header.iter().position(|c| *c == LIKELIHOOD_COLUMNS[0]);
+    let layout = Layout {
+        elapsed_at,
+        label_accuracy_at: header.iter().position(|c| *c == LABEL_ACCURACY_COLUMN),
+        likelihood_at: header.iter().position(|c| *c == LIKELIHOOD_COLUMNS[0]),
+    };
     let columns: Vec<String> = header[1..elapsed_at]
         .iter()
         .map(|c| c.to_string())
         .collect();
     let mut rows = Vec::new();
+    let mut bad_line = None;
     for (i, line) in text.lines().enumerate().skip(1) {
-        let not_a_row = || bad(i + 1, format!("not a metrics row: {line:?}"));
-        let fields: Vec<&str> = line.split(',').collect();
-        let number = |j: usize| -> Result<f64, TrainError> {
-            fields
-                .get(j)
-                .and_then(|f| f.parse().ok())
-                .ok_or_else(not_a_row)
-        };
-        let e = elapsed_at + 1;
-        let eval = if fields.len() >= e + 5 && !fields[e].is_empty() {
-            Some([
-                number(e)?,
-                number(e + 1)?,
-                number(e + 2)?,
-                number(e + 3)?,
-                number(e + 4)?,
-            ])
-        } else {
-            None
-        };
-        let label_accuracy = match label_accuracy_at {
-            Some(j) if fields.get(j).is_some_and(|f| !f.is_empty()) => Some(number(j)?),
-            _ => None,
-        };
-        let likelihood = match likelihood_at {
-            Some(j) if fields.get(j).is_some_and(|f| !f.is_empty()) => {
-                Some([number(j)?, number(j + 1)?])
+        match parse_row(line, &layout) {
+            Some(row) => rows.push(row),
+            None => {
+                bad_line = Some(bad(i + 1, format!("not a metrics row: {line:?}")));
+                break;
             }
-            _ => None,
-        };
-        rows.push(Row {
-            likelihood,
-            step: number(0)? as u64,
-            values: (1..elapsed_at).map(number).collect::<Result<_, _>>()?,
-            elapsed_s: number(elapsed_at)?,
-            eval,
-            label_accuracy,
-        });
+        }
     }
-    Ok(Table { columns, rows })
+    Ok((Table { columns, rows }, bad_line))
+}
+
+/// Where the optional columns sit in a file's header.
+struct Layout {
+    elapsed_at: usize,
+    label_accuracy_at: Option<usize>,
+    likelihood_at: Option<usize>,
+}
+
+fn parse_row(line: &str, layout: &Layout) -> Option<Row> {
+    let fields: Vec<&str> = line.split(',').collect();
+    let number = |j: usize| -> Option<f64> { fields.get(j)?.parse().ok() };
+    let present = |j: usize| fields.get(j).is_some_and(|f| !f.is_empty());
+    let e = layout.elapsed_at + 1;
+    let eval = if fields.len() >= e + 5 && present(e) {
+        Some([
+            number(e)?,
+            number(e + 1)?,
+            number(e + 2)?,
+            number(e + 3)?,
+            number(e + 4)?,
+        ])
+    } else {
+        None
+    };
+    let label_accuracy = match layout.label_accuracy_at {
+        Some(j) if present(j) => Some(number(j)?),
+        _ => None,
+    };
+    let likelihood = match layout.likelihood_at {
+        Some(j) if present(j) => Some([number(j)?, number(j + 1)?]),
+        _ => None,
+    };
+    Some(Row {
+        likelihood,
+        step: number(0)? as u64,
+        values: (1..layout.elapsed_at).map(number).collect::<Option<_>>()?,
+        elapsed_s: number(layout.elapsed_at)?,
+        eval,
+        label_accuracy,
+    })
 }
 
 #[cfg(test)]

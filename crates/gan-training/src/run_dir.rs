@@ -8,6 +8,10 @@
 //!   samples/             image_at_epoch_0000.png … (grids from a fixed noise)
 //!   checkpoints/         step-00001000.safetensors + step-00001000.toml (manifest)
 //!   train.log            the run's log
+//!   history.jsonl        started, resumed, interrupted, finished or failed, at which step
+//!   eval.json            the latest `gan eval --checkpoint` of the run, with floor and ceiling
+//!   report.html          the run on one page (`gan report`)
+//!   tb/                  TensorBoard event files, when asked for
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -22,6 +26,10 @@ pub const METRICS_FILE: &str = "metrics.csv";
 pub const LOG_FILE: &str = "train.log";
 pub const SAMPLES_DIR: &str = "samples";
 pub const CHECKPOINTS_DIR: &str = "checkpoints";
+pub const HISTORY_FILE: &str = "history.jsonl";
+pub const EVAL_FILE: &str = "eval.json";
+pub const REPORT_FILE: &str = "report.html";
+pub const TENSORBOARD_DIR: &str = "tb";
 
 /// The layout of one run's directory.
 #[derive(Debug, Clone)]
@@ -100,6 +108,27 @@ impl RunDir {
 
     pub fn log_path(&self) -> PathBuf {
         self.root.join(LOG_FILE)
+    }
+
+    pub fn history_path(&self) -> PathBuf {
+        self.root.join(HISTORY_FILE)
+    }
+
+    pub fn eval_path(&self) -> PathBuf {
+        self.root.join(EVAL_FILE)
+    }
+
+    pub fn report_path(&self) -> PathBuf {
+        self.root.join(REPORT_FILE)
+    }
+
+    pub fn tensorboard_dir(&self) -> PathBuf {
+        self.root.join(TENSORBOARD_DIR)
+    }
+
+    /// Appends `event` to the run's history.
+    pub fn record(&self, event: &crate::history::RunEvent) -> Result<(), TrainError> {
+        crate::history::append(&self.history_path(), event)
     }
 
     pub fn samples_dir(&self) -> PathBuf {

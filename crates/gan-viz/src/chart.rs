@@ -49,11 +49,15 @@ pub struct Panel {
     pub curves: Vec<Curve>,
 }
 
-const COLORS: [RGBColor; 4] = [
+const COLORS: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
     RGBColor(214, 39, 40),
     RGBColor(44, 160, 44),
     RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(23, 190, 207),
 ];
 
 /// Draws `panels` stacked vertically under `title` into a PNG of `size` pixels. Each curve is
@@ -72,23 +76,88 @@ pub fn save_chart(
     ensure_registered();
     with_temp(path, |tmp| {
         let root = BitMapBackend::new(tmp, size).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| VizError::draw(path, e))?;
-        let root = root
-            .titled(title, ("sans-serif", 22))
-            .map_err(|e| VizError::draw(path, e))?;
-        let areas = root.split_evenly((panels.len(), 1));
-        for (area, panel) in areas.iter().zip(panels) {
-            draw_panel(area, panel, smoothing).map_err(|e| VizError::draw(path, e))?;
-        }
-        root.present().map_err(|e| VizError::draw(path, e))
+        draw_chart(&root, title, panels, smoothing, None).map_err(|e| VizError::draw(path, e))
     })
 }
 
-fn draw_panel(
-    area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+/// The chart of [`save_chart`] as an SVG document (text stays sharp at any zoom; for pages).
+pub fn chart_svg(
+    title: &str,
+    panels: &[Panel],
+    size: (u32, u32),
+    smoothing: usize,
+) -> Result<String, VizError> {
+    if panels.is_empty() {
+        return Err(VizError::Invalid("a chart needs at least one panel".into()));
+    }
+    ensure_registered();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        draw_chart(&root, title, panels, smoothing, Some(SVG_POINTS))
+            .map_err(|e| VizError::draw(std::path::Path::new("<svg chart>"), e))?;
+    }
+    Ok(svg)
+}
+
+/// Points per drawn line in an SVG chart: every point of a long run would make pages of
+/// megabytes for no visible difference.
+const SVG_POINTS: usize = 1_000;
+
+fn draw_chart<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    panels: &[Panel],
+    smoothing: usize,
+    max_points: Option<usize>,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let titled = root.titled(title, ("sans-serif", 22))?;
+    let areas = titled.split_evenly((panels.len(), 1));
+    for (area, panel) in areas.iter().zip(panels) {
+        draw_panel(area, panel, smoothing, max_points)?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// At most `max` of `points`: the lowest and the highest of each run of neighbours, so that
+/// spikes survive.
+fn decimate(points: Vec<(f64, f64)>, max: Option<usize>) -> Vec<(f64, f64)> {
+    let Some(max) = max.filter(|&m| points.len() > m.max(2)) else {
+        return points;
+    };
+    let bucket = points.len().div_ceil(max / 2);
+    let mut out = Vec::with_capacity(max);
+    for chunk in points.chunks(bucket) {
+        let by_y = |a: &&(f64, f64), b: &&(f64, f64)| a.1.total_cmp(&b.1);
+        let low = chunk.iter().min_by(by_y).expect("chunks are not empty");
+        let high = chunk.iter().max_by(by_y).expect("chunks are not empty");
+        let (first, second) = if low.0 <= high.0 {
+            (low, high)
+        } else {
+            (high, low)
+        };
+        out.push(*first);
+        if second != first {
+            out.push(*second);
+        }
+    }
+    out
+}
+
+fn draw_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
     panel: &Panel,
     smoothing: usize,
-) -> Result<(), Box<dyn std::error::Error>> {
+    max_points: Option<usize>,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
     let finite = |v: f64| v.is_finite();
     let all = panel
         .curves
@@ -126,18 +195,27 @@ fn draw_panel(
         .draw()?;
     for (i, curve) in panel.curves.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
-        let points = curve
+        let points: Vec<(f64, f64)> = curve
             .points
             .iter()
             .copied()
-            .filter(|(x, y)| finite(*x) && finite(*y));
-        chart.draw_series(LineSeries::new(points, color.mix(0.25)))?;
+            .filter(|(x, y)| finite(*x) && finite(*y))
+            .collect();
+        chart.draw_series(LineSeries::new(
+            decimate(points, max_points),
+            color.mix(0.25),
+        ))?;
         // Sparse curves (an evaluation every few thousand steps) are drawn as recorded.
         let window = smoothing.min(curve.points.len() / 10).max(1);
-        let smooth = curve.smoothed(window).points;
+        let smooth: Vec<(f64, f64)> = curve
+            .smoothed(window)
+            .points
+            .into_iter()
+            .filter(|(x, y)| finite(*x) && finite(*y))
+            .collect();
         chart
             .draw_series(LineSeries::new(
-                smooth.into_iter().filter(|(x, y)| finite(*x) && finite(*y)),
+                decimate(smooth, max_points),
                 color.stroke_width(2),
             ))?
             .label(curve.label.as_str())
@@ -168,6 +246,30 @@ mod tests {
             vec![1.0, 2.0, 4.0, 6.0]
         );
         assert_eq!(c.smoothed(1), c);
+    }
+
+    #[test]
+    fn decimation_keeps_the_extremes_of_each_bucket() {
+        let mut points: Vec<(f64, f64)> = (0..10_000).map(|i| (i as f64, 0.0)).collect();
+        points[4_321].1 = 9.0;
+        points[77].1 = -3.0;
+        let kept = decimate(points.clone(), Some(100));
+        assert!(kept.len() <= 100, "{}", kept.len());
+        assert!(kept.contains(&(4_321.0, 9.0)) && kept.contains(&(77.0, -3.0)));
+        assert!(kept.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(decimate(points[..50].to_vec(), Some(100)).len(), 50);
+        let svg = chart_svg(
+            "t",
+            &[Panel {
+                y_label: "y".into(),
+                curves: vec![Curve::new("c", points)],
+            }],
+            (400, 300),
+            10,
+        )
+        .unwrap();
+        assert!(svg.starts_with("<svg") || svg.contains("<svg"));
+        assert!(svg.len() < 200_000, "{} bytes", svg.len());
     }
 
     #[test]

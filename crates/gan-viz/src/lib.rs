@@ -28,7 +28,7 @@ mod raster;
 mod scatter;
 
 pub use animation::save_gif;
-pub use chart::{save_chart, Curve, Panel};
+pub use chart::{chart_svg, save_chart, Curve, Panel};
 pub use error::VizError;
 pub use grid::{render_grid, GrayImages, GridStyle};
 pub use raster::Rgb;

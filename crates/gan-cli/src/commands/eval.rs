@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use gan_data::{default_data_dir, Images, Mnist, DATA_DIR_ENV};
 use gan_eval::{train_classifier, uniform_noise, ClassifierTraining, EvalReport, Evaluator};
-use gan_training::{DeviceChoice, Samples, TrainedGenerator};
+use gan_training::{DeviceChoice, Samples, SavedEvaluation, TrainedGenerator};
 
 #[derive(clap::Args, Debug)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -76,17 +76,13 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let mnist = load(args.data_dir.as_deref())?;
     let evaluator = Evaluator::new(&mnist.test, device).context("loading the classifier")?;
     if args.reference {
-        let floor = subset(&mnist.train.images, 10_000);
-        let floor_labels = &mnist.train.labels[..floor.count];
+        let (floor, ceiling) = floor_and_ceiling(&evaluator, &mnist, args.seed)?;
         let rows = [
             (
                 "floor: 10,000 MNIST training images (with their labels)",
-                evaluator.evaluate_labelled(&floor, floor_labels)?,
+                floor,
             ),
-            (
-                "ceiling: 10,000 images of uniform noise",
-                evaluator.evaluate(&uniform_noise(10_000, args.seed)?)?,
-            ),
+            ("ceiling: 10,000 images of uniform noise", ceiling),
         ];
         if args.json {
             let object: serde_json::Map<String, serde_json::Value> = [
@@ -104,6 +100,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         return Ok(());
     }
     let mut likelihood = None;
+    let mut evaluated = None;
     let (source, samples) = match (&args.checkpoint, &args.samples) {
         (Some(path), _) => {
             let weights = super::generate::sample_weights(args.raw);
@@ -126,6 +123,18 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 );
             }
             let samples = generator.generate(args.n as usize, args.seed, None)?;
+            if !args.raw {
+                evaluated = Some((
+                    generator.checkpoint.clone(),
+                    generator.step,
+                    if generator.has_ema {
+                        "EMA"
+                    } else {
+                        "live (no EMA kept)"
+                    }
+                    .to_owned(),
+                ));
+            }
             let balanced = if samples.labels.is_some() {
                 ", every digit equally often"
             } else {
@@ -164,6 +173,20 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         None => evaluator.evaluate(&samples.images),
     }
     .with_context(|| format!("evaluating {source}"))?;
+    if let Some((checkpoint, step, weights)) = evaluated {
+        let (floor, ceiling) = floor_and_ceiling(&evaluator, &mnist, args.seed)?;
+        let saved = SavedEvaluation {
+            step,
+            checkpoint: checkpoint.clone(),
+            weights,
+            seed: args.seed,
+            report: report.clone(),
+            floor: Some(floor),
+            ceiling: Some(ceiling),
+            likelihood: likelihood.clone(),
+        };
+        save_beside_the_run(&saved, &checkpoint, args.json)?;
+    }
     if args.json {
         let mut value = serde_json::to_value(&report)?;
         if let (Some(l), Some(object)) = (&likelihood, value.as_object_mut()) {
@@ -180,6 +203,38 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         if let Some(l) = &likelihood {
             println!("{l}");
         }
+    }
+    Ok(())
+}
+
+/// The floor (10,000 training images, with labels) and the ceiling (10,000 images of uniform
+/// noise from `seed`) of the metrics.
+fn floor_and_ceiling(
+    evaluator: &Evaluator,
+    mnist: &Mnist,
+    seed: u64,
+) -> Result<(EvalReport, EvalReport)> {
+    let floor = subset(&mnist.train.images, 10_000);
+    let floor_labels = &mnist.train.labels[..floor.count];
+    Ok((
+        evaluator.evaluate_labelled(&floor, floor_labels)?,
+        evaluator.evaluate(&uniform_noise(10_000, seed)?)?,
+    ))
+}
+
+/// Writes `saved` as the run's `eval.json` (the run holding `checkpoint`), for `gan report`
+/// and `gan compare`.
+fn save_beside_the_run(saved: &SavedEvaluation, checkpoint: &Path, quiet: bool) -> Result<()> {
+    let run_root = checkpoint
+        .parent()
+        .and_then(Path::parent)
+        .context("a checkpoint lies in its run's checkpoints/ folder")?;
+    let path = run_root.join(gan_training::run_dir::EVAL_FILE);
+    saved
+        .save(&path)
+        .with_context(|| format!("saving the evaluation to {}", path.display()))?;
+    if !quiet {
+        println!("saved to {} (gan report, gan compare)", path.display());
     }
     Ok(())
 }

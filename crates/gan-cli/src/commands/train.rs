@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use gan_data::{default_data_dir, Fetcher, Mirror, Mnist, DATA_DIR_ENV, DATA_MIRROR_ENV};
 use gan_models::MatmulChoice;
+use gan_training::history::{RunEvent, RunEventKind};
 use gan_training::run_dir::default_run_name;
 use gan_training::{presets, run, DeviceChoice, RunDir, RunLock, TrainConfig, Trainer};
 
@@ -67,6 +68,10 @@ pub struct TrainArgs {
     /// MNIST directory, fetched there on first use [default: ~/.cache/gan-rs/mnist].
     #[arg(long, value_name = "DIR", env = DATA_DIR_ENV)]
     pub data_dir: Option<PathBuf>,
+    /// Also write TensorBoard event files (every metric, the sample grids) under RUN/tb/
+    /// (`tensorboard --logdir RUN/tb`); the config field `tensorboard = true` does the same.
+    #[arg(long)]
+    pub tensorboard: bool,
     /// Print nothing but errors and the final line.
     #[arg(long, short)]
     pub quiet: bool,
@@ -162,6 +167,12 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
     }
     let interrupt = Interrupt::install().context("installing the Ctrl-C handler")?;
     let mut observer = CliObserver::new(&run_dir, &config, args.quiet, interrupt)?;
+    let (event, detail) = if resuming {
+        (RunEventKind::Resumed, "")
+    } else {
+        (RunEventKind::Started, "")
+    };
+    run_dir.record(&RunEvent::now(event, trainer.steps_done(), detail))?;
     let outcome = run::train(
         &mut trainer,
         &run_dir,
@@ -170,7 +181,28 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
         evaluator.as_ref(),
     );
     observer.finish();
-    let outcome = outcome?;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            let failed = RunEvent::now(
+                RunEventKind::Failed,
+                trainer.steps_done(),
+                error.to_string(),
+            );
+            if let Err(e) = run_dir.record(&failed) {
+                tracing::warn!("could not record the failure in the run's history: {e}");
+            }
+            write_report(run_dir.root());
+            return Err(error.into());
+        }
+    };
+    let (event, detail) = match (outcome.interrupted, outcome.out_of_time) {
+        (true, _) => (RunEventKind::Interrupted, ""),
+        (false, true) => (RunEventKind::Finished, "time budget reached"),
+        (false, false) => (RunEventKind::Finished, ""),
+    };
+    run_dir.record(&RunEvent::now(event, outcome.steps_done, detail))?;
+    let report = write_report(run_dir.root());
     if outcome.interrupted {
         let checkpoint = outcome
             .checkpoint
@@ -213,7 +245,17 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
             }
         }
     }
+    if let (Some(report), false) = (report, args.quiet) {
+        println!("report: {} (gan report --open to view)", report.display());
+    }
     Ok(0)
+}
+
+/// Writes the run's `report.html`; a failure is a warning.
+fn write_report(root: &Path) -> Option<PathBuf> {
+    gan_report::write_report(root)
+        .inspect_err(|e| tracing::warn!("could not write the run report: {e}"))
+        .ok()
 }
 
 fn trainer_start(observer: &CliObserver) -> f64 {
@@ -278,6 +320,9 @@ fn apply_schedule_flags(args: &TrainArgs, config: &mut TrainConfig) {
     }
     if let Some(n) = args.eval_samples {
         config.eval_samples = n as usize;
+    }
+    if args.tensorboard {
+        config.tensorboard = true;
     }
 }
 

@@ -131,6 +131,7 @@ pub(super) fn run_defaults(preset: &str, scaling: Scaling, model: ModelConfig) -
         keep_checkpoints: 2,
         eval_every: 0,
         eval_samples: default_eval_samples(),
+        tensorboard: false,
         seed: 42,
         device: DeviceChoice::Auto,
         threads: 0,
