@@ -4,6 +4,8 @@
 //! only tests of the package that owns a binary get `CARGO_BIN_EXE_gan`, the path of a `gan`
 //! cargo has just built for them. They call [`gan`] with that path.
 
+pub mod browser;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -2,7 +2,7 @@
 //! per preset that has one), and against the machine's GEMM ceiling, written to
 //! `bench/results.md` and `bench/results.json`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
@@ -84,7 +84,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         bail!("cargo build --release -p gan-cli failed");
     }
     let gan = PathBuf::from("target/release/gan");
-    let python = reference_python(&torch_dir);
+    let python = crate::libtorch::venv_python(&torch_dir);
     if python.is_none() {
         eprintln!(
             "xtask: no Python with torch next to this libtorch; the PyTorch column stays empty"
@@ -167,15 +167,6 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     println!("{table}");
     eprintln!("xtask: wrote bench/results.md and bench/results.json");
     Ok(())
-}
-
-/// The Python of the venv that provided libtorch, if there is one.
-fn reference_python(torch_dir: &Path) -> Option<PathBuf> {
-    torch_dir
-        .ancestors()
-        .find(|a| a.file_name().is_some_and(|n| n == "venv"))
-        .map(|venv| venv.join("bin").join("python"))
-        .filter(|p| p.is_file())
 }
 
 fn json_of(mut cmd: Command) -> Result<Value> {

@@ -353,3 +353,12 @@ mod tests {
         std::fs::remove_dir_all(&tmp).unwrap();
     }
 }
+
+/// The Python of the venv that provided libtorch, if there is one.
+pub fn venv_python(torch_dir: &Path) -> Option<PathBuf> {
+    torch_dir
+        .ancestors()
+        .find(|a| a.file_name().is_some_and(|n| n == "venv"))
+        .map(|venv| venv.join("bin").join("python"))
+        .filter(|p| p.is_file())
+}

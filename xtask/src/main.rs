@@ -7,6 +7,7 @@ mod data;
 mod libtorch;
 mod progress;
 mod tasks;
+mod test_tools;
 
 use std::path::PathBuf;
 use std::time::Instant;

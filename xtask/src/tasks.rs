@@ -5,6 +5,7 @@ use std::process::Command;
 
 use crate::data::{self, FetchDataArgs};
 use crate::libtorch;
+use crate::test_tools;
 
 /// `cargo xtask train`: install, fetch, then `gan train` in release mode.
 pub fn train(data_args: &FetchDataArgs, args: &[String]) -> Result<()> {
@@ -28,7 +29,10 @@ pub fn train(data_args: &FetchDataArgs, args: &[String]) -> Result<()> {
 /// `cargo xtask test`: install, fetch (tests that need MNIST skip loudly if that fails),
 /// format, lint and API-doc checks, then the whole test suite.
 pub fn test(data_args: &FetchDataArgs, no_lint: bool, args: &[String]) -> Result<()> {
-    libtorch::fetch(&libtorch::FetchArgs::default())?;
+    let torch_dir = libtorch::fetch(&libtorch::FetchArgs::default())?;
+    if let Some(python) = test_tools::ensure_tensorboard(&torch_dir)? {
+        std::env::set_var(test_tools::TEST_PYTHON_ENV, python);
+    }
     match data::fetch(data_args) {
         // Real-data tests read the installed copy through the mirror variable.
         Ok(dir) => std::env::set_var(gan_data::DATA_MIRROR_ENV, dir),
