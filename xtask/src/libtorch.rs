@@ -295,6 +295,15 @@ fn human_bytes(bytes: u64) -> String {
     format!("{:.2} GB", bytes as f64 / 1e9)
 }
 
+/// The Python of the venv that provided libtorch, if there is one.
+pub fn venv_python(torch_dir: &Path) -> Option<PathBuf> {
+    torch_dir
+        .ancestors()
+        .find(|a| a.file_name().is_some_and(|n| n == "venv"))
+        .map(|venv| venv.join("bin").join("python"))
+        .filter(|p| p.is_file())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,13 +361,4 @@ mod tests {
         assert_eq!(installed_version(&tmp).as_deref(), Some("2.11.0"));
         std::fs::remove_dir_all(&tmp).unwrap();
     }
-}
-
-/// The Python of the venv that provided libtorch, if there is one.
-pub fn venv_python(torch_dir: &Path) -> Option<PathBuf> {
-    torch_dir
-        .ancestors()
-        .find(|a| a.file_name().is_some_and(|n| n == "venv"))
-        .map(|venv| venv.join("bin").join("python"))
-        .filter(|p| p.is_file())
 }

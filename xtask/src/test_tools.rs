@@ -29,7 +29,13 @@ pub fn ensure_tensorboard(torch_dir: &Path) -> Result<Option<PathBuf>> {
     if !has_tensorboard(&python) {
         eprintln!("xtask: pip install tensorboard=={TENSORBOARD_VERSION} (the TensorBoard test reads event files with its loader)");
         let status = Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
             .arg(format!("tensorboard=={TENSORBOARD_VERSION}"))
             .status()
             .context("running pip in the libtorch venv")?;

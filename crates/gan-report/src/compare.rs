@@ -108,7 +108,15 @@ impl Comparison {
                     row.push(cell(r.label_accuracy, |a| format!("{:.2}%", 100.0 * a)));
                 }
                 row.push(match (r.evaluated_step, r.samples) {
-                    (Some(step), Some(n)) => format!("{}, step {step}, {n} samples", r.source),
+                    (Some(step), Some(n)) if Some(step) == r.steps => {
+                        format!("{} ({} images)", r.source, thousands(n as u64))
+                    }
+                    (Some(step), Some(n)) => format!(
+                        "{} at step {} ({} images)",
+                        r.source,
+                        thousands(step),
+                        thousands(n as u64)
+                    ),
                     _ => r.source.clone(),
                 });
                 row

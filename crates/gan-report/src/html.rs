@@ -41,13 +41,17 @@ pub fn inline_svg(svg: &str) -> String {
     format!(r#"<div class="chart">{}</div>"#, &svg[start..])
 }
 
-/// A table with a header row; cells are escaped.
+/// A table with a header row (none for an empty `header`); cells are escaped.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut out = String::from("<table><thead><tr>");
-    for h in header {
-        let _ = write!(out, "<th>{}</th>", escape(h));
+    let mut out = String::from("<div class=\"wide\"><table>");
+    if !header.is_empty() {
+        out.push_str("<thead><tr>");
+        for h in header {
+            let _ = write!(out, "<th>{}</th>", escape(h));
+        }
+        out.push_str("</tr></thead>");
     }
-    out.push_str("</tr></thead><tbody>");
+    out.push_str("<tbody>");
     for row in rows {
         out.push_str("<tr>");
         for cell in row {
@@ -55,7 +59,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         }
         out.push_str("</tr>");
     }
-    out.push_str("</tbody></table>");
+    out.push_str("</tbody></table></div>");
     out
 }
 
@@ -100,13 +104,14 @@ pub fn bar_chart(title: &str, labels: &[String], values: &[f64], warn_below: f64
     svg
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1100px;\
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1400px;\
 color:#222;padding:0 16px}h1{font-size:1.6em;margin-bottom:0}h2{border-bottom:1px solid #ddd;\
 padding-bottom:4px;margin-top:32px}.sub{color:#666;margin-top:4px}table{border-collapse:collapse;\
-margin:8px 0}th,td{border:1px solid #ccc;padding:4px 10px;text-align:right}th{background:#f4f4f4}\
+margin:8px 0}th,td{border:1px solid #ccc;padding:4px 10px;text-align:right;white-space:nowrap}\
+.wide{overflow-x:auto}th{background:#f4f4f4}\
 td:first-child,th:first-child{text-align:left}.warn{background:#fff4e5;border-left:4px solid #e67e22;\
 padding:8px 14px;margin:8px 0}.note{background:#eef4fb;border-left:4px solid #3b82c4;padding:8px 14px;\
-margin:8px 0}.large{image-rendering:pixelated;max-width:100%}.timeline{display:flex;flex-wrap:wrap;\
+margin:8px 0}.large{image-rendering:pixelated;width:400px;max-width:100%}.timeline{display:flex;flex-wrap:wrap;\
 gap:10px}.timeline figure{margin:0;text-align:center;font-size:.85em;color:#555}.thumb{width:150px;\
 image-rendering:pixelated}.chart svg{max-width:100%;height:auto}pre{background:#f7f7f7;padding:10px;\
 overflow-x:auto;font-size:.85em}.grids{display:flex;flex-wrap:wrap;gap:16px}.grids figure{margin:0;\

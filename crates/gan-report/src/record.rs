@@ -55,10 +55,14 @@ impl RunRecord {
                 why: "no such directory".into(),
             });
         }
+        // The name it was given by (a link keeps its own name); `.` and `..` by their target.
         let name = root
-            .canonicalize()
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .or_else(|| {
+                let target = root.canonicalize().ok()?;
+                Some(target.file_name()?.to_string_lossy().into_owned())
+            })
             .unwrap_or_else(|| root.display().to_string());
         let mut notes = Vec::new();
         let (config, config_text) = read_config(root, &mut notes);

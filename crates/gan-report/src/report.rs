@@ -87,7 +87,7 @@ fn header(record: &RunRecord, body: &mut String) {
             format!("{:?} at step {}", last.event, last.step).to_lowercase(),
         ]);
     }
-    body.push_str(&table(&["", ""], &rows));
+    body.push_str(&table(&[], &rows));
 }
 
 fn findings(record: &RunRecord, body: &mut String) {

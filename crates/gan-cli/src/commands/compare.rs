@@ -38,9 +38,8 @@ pub fn run(args: &CompareArgs) -> Result<()> {
         let page = comparison.to_html()?;
         gan_training::write_atomic(path, page.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
-        if !args.json {
-            println!("wrote {}", path.display());
-        }
+        // On stderr: stdout holds only the table, for redirecting into a document.
+        eprintln!("wrote {}", path.display());
         if args.open {
             super::report::open_in_browser(path)?;
         }
