@@ -103,6 +103,45 @@ fn training_writes_a_report_and_eval_compare_and_report_use_the_evaluation() {
 }
 
 #[test]
+fn a_finished_run_ends_with_an_evaluation_that_its_report_shows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = gan_tests::write_tiny_mnist(&tmp.path().join("mnist"), 64);
+    let run = tmp.path().join("run");
+    let out = gan_tests::succeed(
+        gan()
+            .args([
+                "train",
+                "--batch-size",
+                "8",
+                "--steps",
+                "4",
+                "--final-eval",
+                "60",
+            ])
+            .args(["--device", "cpu", "--threads", "1", "--data-dir"])
+            .arg(&data)
+            .arg("--out")
+            .arg(&run),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("final evaluation (60 images): FID (LeNet) "),
+        "{stdout}"
+    );
+    let saved: serde_json::Value = serde_json::from_str(&read(&run.join("eval.json"))).unwrap();
+    assert_eq!(
+        (saved["step"].as_u64(), saved["report"]["samples"].as_u64()),
+        (Some(4), Some(60))
+    );
+    let page = read(&run.join("report.html"));
+    assert!(
+        page.contains("this run: step 4, EMA weights, 60 samples"),
+        "the report shows it"
+    );
+    assert!(page.contains("mode histogram") && page.contains("ceiling: uniform noise"));
+}
+
+#[test]
 fn malformed_runs_give_a_report_of_what_exists() {
     let tmp = tempfile::tempdir().unwrap();
     let data = gan_tests::write_tiny_mnist(&tmp.path().join("mnist"), 64);

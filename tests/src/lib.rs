@@ -10,13 +10,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The `gan` binary at `path`, with the variables that could hide a missing rpath or leak
-/// the caller's settings removed.
+/// the caller's settings removed. Training skips its closing evaluation (`GAN_FINAL_EVAL=0`)
+/// unless a test passes `--final-eval N`: most tests check other things, and it would add
+/// seconds to each of their runs.
 pub fn gan(path: &str) -> Command {
     let mut cmd = Command::new(path);
     cmd.env_remove("LD_LIBRARY_PATH")
         .env_remove("LIBTORCH")
         .env_remove("RUST_LOG")
-        .env_remove("GAN_DATA_DIR");
+        .env_remove("GAN_DATA_DIR")
+        .env("GAN_FINAL_EVAL", "0");
     cmd
 }
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use gan_data::{default_data_dir, Images, Mnist, DATA_DIR_ENV};
 use gan_eval::{train_classifier, uniform_noise, ClassifierTraining, EvalReport, Evaluator};
-use gan_training::{DeviceChoice, Samples, SavedEvaluation, TrainedGenerator};
+use gan_training::{DeviceChoice, LikelihoodReport, Samples, SavedEvaluation, TrainedGenerator};
 
 #[derive(clap::Args, Debug)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -99,58 +99,21 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let mut likelihood = None;
-    let mut evaluated = None;
-    let (source, samples) = match (&args.checkpoint, &args.samples) {
+    let scored = match (&args.checkpoint, &args.samples) {
         (Some(path), _) => {
-            let weights = super::generate::sample_weights(args.raw);
-            let generator = TrainedGenerator::load(path, device, weights)
-                .with_context(|| format!("loading the generator from {}", path.display()))?;
-            if generator.is_likelihood_model() {
-                let started = std::time::Instant::now();
-                let report = generator
-                    .likelihood(&mnist.test, args.k, args.seed)
-                    .context("estimating the test log-likelihood")?;
-                tracing::info!(
-                    seconds = started.elapsed().as_secs_f64(),
-                    "likelihood estimated"
-                );
-                likelihood = Some(report);
-            } else if args.k.is_some() {
-                bail!(
-                    "--k applies to likelihood models (VAEs); {} is a GAN",
-                    path.display()
-                );
-            }
-            let samples = generator.generate(args.n as usize, args.seed, None)?;
-            if !args.raw {
-                evaluated = Some((
-                    generator.checkpoint.clone(),
-                    generator.step,
-                    if generator.has_ema {
-                        "EMA"
-                    } else {
-                        "live (no EMA kept)"
-                    }
-                    .to_owned(),
-                ));
-            }
-            let balanced = if samples.labels.is_some() {
-                ", every digit equally often"
-            } else {
-                ""
+            let request = CheckpointRequest {
+                path,
+                n: args.n as usize,
+                seed: args.seed,
+                raw: args.raw,
+                k: args.k,
+                likelihood: true,
             };
-            (
-                format!(
-                    "{} (step {}, {}), {} images{balanced}, seed {}",
-                    generator.checkpoint.display(),
-                    generator.step,
-                    super::generate::describe_weights(&generator),
-                    samples.images.count,
-                    args.seed
-                ),
-                samples,
-            )
+            let scored = score_checkpoint(&request, &mnist, &evaluator, device)?;
+            if let (Some(saved), false) = (&scored.saved_to, args.json) {
+                println!("saved to {} (gan report, gan compare)", saved.display());
+            }
+            scored
         }
         (None, Some(path)) => {
             let images = gan_data::read_images(path)
@@ -162,31 +125,25 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 ),
                 None => None,
             };
-            (path.display().to_string(), Samples { images, labels })
+            let source = path.display().to_string();
+            let samples = Samples { images, labels };
+            Scored {
+                report: score(&evaluator, &samples, &source)?,
+                source,
+                likelihood: None,
+                saved_to: None,
+            }
         }
         (None, None) => {
             bail!("nothing to evaluate: pass --checkpoint RUN_DIR, --samples FILE or --reference")
         }
     };
-    let report: EvalReport = match &samples.labels {
-        Some(labels) => evaluator.evaluate_labelled(&samples.images, labels),
-        None => evaluator.evaluate(&samples.images),
-    }
-    .with_context(|| format!("evaluating {source}"))?;
-    if let Some((checkpoint, step, weights)) = evaluated {
-        let (floor, ceiling) = floor_and_ceiling(&evaluator, &mnist, args.seed)?;
-        let saved = SavedEvaluation {
-            step,
-            checkpoint: checkpoint.clone(),
-            weights,
-            seed: args.seed,
-            report: report.clone(),
-            floor: Some(floor),
-            ceiling: Some(ceiling),
-            likelihood: likelihood.clone(),
-        };
-        save_beside_the_run(&saved, &checkpoint, args.json)?;
-    }
+    let Scored {
+        source,
+        report,
+        likelihood,
+        ..
+    } = scored;
     if args.json {
         let mut value = serde_json::to_value(&report)?;
         if let (Some(l), Some(object)) = (&likelihood, value.as_object_mut()) {
@@ -207,6 +164,112 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     Ok(())
 }
 
+/// What to score of a checkpoint.
+pub struct CheckpointRequest<'a> {
+    /// A run directory or one of its checkpoint files.
+    pub path: &'a Path,
+    /// Images to generate.
+    pub n: usize,
+    /// Seed of their noise.
+    pub seed: u64,
+    /// The live weights instead of the EMA.
+    pub raw: bool,
+    /// Importance samples of a likelihood model's NLL (its config's by default).
+    pub k: Option<u32>,
+    /// Estimate a likelihood model's test ELBO and NLL (the slow part of its evaluation).
+    pub likelihood: bool,
+}
+
+/// Scores and what they are of.
+pub struct Scored {
+    pub source: String,
+    pub report: EvalReport,
+    pub likelihood: Option<LikelihoodReport>,
+    /// The run's `eval.json`, written for the sampling weights (not for `raw`).
+    pub saved_to: Option<PathBuf>,
+}
+
+fn score(evaluator: &Evaluator, samples: &Samples, source: &str) -> Result<EvalReport> {
+    match &samples.labels {
+        Some(labels) => evaluator.evaluate_labelled(&samples.images, labels),
+        None => evaluator.evaluate(&samples.images),
+    }
+    .with_context(|| format!("evaluating {source}"))
+}
+
+/// Generates from a checkpoint and scores the images (and a likelihood model's test
+/// likelihood when asked); for the sampling weights, saves the scores with the floor and the
+/// ceiling as the run's `eval.json`.
+pub fn score_checkpoint(
+    request: &CheckpointRequest<'_>,
+    mnist: &Mnist,
+    evaluator: &Evaluator,
+    device: tch::Device,
+) -> Result<Scored> {
+    let path = request.path;
+    let weights = super::generate::sample_weights(request.raw);
+    let generator = TrainedGenerator::load(path, device, weights)
+        .with_context(|| format!("loading the generator from {}", path.display()))?;
+    let mut likelihood = None;
+    if generator.is_likelihood_model() && request.likelihood {
+        let started = std::time::Instant::now();
+        let report = generator
+            .likelihood(&mnist.test, request.k, request.seed)
+            .context("estimating the test log-likelihood")?;
+        tracing::info!(
+            seconds = started.elapsed().as_secs_f64(),
+            "likelihood estimated"
+        );
+        likelihood = Some(report);
+    } else if request.k.is_some() && !generator.is_likelihood_model() {
+        bail!(
+            "--k applies to likelihood models (VAEs); {} is a GAN",
+            path.display()
+        );
+    }
+    let samples = generator.generate(request.n, request.seed, None)?;
+    let balanced = if samples.labels.is_some() {
+        ", every digit equally often"
+    } else {
+        ""
+    };
+    let source = format!(
+        "{} (step {}, {}), {} images{balanced}, seed {}",
+        generator.checkpoint.display(),
+        generator.step,
+        super::generate::describe_weights(&generator),
+        samples.images.count,
+        request.seed
+    );
+    let report = score(evaluator, &samples, &source)?;
+    let mut saved_to = None;
+    if !request.raw {
+        let (floor, ceiling) = floor_and_ceiling(evaluator, mnist, request.seed)?;
+        let weights = if generator.has_ema {
+            "EMA"
+        } else {
+            "live (no EMA kept)"
+        };
+        let saved = SavedEvaluation {
+            step: generator.step,
+            checkpoint: generator.checkpoint.clone(),
+            weights: weights.to_owned(),
+            seed: request.seed,
+            report: report.clone(),
+            floor: Some(floor),
+            ceiling: Some(ceiling),
+            likelihood: likelihood.clone(),
+        };
+        saved_to = Some(save_beside_the_run(&saved, &generator.checkpoint)?);
+    }
+    Ok(Scored {
+        source,
+        report,
+        likelihood,
+        saved_to,
+    })
+}
+
 /// The floor (10,000 training images, with labels) and the ceiling (10,000 images of uniform
 /// noise from `seed`) of the metrics.
 fn floor_and_ceiling(
@@ -223,8 +286,8 @@ fn floor_and_ceiling(
 }
 
 /// Writes `saved` as the run's `eval.json` (the run holding `checkpoint`), for `gan report`
-/// and `gan compare`.
-fn save_beside_the_run(saved: &SavedEvaluation, checkpoint: &Path, quiet: bool) -> Result<()> {
+/// and `gan compare`; returns its path.
+fn save_beside_the_run(saved: &SavedEvaluation, checkpoint: &Path) -> Result<PathBuf> {
     let run_root = checkpoint
         .parent()
         .and_then(Path::parent)
@@ -233,10 +296,7 @@ fn save_beside_the_run(saved: &SavedEvaluation, checkpoint: &Path, quiet: bool) 
     saved
         .save(&path)
         .with_context(|| format!("saving the evaluation to {}", path.display()))?;
-    if !quiet {
-        println!("saved to {} (gan report, gan compare)", path.display());
-    }
-    Ok(())
+    Ok(path)
 }
 
 pub fn load(data_dir: Option<&Path>) -> Result<Mnist> {

@@ -68,6 +68,11 @@ pub struct TrainArgs {
     /// MNIST directory, fetched there on first use [default: ~/.cache/gan-rs/mnist].
     #[arg(long, value_name = "DIR", env = DATA_DIR_ENV)]
     pub data_dir: Option<PathBuf>,
+    /// Images of the evaluation that ends a finished run (the protocol of `gan eval
+    /// --checkpoint`, without a VAE's likelihood), into eval.json and the report; 0 skips it.
+    #[arg(long, value_name = "N", default_value_t = 10_000, env = "GAN_FINAL_EVAL",
+          value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub final_eval: u64,
     /// Also write TensorBoard event files (every metric, the sample grids) under RUN/tb/
     /// (`tensorboard --logdir RUN/tb`); the config field `tensorboard = true` does the same.
     #[arg(long)]
@@ -202,7 +207,6 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
         (false, false) => (RunEventKind::Finished, ""),
     };
     run_dir.record(&RunEvent::now(event, outcome.steps_done, detail))?;
-    let report = write_report(run_dir.root());
     if outcome.interrupted {
         let checkpoint = outcome
             .checkpoint
@@ -233,9 +237,14 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
     if let Some(m) = outcome.last {
         tracing::info!(step = m.step, "finished: {}", m.describe(trainer.metrics()));
     }
-    if trainer.family().likelihood_model().is_some() {
-        drop(trainer);
-        let device = config.device.resolve()?;
+    let likelihood_model = trainer.family().likelihood_model().is_some();
+    let device = trainer.device();
+    drop(trainer);
+    if args.final_eval > 0 {
+        final_evaluation(&run_dir, &mnist, evaluator, device, args);
+    }
+    let report = write_report(run_dir.root());
+    if likelihood_model {
         let written =
             super::figures::write_all(run_dir.root(), run_dir.root(), &mnist.test, device)
                 .context("drawing the reconstruction figures")?;
@@ -249,6 +258,57 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
         println!("report: {} (gan report --open to view)", report.display());
     }
     Ok(0)
+}
+
+/// Scores the finished run as `gan eval --checkpoint` does (no likelihood), into its
+/// `eval.json`, and prints one line. A failure is a warning: the training itself succeeded.
+fn final_evaluation(
+    run_dir: &RunDir,
+    mnist: &Mnist,
+    evaluator: Option<gan_eval::Evaluator>,
+    device: tch::Device,
+    args: &TrainArgs,
+) {
+    let evaluator = match evaluator {
+        Some(e) => e,
+        None => match gan_eval::Evaluator::new(&mnist.test, device) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!("no final evaluation: the classifier did not load: {e}");
+                return;
+            }
+        },
+    };
+    let request = super::eval::CheckpointRequest {
+        path: run_dir.root(),
+        n: args.final_eval as usize,
+        seed: 0,
+        raw: false,
+        k: None,
+        likelihood: false,
+    };
+    match super::eval::score_checkpoint(&request, mnist, &evaluator, device) {
+        Ok(scored) if !args.quiet => {
+            let r = &scored.report;
+            let labels = r.labels.as_ref().map_or_else(String::new, |l| {
+                format!(" | label accuracy {:.2}%", 100.0 * l.label_accuracy)
+            });
+            println!(
+                "final evaluation ({} images): FID (LeNet) {:.3} | IS {:.3} | digits {}/10 | precision {:.3} | recall {:.3}{labels}",
+                r.samples,
+                r.frechet_distance,
+                r.inception_score,
+                r.coverage.modes,
+                r.precision,
+                r.recall
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(
+            "the final evaluation failed: {e:#}; run `gan eval --checkpoint {}`",
+            run_dir.root().display()
+        ),
+    }
 }
 
 /// Writes the run's `report.html`; a failure is a warning.
