@@ -171,7 +171,7 @@ fn evaluation(record: &RunRecord, body: &mut String) {
         }
         let _ = write!(
             body,
-            "<p class=\"sub\">From <code>eval.json</code>, written by <code>gan eval --checkpoint {}</code>.</p>",
+            "<p class=\"sub\">From <code>eval.json</code>: the evaluation that ended <code>gan train</code>, or the latest <code>gan eval --checkpoint {}</code>.</p>",
             escape(&record.root.display().to_string())
         );
         return;

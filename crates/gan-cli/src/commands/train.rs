@@ -287,7 +287,14 @@ fn final_evaluation(
         k: None,
         likelihood: false,
     };
-    match super::eval::score_checkpoint(&request, mnist, &evaluator, device) {
+    let started = std::time::Instant::now();
+    let scored = super::eval::score_checkpoint(&request, mnist, &evaluator, device);
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        ok = scored.is_ok(),
+        "final evaluation"
+    );
+    match scored {
         Ok(scored) if !args.quiet => {
             let r = &scored.report;
             let labels = r.labels.as_ref().map_or_else(String::new, |l| {
