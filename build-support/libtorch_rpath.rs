@@ -25,3 +25,20 @@ fn link_libtorch() -> Option<std::path::PathBuf> {
     }
     Some(lib)
 }
+
+/// The version of the libtorch whose `lib/` directory is `lib` (its `build-version`, or the
+/// wheel's `version.py`), or "unknown".
+#[allow(dead_code)]
+fn libtorch_version(lib: Option<&std::path::Path>) -> String {
+    lib.and_then(|lib| lib.parent())
+        .and_then(|dir| {
+            std::fs::read_to_string(dir.join("build-version"))
+                .ok()
+                .or_else(|| {
+                    let py = std::fs::read_to_string(dir.join("version.py")).ok()?;
+                    let line = py.lines().find(|l| l.starts_with("__version__"))?;
+                    Some(line.split(['\'', '"']).nth(1)?.to_owned())
+                })
+        })
+        .map_or_else(|| "unknown".to_owned(), |v| v.trim().to_owned())
+}

@@ -3,19 +3,7 @@ include!("../../build-support/libtorch_rpath.rs");
 fn main() {
     let lib = link_libtorch();
     // What `gan info` reports, fixed at build time.
-    let libtorch_version = lib
-        .as_ref()
-        .and_then(|lib| lib.parent())
-        .and_then(|dir| {
-            std::fs::read_to_string(dir.join("build-version"))
-                .ok()
-                .or_else(|| {
-                    let py = std::fs::read_to_string(dir.join("version.py")).ok()?;
-                    let line = py.lines().find(|l| l.starts_with("__version__"))?;
-                    Some(line.split(['\'', '"']).nth(1)?.to_owned())
-                })
-        })
-        .unwrap_or_else(|| "unknown".to_owned());
+    let libtorch_version = libtorch_version(lib.as_deref());
     println!(
         "cargo:rustc-env=GAN_LIBTORCH_VERSION={}",
         libtorch_version.trim()

@@ -15,7 +15,12 @@ use std::process::{Command, Output};
 /// seconds to each of their runs.
 pub fn gan(path: &str) -> Command {
     let mut cmd = Command::new(path);
-    cmd.env_remove("LD_LIBRARY_PATH")
+    // `--matmul auto` measurements of test runs (tiny shapes, timed while other tests run)
+    // go to a cache beside the binary, shared by the tests so runs and resumes agree, and
+    // kept out of the user's own.
+    let matmul_cache = Path::new(path).with_file_name("gan-tests-matmul-auto.tsv");
+    cmd.env("GAN_MATMUL_CACHE", matmul_cache)
+        .env_remove("LD_LIBRARY_PATH")
         .env_remove("LIBTORCH")
         .env_remove("RUST_LOG")
         .env_remove("GAN_DATA_DIR")

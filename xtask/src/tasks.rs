@@ -33,6 +33,12 @@ pub fn test(data_args: &FetchDataArgs, no_lint: bool, args: &[String]) -> Result
     if let Some(python) = test_tools::ensure_tensorboard(&torch_dir)? {
         std::env::set_var(test_tools::TEST_PYTHON_ENV, python);
     }
+    // `--matmul auto` measurements taken while tests run in parallel would be slow and
+    // wrong for real runs: tests keep them in a cache of their own.
+    let matmul_cache = std::env::current_dir()?
+        .join("target")
+        .join("gan-tests-matmul-auto.tsv");
+    std::env::set_var("GAN_MATMUL_CACHE", matmul_cache);
     match data::fetch(data_args) {
         // Real-data tests read the installed copy through the mirror variable.
         Ok(dir) => std::env::set_var(gan_data::DATA_MIRROR_ENV, dir),

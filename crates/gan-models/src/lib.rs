@@ -13,7 +13,7 @@
 //! - [`config`]: settings shared by architectures (activations, normalisation, output
 //!   range, initialisation).
 //! - [`MatmulChoice`]: dense layers multiply with libtorch's BLAS or with oneDNN, whichever
-//!   is faster on the CPU at hand.
+//!   is faster on the CPU at hand, as [`matmul_tuning`] measures for a run's own shapes.
 //! - [`Tape`]: weight gradients of dense layers formed with the fastest product instead of
 //!   autograd's; what the trainer uses.
 //! - [`Summary`]: a Keras-style table of layers and parameter counts.
@@ -38,6 +38,7 @@ pub mod conv;
 mod error;
 mod layers;
 mod matmul;
+pub mod matmul_tuning;
 pub mod mlp;
 mod network;
 mod summary;

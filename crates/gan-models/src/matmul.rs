@@ -3,8 +3,10 @@
 //! libtorch's fp32 `linear`/`mm` call MKL, whose AVX-512 kernels run only on Intel processors;
 //! elsewhere it takes its AVX2 path. oneDNN, also inside libtorch, uses AVX-512 on any x86 CPU
 //! that has it. Measured on a 2-core AMD EPYC (Zen 5) at the tutorial's shapes: MKL ≈ 205
-//! GFLOP/s, oneDNN ≈ 450. [`MatmulChoice::Auto`] therefore picks oneDNN on non-Intel CPUs with
-//! AVX-512 and BLAS everywhere else (CUDA included).
+//! GFLOP/s, oneDNN ≈ 450. A training run resolves [`MatmulChoice::Auto`] by timing its own
+//! products with both ([`crate::matmul_tuning`]); where nothing is measured (networks built
+//! on their own), `Auto` follows the vendor rule: oneDNN on non-Intel CPUs with AVX-512, BLAS
+//! everywhere else (CUDA included).
 
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
@@ -15,7 +17,8 @@ use crate::error::ModelError;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MatmulChoice {
-    /// oneDNN where it is known to beat BLAS (see the module docs), BLAS elsewhere.
+    /// The faster of the two for a training run's products, measured on the CPU at hand
+    /// (see the module docs); BLAS on CUDA.
     #[default]
     Auto,
     /// libtorch's default: MKL or OpenBLAS on CPU, cuBLAS on CUDA.
@@ -104,7 +107,7 @@ pub(crate) fn from_onednn(xs: &Tensor) -> Tensor {
     xs.to_dense(None, false)
 }
 
-fn onednn_runs_on(device: Device) -> bool {
+pub(crate) fn onednn_runs_on(device: Device) -> bool {
     device == Device::Cpu && tch::utils::has_mkldnn()
 }
 

@@ -15,6 +15,7 @@
 //! - [`adam`]: [`Adam`], written here so its moments can be checkpointed; [`schedule`]: its
 //!   learning rate as a function of the step.
 //! - [`Trainer`]: data, batches, step counter and fixed noise around a family.
+//! - [`pin_matmul`]: `matmul = "auto"` resolved for a new run by timing its own products.
 //! - [`run`]: the loop with metrics, samples and checkpoints on schedule (by steps or a time
 //!   budget), reporting to a [`TrainObserver`]; [`run::resume`] continues a run exactly.
 //! - [`RunDir`], [`checkpoint`], [`metrics`], [`history`], [`SavedEvaluation`]: the files a
@@ -49,6 +50,7 @@ mod legacy;
 pub mod likelihood;
 mod lock;
 pub mod loss;
+mod matmul_choice;
 pub mod metrics;
 mod omp;
 pub mod part;
@@ -75,6 +77,7 @@ pub use interpolation::Interpolation;
 pub use likelihood::LikelihoodReport;
 pub use lock::RunLock;
 pub use loss::GanLoss;
+pub use matmul_choice::pin_matmul;
 pub use part::Part;
 pub use presets::{Preset, DEFAULT_PRESET, PRESETS};
 pub use run::{RunOutcome, TrainObserver};

@@ -87,7 +87,11 @@ impl Trainer {
             tch::set_num_threads(config.threads as i32);
         }
         let device = config.device.resolve()?;
-        let family = build_family(config, device, config.matmul.resolve(device)?)?;
+        let family = build_family(
+            config,
+            device,
+            crate::matmul_choice::matmul_kernel(config, device)?,
+        )?;
         let labels = if family.conditional() {
             if data.labels.len() != images.count {
                 return Err(TrainError::invalid(

@@ -11,9 +11,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use gan_data::{default_data_dir, Mnist, DATA_DIR_ENV};
+use gan_models::matmul_tuning::{time_products, ProductTimes};
 use gan_models::MatmulChoice;
 use gan_training::{DeviceChoice, TrainConfig, Trainer, DEFAULT_PRESET};
-use tch::{Device, Kind, Tensor};
+use tch::Device;
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
@@ -86,7 +87,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let generation_images_per_second =
         generated.images.count as f64 / started.elapsed().as_secs_f64();
 
-    let ceiling = gemm_ceiling(&config, device)?;
+    let ceiling = gemm_ceiling(&config, device);
     let object = serde_json::json!({
         "preset": args.preset,
         "batch_size": args.batch_size,
@@ -99,6 +100,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "matmul": trainer.matmul().name(),
         "step_gemm_flops": ceiling.flops,
         "step_gemm_blas_seconds": ceiling.blas_seconds,
+        "step_gemm_onednn_seconds": ceiling.onednn_seconds,
         "step_gemm_ceiling_seconds": ceiling.best_seconds,
         "peak_rss_bytes": peak_rss_bytes(),
     });
@@ -112,58 +114,10 @@ fn synchronize(device: Device) {
     }
 }
 
-/// One step's matrix products timed alone: FLOPs, seconds with libtorch's BLAS, and seconds
-/// with the faster of BLAS and oneDNN for each product (the machine's GEMM limit).
-struct GemmCeiling {
-    flops: f64,
-    blas_seconds: f64,
-    best_seconds: f64,
-}
-
-/// Each shape warmed up, then the median of 20 runs, per library.
-fn gemm_ceiling(config: &TrainConfig, device: Device) -> Result<GemmCeiling> {
-    let onednn = MatmulChoice::Onednn.resolve(device).is_ok();
-    let mut ceiling = GemmCeiling {
-        flops: 0.0,
-        blas_seconds: 0.0,
-        best_seconds: 0.0,
-    };
-    for ((m, k, n), count) in config.model.step_products(config.batch_size as i64) {
-        let a = Tensor::randn([m, k], (Kind::Float, device));
-        let b = Tensor::randn([k, n], (Kind::Float, device));
-        let blas = median_seconds(device, || {
-            let _ = a.matmul(&b);
-        });
-        let best = if onednn {
-            // oneDNN multiplies by a transposed (out × in) weight, as a dense layer holds it.
-            let (a, w) = (a.to_mkldnn(), b.tr().contiguous());
-            blas.min(median_seconds(device, || {
-                let _ = a.mkldnn_linear(&w, None::<Tensor>);
-            }))
-        } else {
-            blas
-        };
-        ceiling.blas_seconds += blas * f64::from(count);
-        ceiling.best_seconds += best * f64::from(count);
-        ceiling.flops += 2.0 * (m * k * n) as f64 * f64::from(count);
-    }
-    Ok(ceiling)
-}
-
-fn median_seconds(device: Device, mut product: impl FnMut()) -> f64 {
-    for _ in 0..5 {
-        product();
-    }
-    let mut times: Vec<f64> = (0..20)
-        .map(|_| {
-            let started = Instant::now();
-            product();
-            synchronize(device);
-            started.elapsed().as_secs_f64()
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+/// Each of the step's products warmed up, then the median of 20 runs, per library.
+fn gemm_ceiling(config: &TrainConfig, device: Device) -> ProductTimes {
+    let products = config.model.step_products(config.batch_size as i64);
+    tch::no_grad(|| time_products(&products, device, 5, 20))
 }
 
 /// This process's peak resident set size (Linux `VmHWM`), if known.

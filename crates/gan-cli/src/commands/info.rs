@@ -1,6 +1,7 @@
 //! `gan info`: versions, threads and devices, for bug reports and setup checks.
 
-use gan_models::MatmulChoice;
+use gan_models::matmul_tuning;
+use gan_training::{TrainConfig, DEFAULT_PRESET};
 use tch::{utils, Cuda};
 
 pub fn run() -> anyhow::Result<()> {
@@ -23,17 +24,7 @@ pub fn run() -> anyhow::Result<()> {
         yes_no(utils::has_mkldnn()),
         yes_no(utils::has_openmp())
     );
-    let kernel = MatmulChoice::Auto
-        .resolve(tch::Device::Cpu)
-        .map_or("blas", |k| k.name());
-    println!(
-        "matmul    {kernel} on the CPU with --matmul auto{}",
-        if kernel == "onednn" {
-            " (AVX-512 on a non-Intel CPU, where MKL takes its AVX2 path)"
-        } else {
-            ""
-        }
-    );
+    matmul_line()?;
     if Cuda::is_available() {
         let names = gpu_names();
         println!(
@@ -82,4 +73,19 @@ fn gpu_names() -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// What `--matmul auto` chooses for the default preset on this machine, and why (measured
+/// now, or read from the cache a run left).
+fn matmul_line() -> anyhow::Result<()> {
+    let config = TrainConfig::preset(DEFAULT_PRESET)?;
+    let products = config.model.step_products(config.batch_size as i64);
+    let cache = matmul_tuning::default_cache_path();
+    let tuning = matmul_tuning::tune(&products, tch::Device::Cpu, cache.as_deref())?;
+    println!(
+        "matmul    --matmul auto on the CPU, preset {DEFAULT_PRESET} at batch {}: {}",
+        config.batch_size,
+        tuning.reason()
+    );
+    Ok(())
 }

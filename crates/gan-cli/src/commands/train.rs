@@ -98,6 +98,7 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
     // Data first: a failed fetch must not leave an empty run directory behind.
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
     let mnist = load_or_fetch(&data_dir, args.quiet)?;
+    let mut matmul_tuning = None;
     let (run_dir, config, resuming, _lock) = match &args.resume {
         Some(dir) => {
             let (run_dir, mut config) =
@@ -112,9 +113,11 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
             (run_dir, config, true, lock)
         }
         None => {
-            let config = new_run_config(args)?;
+            let mut config = new_run_config(args)?;
             // Refuse an unavailable device or kernel before anything is written.
-            config.matmul.resolve(config.device.resolve()?)?;
+            let device = config.device.resolve()?;
+            config.matmul.resolve(device)?;
+            matmul_tuning = gan_training::pin_matmul(&mut config, device)?;
             let out = args
                 .out
                 .clone()
@@ -127,6 +130,9 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
     };
     log.open(&run_dir.log_path())
         .with_context(|| format!("opening {}", run_dir.log_path().display()))?;
+    if let Some(tuning) = &matmul_tuning {
+        tracing::info!("matmul auto chose {}", tuning.reason());
+    }
 
     if !args.quiet {
         println!("run directory: {}", run_dir.root().display());
