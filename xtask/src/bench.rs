@@ -18,8 +18,8 @@ pub struct BenchArgs {
     /// Threads for libtorch in both implementations [default: all cores].
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Batch sizes to measure the MLP presets at (the convolutional ones run at their
-    /// preset's batch of 64).
+    /// Batch sizes to measure the MLP GAN presets at (the others run at their preset's own
+    /// batch).
     #[arg(long, value_delimiter = ',', default_values_t = [64, 128, 256, 1024])]
     pub batch_sizes: Vec<u64>,
     /// Presets to measure [default: every one with a PyTorch reference].
@@ -30,38 +30,71 @@ pub struct BenchArgs {
     pub repeats: u64,
 }
 
-/// A preset with a PyTorch eager reference: its script and the images per timed repeat.
+/// A preset with a PyTorch eager reference: its script, the images per timed repeat, and the
+/// batch sizes it is measured at (`None`: the `--batch-sizes` of the MLP GAN sweep).
 struct Reference {
     preset: &'static str,
     script: &'static str,
     images_per_repeat: u64,
+    batches: Option<&'static [u64]>,
 }
 
+const MLP_GAN: &str = "bench/reference/torch_mlp_gan.py";
+const CONV_GAN: &str = "bench/reference/torch_conv_gan.py";
+const VAE: &str = "bench/reference/torch_vae.py";
+
+/// Every preset; the sweep over batch sizes is for the MLP GANs the speed work targets, the
+/// others run at their preset's own batch.
 const REFERENCES: &[Reference] = &[
     Reference {
         preset: "tutorial",
-        script: "bench/reference/torch_mlp_gan.py",
+        script: MLP_GAN,
         images_per_repeat: 12_800,
+        batches: None,
     },
     Reference {
         preset: "mlp",
-        script: "bench/reference/torch_mlp_gan.py",
+        script: MLP_GAN,
         images_per_repeat: 12_800,
+        batches: None,
+    },
+    Reference {
+        preset: "cgan",
+        script: MLP_GAN,
+        images_per_repeat: 12_800,
+        batches: Some(&[128]),
     },
     Reference {
         preset: "dcgan",
-        script: "bench/reference/torch_conv_gan.py",
+        script: CONV_GAN,
         images_per_repeat: 3_200,
+        batches: Some(&[64]),
     },
     Reference {
         preset: "wgan-gp",
-        script: "bench/reference/torch_conv_gan.py",
+        script: CONV_GAN,
         images_per_repeat: 3_200,
+        batches: Some(&[64]),
+    },
+    Reference {
+        preset: "vae",
+        script: VAE,
+        images_per_repeat: 25_600,
+        batches: Some(&[128]),
+    },
+    Reference {
+        preset: "vae-binarized",
+        script: VAE,
+        images_per_repeat: 25_600,
+        batches: Some(&[100]),
+    },
+    Reference {
+        preset: "cvae",
+        script: VAE,
+        images_per_repeat: 25_600,
+        batches: Some(&[128]),
     },
 ];
-
-/// Convolutional presets are measured at their own batch size only.
-const CONV_BATCH: u64 = 64;
 
 pub fn run(args: &BenchArgs) -> Result<()> {
     for name in &args.presets {
@@ -96,11 +129,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         .filter(|r| args.presets.is_empty() || args.presets.iter().any(|p| p == r.preset));
     for reference in chosen {
         let preset = reference.preset;
-        let batches = if reference.script.contains("conv") {
-            vec![CONV_BATCH]
-        } else {
-            args.batch_sizes.clone()
-        };
+        let batches = reference
+            .batches
+            .map_or_else(|| args.batch_sizes.clone(), <[u64]>::to_vec);
         for batch in batches {
             let steps = (reference.images_per_repeat / batch).max(10).to_string();
             let common = [
