@@ -18,29 +18,11 @@ Prints one JSON object: the median steps/s of the repeats.
     python torch_conv_gan.py --preset dcgan --batch-size 64 --threads 2 --data-dir DIR
 """
 
-import argparse
-import gzip
-import json
-import os
-import statistics
-import time
-import warnings
-
-warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
+# common first: it silences the wheel's NumPy warning before torch loads.
+from common import arguments, load_images, measure
 
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
-
-
-def load_images(data_dir):
-    path = os.path.join(data_dir, "train-images-idx3-ubyte.gz")
-    if not os.path.exists(path):
-        raw = open(path[:-3], "rb").read()
-    else:
-        raw = gzip.open(path, "rb").read()
-    count = int.from_bytes(raw[4:8], "big")
-    pixels = torch.frombuffer(bytearray(raw[16:]), dtype=torch.uint8)
-    return pixels.view(count, 1, 28, 28)
 
 
 def networks():
@@ -67,18 +49,7 @@ def networks():
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--preset", choices=["dcgan", "wgan-gp"], default="dcgan")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--data-dir", required=True)
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(42)
+    args = arguments(["dcgan", "wgan-gp"], "dcgan", 64)
 
     data = load_images(args.data_dir).float() / 127.5 - 1.0
     generator, discriminator = networks()
@@ -138,22 +109,7 @@ def main():
             return d_loss.item(), generator_step().item()
         return d_loss.item(), None
 
-    for _ in range(args.warmup):
-        step()
-    rates = []
-    for _ in range(args.repeats):
-        started = time.perf_counter()
-        for _ in range(args.steps):
-            step()
-        rates.append(args.steps / (time.perf_counter() - started))
-    print(json.dumps({
-        "preset": args.preset,
-        "batch_size": batch,
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "steps_per_second": statistics.median(rates),
-        "steps_per_second_repeats": sorted(rates),
-    }))
+    measure(step, args)
 
 
 if __name__ == "__main__":

@@ -18,37 +18,11 @@ epsilon after the bias correction (gan-rs's `tutorial` preset follows Keras, whi
 before), and random numbers come from torch's generator.
 """
 
-import argparse
-import gzip
-import json
-import os
-import statistics
-import time
-import warnings
-
-# The wheel runs without NumPy; torch only warns that it could not find it.
-warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
+# common first: it silences the wheel's NumPy warning before torch loads.
+from common import arguments, load_images, load_labels, measure
 
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
-
-
-def load_images(data_dir):
-    path = os.path.join(data_dir, "train-images-idx3-ubyte.gz")
-    if not os.path.exists(path):
-        path = path[:-3]
-        raw = open(path, "rb").read()
-    else:
-        raw = gzip.open(path, "rb").read()
-    count = int.from_bytes(raw[4:8], "big")
-    pixels = torch.frombuffer(bytearray(raw[16:]), dtype=torch.uint8)
-    return pixels.view(count, 1, 28, 28)
-
-
-def load_labels(data_dir):
-    path = os.path.join(data_dir, "train-labels-idx1-ubyte.gz")
-    raw = gzip.open(path, "rb").read() if os.path.exists(path) else open(path[:-3], "rb").read()
-    return torch.frombuffer(bytearray(raw[8:]), dtype=torch.uint8).long()
 
 
 def glorot(module):
@@ -110,18 +84,7 @@ def networks(preset):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--preset", choices=["tutorial", "mlp", "cgan"], default="mlp")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--data-dir", required=True)
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(42)
+    args = arguments(["tutorial", "mlp", "cgan"], "mlp", 128)
 
     images = load_images(args.data_dir).float()
     all_labels = load_labels(args.data_dir)
@@ -177,22 +140,7 @@ def main():
         # gan-rs reads the losses each step for metrics.csv; so does this.
         return d_loss.item(), g_loss.item()
 
-    for _ in range(args.warmup):
-        step()
-    rates = []
-    for _ in range(args.repeats):
-        started = time.perf_counter()
-        for _ in range(args.steps):
-            step()
-        rates.append(args.steps / (time.perf_counter() - started))
-    print(json.dumps({
-        "preset": args.preset,
-        "batch_size": batch,
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "steps_per_second": statistics.median(rates),
-        "steps_per_second_repeats": sorted(rates),
-    }))
+    measure(step, args)
 
 
 if __name__ == "__main__":

@@ -12,18 +12,11 @@ the median steps/s of the repeats.
     python torch_vae.py --preset vae --batch-size 128 --threads 2 --data-dir DIR
 """
 
-import argparse
-import json
-import statistics
-import time
-import warnings
-
-# The wheel runs without NumPy; torch only warns that it could not find it.
-warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
+# common first: it silences the wheel's NumPy warning before torch loads.
+from common import arguments, load_images, load_labels, measure
 
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
-from torch_mlp_gan import load_images, load_labels  # noqa: E402
 
 PRESETS = {
     "vae": dict(hidden=(512, 256), latent=16, act=nn.ReLU, binarize=False, eps=1e-8, cond=False),
@@ -42,18 +35,7 @@ def mlp(widths, act):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="vae")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--data-dir", required=True)
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(42)
+    args = arguments(sorted(PRESETS), "vae", 128)
     p = PRESETS[args.preset]
     data = load_images(args.data_dir).float().view(-1, 784) / 255.0
     labels = load_labels(args.data_dir)
@@ -89,22 +71,7 @@ def main():
         opt.step()
         return loss.item(), -reconstruction.mean().item(), kl.mean().item()
 
-    for _ in range(args.warmup):
-        step()
-    rates = []
-    for _ in range(args.repeats):
-        started = time.perf_counter()
-        for _ in range(args.steps):
-            step()
-        rates.append(args.steps / (time.perf_counter() - started))
-    print(json.dumps({
-        "preset": args.preset,
-        "batch_size": batch,
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "steps_per_second": statistics.median(rates),
-        "steps_per_second_repeats": sorted(rates),
-    }))
+    measure(step, args)
 
 
 if __name__ == "__main__":

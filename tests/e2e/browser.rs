@@ -14,22 +14,20 @@ fn gan() -> Command {
 }
 
 fn train(data: &Path, run: &Path) {
-    gan_tests::succeed(
-        gan()
-            .args([
-                "train",
-                "--batch-size",
-                "8",
-                "--steps",
-                "6",
-                "--sample-every",
-                "2",
-            ])
-            .args(["--eval-every", "3", "--eval-samples", "20"])
-            .args(["--device", "cpu", "--threads", "1", "--quiet", "--data-dir"])
-            .arg(data)
-            .arg("--out")
-            .arg(run),
+    gan_tests::train_tiny(
+        env!("CARGO_BIN_EXE_gan"),
+        data,
+        run,
+        &[
+            "--steps",
+            "6",
+            "--sample-every",
+            "2",
+            "--eval-every",
+            "3",
+            "--eval-samples",
+            "20",
+        ],
     );
 }
 

@@ -9,18 +9,18 @@ fn gan() -> Command {
     gan_tests::gan(env!("CARGO_BIN_EXE_gan"))
 }
 
+/// Six steps, a grid and a checkpoint every three.
 fn train(data: &Path, run: &Path, extra: &[&str]) {
-    gan_tests::succeed(
-        gan()
-            .args(["train", "--batch-size", "8", "--steps", "6"])
-            .args(["--sample-every", "3", "--checkpoint-every", "3"])
-            .args(["--device", "cpu", "--threads", "1", "--quiet"])
-            .args(extra)
-            .arg("--data-dir")
-            .arg(data)
-            .arg("--out")
-            .arg(run),
-    );
+    let mut args = vec![
+        "--steps",
+        "6",
+        "--sample-every",
+        "3",
+        "--checkpoint-every",
+        "3",
+    ];
+    args.extend_from_slice(extra);
+    gan_tests::train_tiny(env!("CARGO_BIN_EXE_gan"), data, run, &args);
 }
 
 fn read(path: &Path) -> String {
@@ -272,37 +272,23 @@ fn tensorboard_reads_every_metric_and_grid() {
     let tmp = tempfile::tempdir().unwrap();
     let data = gan_tests::write_tiny_mnist(&tmp.path().join("mnist"), 64);
     let run = tmp.path().join("run");
-    gan_tests::succeed(
-        gan()
-            .args([
-                "train",
-                "--batch-size",
-                "8",
-                "--steps",
-                "4",
-                "--tensorboard",
-            ])
-            .args([
-                "--sample-every",
-                "2",
-                "--checkpoint-every",
-                "2",
-                "--eval-every",
-                "4",
-            ])
-            .args([
-                "--eval-samples",
-                "20",
-                "--device",
-                "cpu",
-                "--threads",
-                "1",
-                "--quiet",
-            ])
-            .arg("--data-dir")
-            .arg(&data)
-            .arg("--out")
-            .arg(&run),
+    gan_tests::train_tiny(
+        env!("CARGO_BIN_EXE_gan"),
+        &data,
+        &run,
+        &[
+            "--steps",
+            "4",
+            "--tensorboard",
+            "--sample-every",
+            "2",
+            "--checkpoint-every",
+            "2",
+            "--eval-every",
+            "4",
+            "--eval-samples",
+            "20",
+        ],
     );
     // A resume adds a second event file; TensorBoard reads the directory as one run.
     gan_tests::succeed(

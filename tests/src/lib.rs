@@ -28,6 +28,29 @@ pub fn gan(path: &str) -> Command {
     cmd
 }
 
+/// `gan train` on the tiny data set at `data` into `run`: batch 8, CPU, one thread, quiet,
+/// then `args` (steps, intervals, other flags).
+pub fn train_tiny(bin: &str, data: &Path, run: &Path, args: &[&str]) -> Output {
+    succeed(
+        gan(bin)
+            .args([
+                "train",
+                "--batch-size",
+                "8",
+                "--device",
+                "cpu",
+                "--threads",
+                "1",
+            ])
+            .arg("--quiet")
+            .args(args)
+            .arg("--data-dir")
+            .arg(data)
+            .arg("--out")
+            .arg(run),
+    )
+}
+
 /// Runs `cmd` and returns its output; fails the test with both streams unless it succeeded.
 pub fn succeed(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("gan runs");

@@ -31,9 +31,14 @@ pub struct CliObserver {
     /// Open while TensorBoard logging is on and working (a write error turns it off).
     tensorboard: Option<EventWriter>,
     tensorboard_wanted: bool,
+    /// When `report.html` was last written during training.
+    report_written: Option<Instant>,
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How often a running job's `report.html` is refreshed, at most.
+const REPORT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl CliObserver {
     /// Frames already in the run (on resume) are loaded so the animation stays complete.
@@ -73,6 +78,7 @@ impl CliObserver {
             interrupt,
             tensorboard: None,
             tensorboard_wanted: config.tensorboard,
+            report_written: None,
         })
     }
 
@@ -109,8 +115,17 @@ impl CliObserver {
         }
     }
 
-    /// Rewrites `report.html`; a failure is a warning, not a reason to stop training.
-    fn write_report(&self) {
+    /// Rewrites `report.html` at most once per [`REPORT_INTERVAL`] (the page re-encodes
+    /// every grid; more often would cost a timed run steps); a failure is a warning, not a
+    /// reason to stop training. `gan train` writes it once more at the end.
+    fn write_report(&mut self) {
+        if self
+            .report_written
+            .is_some_and(|at| at.elapsed() < REPORT_INTERVAL)
+        {
+            return;
+        }
+        self.report_written = Some(Instant::now());
         if let Err(e) = gan_report::write_report(self.run.root()) {
             tracing::warn!("could not write the run report: {e}");
         }

@@ -1,5 +1,6 @@
-//! `report.html`: one run on one page. The page is written at every sample interval while a
-//! run trains (reload to watch it) and on demand by `gan report`.
+//! `report.html`: one run on one page. The page is rewritten at sample intervals (at most
+//! once a minute) while a run trains (reload to watch it), at its end, and on demand by `gan
+//! report`.
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};

@@ -6,9 +6,10 @@ use tch::Device;
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 
-/// For a new run: replaces `matmul = auto` by the kernel it chooses on this machine (see
-/// [`matmul_kernel`]), so the run's config records it and a resume multiplies the same way
-/// whatever the cache then holds. Returns the measurement behind the choice, if one was made.
+/// For a new run: replaces `matmul = auto` by the kernel it chooses on this machine (the
+/// faster for the run's own products, measured or cached), so the run's config records it
+/// and a resume multiplies the same way whatever the cache then holds. Returns the
+/// measurement behind the choice, if one was made.
 pub fn pin_matmul(
     config: &mut TrainConfig,
     device: Device,
