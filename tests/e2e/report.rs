@@ -253,6 +253,41 @@ fn a_walk_starts_and_ends_at_the_images_of_its_seeds() {
     assert!(err.contains("not a conditional model"), "{err}");
 }
 
+#[test]
+fn a_conditional_walk_adds_a_digit_to_digit_walk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = gan_tests::write_tiny_mnist(&tmp.path().join("mnist"), 64);
+    let run = tmp.path().join("cgan");
+    train(&data, &run, &["--preset", "cgan"]);
+    let count = |extra: &[&str]| -> usize {
+        let out = tmp.path().join("walk.idx");
+        gan_tests::succeed(
+            gan()
+                .args([
+                    "interpolate",
+                    "--device",
+                    "cpu",
+                    "--steps",
+                    "4",
+                    "--checkpoint",
+                ])
+                .arg(&run)
+                .args(extra)
+                .arg("--out")
+                .arg(&out),
+        );
+        gan_data::read_images(&out).unwrap().count
+    };
+    // 0 → 1 → … → 9 at seed 3's noise: nine legs of four.
+    assert_eq!(count(&[]), 36);
+    // With a digit, first the noise walk 3 → 17 → 42 at that digit.
+    assert_eq!(count(&["--digit", "7"]), 44);
+    assert_eq!(
+        count(&["--digits", "1,8", "--digit", "2", "--seeds", "5,6"]),
+        8
+    );
+}
+
 /// The Python to read event files with: `GAN_TEST_PYTHON` (set by `cargo xtask test` to a
 /// venv it gave `tensorboard`), else `python3` on the PATH; `None` where there is none.
 fn python() -> Option<PathBuf> {

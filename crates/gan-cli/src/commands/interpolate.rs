@@ -1,6 +1,6 @@
 //! `gan interpolate`: latent walks. Between the noise of several seeds (spherically by
-//! default), and for a conditional model from digit to digit at fixed noise, as a grid (one
-//! row per leg) and an animation.
+//! default; for a conditional model at the `--digit` asked for), and for a conditional model
+//! from digit to digit at fixed noise, as a grid (one row per leg), an animation and IDX.
 
 use std::path::PathBuf;
 
@@ -34,7 +34,7 @@ pub struct InterpolateArgs {
     #[arg(long, value_parser = clap::value_parser!(u8).range(0..=9))]
     pub digit: Option<u8>,
     /// For a conditional model: a walk from digit to digit in this order, at the noise of the
-    /// first seed (e.g. 0,1,2,3,4,5,6,7,8,9).
+    /// first seed [default for a conditional model: 0,1,2,3,4,5,6,7,8,9].
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(0..=9))]
     pub digits: Vec<u8>,
     /// Write the walk as a grid picture (PNG), one row per leg.
@@ -99,8 +99,12 @@ fn legs(args: &InterpolateArgs, generator: &TrainedGenerator) -> Result<Vec<Leg>
             });
         }
     }
-    if args.digits.len() >= 2 {
-        let rows: Vec<Vec<f32>> = args.digits.iter().map(|&d| one_hot(d).to_vec()).collect();
+    let digits: Vec<u8> = match (conditional, args.digits.is_empty()) {
+        (true, true) => (0..10).collect(),
+        _ => args.digits.clone(),
+    };
+    if digits.len() >= 2 {
+        let rows: Vec<Vec<f32>> = digits.iter().map(|&d| one_hot(d).to_vec()).collect();
         for row in walk(&rows, steps, Interpolation::Linear) {
             let classes = row
                 .iter()
@@ -114,8 +118,7 @@ fn legs(args: &InterpolateArgs, generator: &TrainedGenerator) -> Result<Vec<Leg>
     }
     if legs.is_empty() {
         bail!(if conditional {
-            "nothing to walk: a conditional model needs --digit D with two or more --seeds, \
-             and/or two or more --digits"
+            "nothing to walk: give --digit D with two or more --seeds, or two or more --digits"
         } else {
             "nothing to walk: give two or more --seeds"
         });
