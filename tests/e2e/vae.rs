@@ -154,6 +154,10 @@ fn figures_of_a_two_dimensional_latent_space() {
     for picture in ["reconstructions.png", "manifold.png", "latents.png"] {
         assert!(run.join(picture).is_file(), "{picture} missing");
     }
+    // Drawn before the run's last report, which shows them.
+    let report = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(report.contains("What the model learned"));
+    assert!(report.contains("the decoder over a grid of the prior&#39;s quantiles"));
     let elsewhere = tmp.path().join("figures");
     let out = ok(gan()
         .args(["figures", "--device", "cpu", "--data-dir"])

@@ -111,7 +111,7 @@ margin:8px 0}th,td{border:1px solid #ccc;padding:4px 10px;text-align:right;white
 .wide{overflow-x:auto}th{background:#f4f4f4}\
 td:first-child,th:first-child{text-align:left}.warn{background:#fff4e5;border-left:4px solid #e67e22;\
 padding:8px 14px;margin:8px 0}.note{background:#eef4fb;border-left:4px solid #3b82c4;padding:8px 14px;\
-margin:8px 0}.large{image-rendering:pixelated;width:400px;max-width:100%}.timeline{display:flex;flex-wrap:wrap;\
+margin:8px 0}.large{image-rendering:pixelated;width:400px;max-width:100%}.figure{width:560px;max-width:100%}.timeline{display:flex;flex-wrap:wrap;\
 gap:10px}.timeline figure{margin:0;text-align:center;font-size:.85em;color:#555}.thumb{width:150px;\
 image-rendering:pixelated}.chart svg{max-width:100%;height:auto}pre{background:#f7f7f7;padding:10px;\
 overflow-x:auto;font-size:.85em}.grids{display:flex;flex-wrap:wrap;gap:16px}.grids figure{margin:0;\

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use gan_training::history::{self, RunEvent};
 use gan_training::metrics::{self, Table};
-use gan_training::run_dir::{CONFIG_FILE, EVAL_FILE, HISTORY_FILE, METRICS_FILE, SAMPLES_DIR};
+use gan_training::run_dir::{
+    CONFIG_FILE, EVAL_FILE, FIGURES, HISTORY_FILE, METRICS_FILE, SAMPLES_DIR,
+};
 use gan_training::{presets, SavedEvaluation, TrainConfig};
 
 use crate::error::ReportError;
@@ -24,6 +26,9 @@ pub struct RunRecord {
     pub metrics: Option<Table>,
     /// Sample grids by step, oldest first.
     pub samples: Vec<(u64, PathBuf)>,
+    /// The family's own pictures that exist (a VAE's reconstructions, manifold, latents),
+    /// with what each shows.
+    pub figures: Vec<(&'static str, PathBuf)>,
     /// The latest `gan eval --checkpoint` of the run.
     pub evaluation: Option<SavedEvaluation>,
     pub history: Vec<RunEvent>,
@@ -72,6 +77,11 @@ impl RunRecord {
             .map(|p| p.description.to_owned());
         let metrics = read_metrics(root, &mut notes);
         let samples = read_samples(root, &mut notes);
+        let figures = FIGURES
+            .iter()
+            .map(|&(file, caption)| (caption, root.join(file)))
+            .filter(|(_, path)| path.is_file())
+            .collect();
         let evaluation = read_evaluation(root, &mut notes);
         let history = match history::read(&root.join(HISTORY_FILE)) {
             Ok((events, damaged)) => {
@@ -91,6 +101,7 @@ impl RunRecord {
             preset_description,
             metrics,
             samples,
+            figures,
             evaluation,
             history,
             notes,

@@ -32,6 +32,7 @@ pub fn render(record: &RunRecord) -> Result<String, ReportError> {
     findings(record, &mut body);
     evaluation(record, &mut body);
     pictures(record, &mut body)?;
+    family_pictures(record, &mut body)?;
     curves(record, &mut body)?;
     timeline(record, &mut body)?;
     history(record, &mut body);
@@ -160,6 +161,7 @@ fn evaluation(record: &RunRecord, body: &mut String) {
         }
         let header = &EVAL_HEADER[..if labelled { 7 } else { 6 }];
         body.push_str(&table(header, &rows));
+        per_digit(e, body);
         if let Some(l) = &e.likelihood {
             let _ = write!(
                 body,
@@ -238,6 +240,64 @@ fn pictures(record: &RunRecord, body: &mut String) -> Result<(), ReportError> {
     }
     body.push_str("</div>");
     Ok(())
+}
+
+fn family_pictures(record: &RunRecord, body: &mut String) -> Result<(), ReportError> {
+    if record.figures.is_empty() {
+        return Ok(());
+    }
+    body.push_str("<h2>What the model learned</h2><div class=\"grids\">");
+    for (i, (caption, path)) in record.figures.iter().enumerate() {
+        let first = i == 0 && path.ends_with(gan_training::run_dir::RECONSTRUCTIONS_FILE);
+        let _ = write!(
+            body,
+            "<figure>{}<figcaption>{}</figcaption></figure>",
+            // The reconstructions are drawn at 4× like the grids; the others at their size.
+            png_img(path, caption, "figure", if first { 2 } else { 1 })?,
+            escape(caption)
+        );
+    }
+    body.push_str("</div>");
+    Ok(())
+}
+
+/// Label accuracy and FID of each digit, beside those of real digits, for a conditional
+/// model's evaluation.
+fn per_digit(e: &gan_training::SavedEvaluation, body: &mut String) {
+    let Some(labels) = &e.report.labels else {
+        return;
+    };
+    let floor = e.floor.as_ref().and_then(|f| f.labels.as_ref());
+    let fid = |v: Option<f64>| v.map_or("—".to_owned(), |v| format!("{v:.2}"));
+    let rows: Vec<Vec<String>> = labels
+        .classes
+        .iter()
+        .map(|c| {
+            let real = floor.and_then(|f| f.classes.iter().find(|r| r.digit == c.digit));
+            vec![
+                c.digit.to_string(),
+                c.samples.to_string(),
+                format!("{:.2}%", 100.0 * c.label_accuracy),
+                fid(c.frechet_distance),
+                real.map_or("—".to_owned(), |r| {
+                    format!("{:.2}%", 100.0 * r.label_accuracy)
+                }),
+                fid(real.and_then(|r| r.frechet_distance)),
+            ]
+        })
+        .collect();
+    body.push_str("<h3>Per digit</h3>");
+    body.push_str(&table(
+        &[
+            "digit",
+            "samples",
+            "label accuracy",
+            "FID (LeNet)",
+            "real digits: accuracy",
+            "real digits: FID",
+        ],
+        &rows,
+    ));
 }
 
 fn curves(record: &RunRecord, body: &mut String) -> Result<(), ReportError> {

@@ -30,6 +30,21 @@ pub const HISTORY_FILE: &str = "history.jsonl";
 pub const EVAL_FILE: &str = "eval.json";
 pub const REPORT_FILE: &str = "report.html";
 pub const TENSORBOARD_DIR: &str = "tb";
+/// A VAE's pictures (drawn at the end of training and by `gan figures`), with what each shows.
+pub const RECONSTRUCTIONS_FILE: &str = "reconstructions.png";
+pub const MANIFOLD_FILE: &str = "manifold.png";
+pub const LATENTS_FILE: &str = "latents.png";
+pub const FIGURES: [(&str, &str); 3] = [
+    (
+        RECONSTRUCTIONS_FILE,
+        "test digits (left of each pair) and their reconstructions",
+    ),
+    (
+        MANIFOLD_FILE,
+        "the decoder over a grid of the prior's quantiles",
+    ),
+    (LATENTS_FILE, "the test set's codes, coloured by digit"),
+];
 
 /// The layout of one run's directory.
 #[derive(Debug, Clone)]

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use gan_data::{Images, Split, DATA_DIR_ENV};
+use gan_training::run_dir::{LATENTS_FILE, MANIFOLD_FILE, RECONSTRUCTIONS_FILE};
 use gan_training::{DeviceChoice, SampleWeights, TrainedGenerator};
 use gan_viz::{render_grid, save_scatter, GridStyle};
 
@@ -82,7 +83,7 @@ pub fn write_all(
             .extend_from_slice(&reconstructions.pixels[i * len..(i + 1) * len]);
     }
     let rows = (count as u32).div_ceil(PAIRS_PER_ROW);
-    let path = out.join("reconstructions.png");
+    let path = out.join(RECONSTRUCTIONS_FILE);
     render_grid(gray(&pairs), GridStyle::new(rows, 2 * PAIRS_PER_ROW))?.save_png(&path)?;
     written.push(path);
 
@@ -90,7 +91,7 @@ pub fn write_all(
         let digit = model.config.model.conditional().then_some(0);
         let manifold = model.latent_manifold(MANIFOLD_SIDE, digit)?;
         let side = MANIFOLD_SIDE as u32;
-        let path = out.join("manifold.png");
+        let path = out.join(MANIFOLD_FILE);
         // Four hundred digits at twice their size are legible; the grids' 4× would be huge.
         let style = GridStyle {
             scale: 2,
@@ -106,7 +107,7 @@ pub fn write_all(
             .zip(&test.labels)
             .map(|(z, &digit)| (f64::from(z[0]), f64::from(z[1]), digit))
             .collect();
-        let path = out.join("latents.png");
+        let path = out.join(LATENTS_FILE);
         let title = format!(
             "means of q(z | x) for {} test images, by digit",
             points.len()

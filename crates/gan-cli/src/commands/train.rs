@@ -249,7 +249,6 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
     if args.final_eval > 0 {
         final_evaluation(&run_dir, &mnist, evaluator, device, args);
     }
-    let report = write_report(run_dir.root());
     if likelihood_model {
         let written =
             super::figures::write_all(run_dir.root(), run_dir.root(), &mnist.test, device)
@@ -260,6 +259,7 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
             }
         }
     }
+    let report = write_report(run_dir.root());
     if let (Some(report), false) = (report, args.quiet) {
         println!("report: {} (gan report --open to view)", report.display());
     }
