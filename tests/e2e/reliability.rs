@@ -125,6 +125,11 @@ fn sigint_and_sigterm_checkpoint_print_the_resume_command_and_exit_130_143() {
             "checkpoint is at the last metrics row"
         );
         assert!(!run.join("gan.lock").exists(), "lock released");
+        let report = std::fs::read_to_string(run.join("report.html")).unwrap();
+        assert!(
+            report.contains(&format!("interrupted after step {step}")),
+            "the report says where the run was interrupted"
+        );
         let resumed = output(train_cmd(
             &s,
             &run,
@@ -141,6 +146,8 @@ fn sigint_and_sigterm_checkpoint_print_the_resume_command_and_exit_130_143() {
             String::from_utf8_lossy(&resumed.stderr)
         );
         assert_eq!(metrics_rows(&run) as u64, step + 2);
+        let report = std::fs::read_to_string(run.join("report.html")).unwrap();
+        assert!(report.contains(&format!("resumed from the checkpoint of step {step}")));
     }
 }
 
@@ -235,6 +242,11 @@ fn divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint() {
     assert!(stderr.contains("diverged at step 5"), "{stderr}");
     assert!(stderr.contains("last good checkpoint is kept"), "{stderr}");
     assert_eq!(checkpoint_step(&newest_checkpoint(&run)), 4);
+    let report = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(
+        report.contains("training stopped by an error") && report.contains("diverged at step 5"),
+        "the report names the stop"
+    );
     let gen = output(
         gan()
             .args(["generate", "--n", "4", "--device", "cpu", "--checkpoint"])

@@ -219,6 +219,7 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
             .as_ref()
             .map_or("none".to_owned(), |p| p.display().to_string());
         tracing::warn!(step = outcome.steps_done, "interrupted");
+        write_report(run_dir.root());
         eprintln!(
             "interrupted after step {} of {}; checkpoint {checkpoint}\nresume with: gan train --resume {}",
             outcome.steps_done,
