@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use gan_data::Images;
 use gan_report::tensorboard::EventWriter;
+use gan_training::run_dir::sample_step;
 use gan_training::{metrics, Metric, RunDir, StepMetrics, TrainConfig, TrainObserver};
 use gan_viz::{render_grid, save_chart, save_gif, GrayImages, GridStyle, Rgb};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -53,11 +54,8 @@ impl CliObserver {
             .map(|rd| rd.flatten().map(|e| e.path()).collect())
             .unwrap_or_default();
         samples.sort();
-        for path in samples
-            .iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "png"))
-        {
-            if let Some(step) = step_of(path) {
+        for path in &samples {
+            if let Some(step) = sample_step(path) {
                 frames.push((format!("step {step}"), Rgb::load_png(path)?));
             }
         }
@@ -306,15 +304,6 @@ pub fn gray(images: &Images) -> GrayImages<'_> {
         rows: images.rows,
         cols: images.cols,
     }
-}
-
-/// `samples/image_at_epoch_1000.png` → 1000.
-fn step_of(path: &Path) -> Option<u64> {
-    path.file_stem()?
-        .to_str()?
-        .strip_prefix("image_at_epoch_")?
-        .parse()
-        .ok()
 }
 
 fn caption_step(caption: &str) -> u64 {

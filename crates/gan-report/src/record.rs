@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use gan_training::history::{self, RunEvent};
 use gan_training::metrics::{self, Table};
 use gan_training::run_dir::{
-    CONFIG_FILE, EVAL_FILE, FIGURES, HISTORY_FILE, METRICS_FILE, SAMPLES_DIR,
+    sample_step, CONFIG_FILE, EVAL_FILE, FIGURES, HISTORY_FILE, METRICS_FILE, SAMPLES_DIR,
 };
 use gan_training::{presets, SavedEvaluation, TrainConfig};
 
@@ -233,18 +233,6 @@ fn read_samples(root: &Path, notes: &mut Vec<String>) -> Vec<(u64, PathBuf)> {
     samples
 }
 
-/// `samples/image_at_epoch_1000.png` → 1000.
-fn sample_step(path: &Path) -> Option<u64> {
-    if path.extension()? != "png" {
-        return None;
-    }
-    path.file_stem()?
-        .to_str()?
-        .strip_prefix("image_at_epoch_")?
-        .parse()
-        .ok()
-}
-
 fn read_evaluation(root: &Path, notes: &mut Vec<String>) -> Option<SavedEvaluation> {
     let path = root.join(EVAL_FILE);
     if !path.is_file() {
@@ -280,19 +268,5 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = RunRecord::read(&dir.path().join("nope")).unwrap_err();
         assert!(err.to_string().contains("not a run directory"), "{err}");
-    }
-
-    #[test]
-    fn grid_names_give_steps() {
-        assert_eq!(
-            sample_step(Path::new("s/image_at_epoch_1000.png")),
-            Some(1000)
-        );
-        assert_eq!(sample_step(Path::new("s/image_at_epoch_0000.png")), Some(0));
-        assert_eq!(
-            sample_step(Path::new("s/image_at_epoch_1000.png.tmp")),
-            None
-        );
-        assert_eq!(sample_step(Path::new("s/other.png")), None);
     }
 }

@@ -1,6 +1,8 @@
 //! `matmul = "auto"` for training: the kernel of the dense layers chosen by timing the run's
 //! own products on this machine ([`gan_models::matmul_tuning`]).
 
+use gan_models::matmul_tuning::{self, Tuning};
+use gan_models::{MatmulChoice, MatmulKernel};
 use tch::Device;
 
 use crate::config::TrainConfig;
@@ -10,25 +12,15 @@ use crate::error::TrainError;
 /// faster for the run's own products, measured or cached), so the run's config records it
 /// and a resume multiplies the same way whatever the cache then holds. Returns the
 /// measurement behind the choice, if one was made.
-pub fn pin_matmul(
-    config: &mut TrainConfig,
-    device: Device,
-) -> Result<Option<gan_models::matmul_tuning::Tuning>, TrainError> {
-    use gan_models::{matmul_tuning, MatmulChoice, MatmulKernel};
-    if config.matmul != MatmulChoice::Auto || device != Device::Cpu {
-        return Ok(None);
+pub fn pin_matmul(config: &mut TrainConfig, device: Device) -> Result<Option<Tuning>, TrainError> {
+    let tuning = auto_tuning(config, device)?;
+    if let Some(t) = &tuning {
+        config.matmul = match t.kernel {
+            MatmulKernel::Blas => MatmulChoice::Blas,
+            MatmulKernel::OneDnn => MatmulChoice::Onednn,
+        };
     }
-    if config.threads > 0 {
-        tch::set_num_threads(config.threads as i32);
-    }
-    let products = config.model.step_products(config.batch_size as i64);
-    let cache = matmul_tuning::default_cache_path();
-    let tuning = matmul_tuning::tune(&products, device, cache.as_deref())?;
-    config.matmul = match tuning.kernel {
-        MatmulKernel::Blas => MatmulChoice::Blas,
-        MatmulKernel::OneDnn => MatmulChoice::Onednn,
-    };
-    Ok(Some(tuning))
+    Ok(tuning)
 }
 
 /// The kernel of the dense layers: as the config asks, and for `auto` on the CPU, the faster
@@ -37,22 +29,38 @@ pub fn pin_matmul(
 pub(crate) fn matmul_kernel(
     config: &TrainConfig,
     device: Device,
-) -> Result<gan_models::MatmulKernel, TrainError> {
-    use gan_models::matmul_tuning;
-    if config.matmul != gan_models::MatmulChoice::Auto || device != Device::Cpu {
-        return Ok(config.matmul.resolve(device)?);
+) -> Result<MatmulKernel, TrainError> {
+    match auto_tuning(config, device)? {
+        Some(tuning) => {
+            tracing::info!("matmul auto: {}", tuning.reason());
+            Ok(tuning.kernel)
+        }
+        None => Ok(config.matmul.resolve(device)?),
+    }
+}
+
+/// What `auto` measures (or finds cached) for `config` on the CPU; `None` for an explicit
+/// choice or another device.
+fn auto_tuning(config: &TrainConfig, device: Device) -> Result<Option<Tuning>, TrainError> {
+    if config.matmul != MatmulChoice::Auto || device != Device::Cpu {
+        return Ok(None);
+    }
+    // The measurement is of the run's own thread count.
+    if config.threads > 0 {
+        tch::set_num_threads(config.threads as i32);
     }
     let products = config.model.step_products(config.batch_size as i64);
     let cache = matmul_tuning::default_cache_path();
-    let tuning = matmul_tuning::tune(&products, device, cache.as_deref())?;
-    tracing::info!("matmul auto: {}", tuning.reason());
-    Ok(tuning.kernel)
+    Ok(Some(matmul_tuning::tune(
+        &products,
+        device,
+        cache.as_deref(),
+    )?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gan_models::MatmulChoice;
 
     #[test]
     fn auto_is_pinned_once_and_explicit_choices_are_kept() {

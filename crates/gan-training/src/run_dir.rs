@@ -27,6 +27,7 @@ pub const LOG_FILE: &str = "train.log";
 pub const SAMPLES_DIR: &str = "samples";
 pub const CHECKPOINTS_DIR: &str = "checkpoints";
 pub const HISTORY_FILE: &str = "history.jsonl";
+const SAMPLE_PREFIX: &str = "image_at_epoch_";
 pub const EVAL_FILE: &str = "eval.json";
 pub const REPORT_FILE: &str = "report.html";
 pub const TENSORBOARD_DIR: &str = "tb";
@@ -157,7 +158,7 @@ impl RunDir {
     /// The grid saved after `step` steps, named as the tutorial names its files.
     pub fn sample_path(&self, step: u64) -> PathBuf {
         self.samples_dir()
-            .join(format!("image_at_epoch_{step:04}.png"))
+            .join(format!("{SAMPLE_PREFIX}{step:04}.png"))
     }
 
     /// Rewrites the config (after flags changed what a resumed run does, e.g. `--steps`).
@@ -195,9 +196,36 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// The step of a grid named by [`RunDir::sample_path`] (`image_at_epoch_1000.png` → 1000);
+/// `None` for any other file.
+pub fn sample_step(path: &Path) -> Option<u64> {
+    if path.extension()? != "png" {
+        return None;
+    }
+    path.file_stem()?
+        .to_str()?
+        .strip_prefix(SAMPLE_PREFIX)?
+        .parse()
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grid_names_give_steps_and_other_files_none() {
+        assert_eq!(
+            sample_step(Path::new("s/image_at_epoch_1000.png")),
+            Some(1000)
+        );
+        assert_eq!(sample_step(Path::new("s/image_at_epoch_0000.png")), Some(0));
+        assert_eq!(
+            sample_step(Path::new("s/image_at_epoch_1000.png.tmp")),
+            None
+        );
+        assert_eq!(sample_step(Path::new("s/other.png")), None);
+    }
 
     #[test]
     fn calendar() {
