@@ -191,7 +191,7 @@ fn cvae_generates_digits_and_vaes_resume_exactly() {
     assert!(stdout(&out).contains("digit 4"), "{}", stdout(&out));
     assert_eq!(gan_data::read_labels(&labels).unwrap(), vec![4; 6]);
 
-    for preset in ["vae-binarized", "cvae"] {
+    for preset in ["vae", "vae-binarized", "cvae"] {
         let (straight, resumed) = (
             tmp.path().join(format!("{preset}-straight")),
             tmp.path().join(format!("{preset}-resumed")),
@@ -200,6 +200,72 @@ fn cvae_generates_digits_and_vaes_resume_exactly() {
         train(&data, &resumed, &["--preset", preset], &["--steps", "3"]);
         gan_tests::assert_resume_matches(env!("CARGO_BIN_EXE_gan"), &data, &straight, &resumed, 6);
     }
+}
+
+/// `vae` samples a mixture fitted to its codes; `--training-prior` scores and draws the
+/// N(0, I) it was trained with instead (same weights, other samples, no eval.json), and is
+/// refused for a model without a fitted prior.
+#[test]
+fn a_fitted_prior_samples_and_the_training_prior_is_one_flag_away() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = gan_tests::write_tiny_mnist(&tmp.path().join("mnist"), 64);
+    let run = tmp.path().join("vae");
+    train(&data, &run, &["--preset", "vae"], &["--steps", "4"]);
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(config.contains("kind = \"fitted-mixture\""), "{config}");
+    let fitted = eval_json(&data, &run, &["--n", "40", "--k", "2"]);
+    let eval_file = std::fs::read_to_string(run.join("eval.json")).unwrap();
+    let standard = eval_json(&data, &run, &["--n", "40", "--k", "2", "--training-prior"]);
+    assert_ne!(
+        fitted["frechet_distance"], standard["frechet_distance"],
+        "the two priors drew the same images"
+    );
+    assert_eq!(
+        fitted["likelihood"], standard["likelihood"],
+        "the likelihood is the trained model's either way"
+    );
+    assert_eq!(
+        std::fs::read_to_string(run.join("eval.json")).unwrap(),
+        eval_file,
+        "eval.json holds the sampling prior's scores only"
+    );
+    let (a, b) = (tmp.path().join("a.idx"), tmp.path().join("b.idx"));
+    for (out, flag) in [(&a, None), (&b, Some("--training-prior"))] {
+        let printed = ok(gan()
+            .args(["generate", "--device", "cpu", "--n", "10"])
+            .args(flag)
+            .arg("--out")
+            .arg(out)
+            .arg("--checkpoint")
+            .arg(&run));
+        assert_eq!(
+            stdout(&printed).contains("the training prior N(0, I)"),
+            flag.is_some(),
+            "{}",
+            stdout(&printed)
+        );
+    }
+    assert_ne!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+
+    let plain = tmp.path().join("vae-binarized");
+    train(
+        &data,
+        &plain,
+        &["--preset", "vae-binarized"],
+        &["--steps", "1"],
+    );
+    let err = fails(
+        gan()
+            .args([
+                "generate",
+                "--device",
+                "cpu",
+                "--training-prior",
+                "--checkpoint",
+            ])
+            .arg(&plain),
+    );
+    assert!(err.contains("--training-prior applies to a VAE"), "{err}");
 }
 
 #[test]

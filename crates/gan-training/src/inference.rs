@@ -51,6 +51,9 @@ pub struct TrainedGenerator {
     pub weights: SampleWeights,
     /// True when the model keeps an EMA (so `weights` chooses between two sets).
     pub has_ema: bool,
+    /// Samples decode the prior training used although the run fitted another one
+    /// ([`TrainedGenerator::sample_training_prior`]).
+    pub training_prior: bool,
     family: Box<dyn Family>,
     device: Device,
 }
@@ -98,6 +101,7 @@ impl TrainedGenerator {
             step: ck.manifest.step,
             weights,
             has_ema,
+            training_prior: false,
             family,
             device,
         })
@@ -182,6 +186,23 @@ impl TrainedGenerator {
 }
 
 impl TrainedGenerator {
+    /// Samples the prior the model was trained with (`N(0, I)`) where its run fitted another
+    /// one for sampling (a VAE's `prior = fitted-mixture`), to compare the two; false, and
+    /// nothing changes, when it samples that prior already. The weights are the same.
+    pub fn sample_training_prior(&mut self) -> Result<bool, TrainError> {
+        let mut config = self.config.clone();
+        if !config.model.sample_training_prior() {
+            return Ok(false);
+        }
+        let ck = checkpoint::load(&self.checkpoint.with_extension("toml"))?;
+        let mut family = crate::trainer::build_family_here(&config, self.device)?;
+        for part in family.parts_mut() {
+            part.restore(&ck)?;
+        }
+        (self.config, self.family, self.training_prior) = (config, family, true);
+        Ok(true)
+    }
+
     /// Trains on images' likelihood (a VAE) rather than only sampling.
     pub fn is_likelihood_model(&self) -> bool {
         self.family.likelihood_model().is_some()

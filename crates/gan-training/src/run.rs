@@ -217,7 +217,7 @@ fn evaluate(
         trainer.check_parameters()?;
         let mut manifest = trainer.manifest(elapsed);
         manifest.frechet_distance = Some(report.frechet_distance);
-        let tensors = trainer.state_tensors();
+        let tensors = trainer.state_tensors()?;
         checkpoint::save_as(&run.checkpoints_dir(), checkpoint::BEST, manifest, &tensors)?;
         *best_fid = Some(report.frechet_distance);
     }
@@ -269,7 +269,7 @@ fn save_checkpoint(
     // Never checkpoint a diverged model: the last good checkpoint must stay the newest.
     trainer.check_parameters()?;
     let dir = run.checkpoints_dir();
-    let manifest = checkpoint::save(&dir, trainer.manifest(elapsed), &trainer.state_tensors())?;
+    let manifest = checkpoint::save(&dir, trainer.manifest(elapsed), &trainer.state_tensors()?)?;
     checkpoint::prune(&dir, trainer.config().keep_checkpoints)?;
     tracing::info!(step = trainer.steps_done(), path = %manifest.display(), "checkpoint");
     observer.on_checkpoint(trainer.steps_done(), &manifest);

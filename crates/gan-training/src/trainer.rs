@@ -1,6 +1,8 @@
 //! The family-independent half of training: data on the device, batches, the step counter,
 //! the fixed noise of the sample grids, and checkpoints of every part.
 
+use std::cell::Cell;
+
 use gan_data::{BatchSampler, DeviceRng, Images, Split};
 use gan_models::{MatmulKernel, Summary};
 use tch::{Device, Tensor};
@@ -57,6 +59,9 @@ pub struct Trainer {
     /// Test images a likelihood model is scored on at each evaluation.
     held_out: Option<HeldOut>,
     steps_done: u64,
+    /// The step [`Family::fit_sampling`] last ran at, so it runs once per state sampled or
+    /// saved.
+    sampling_fitted_at: Cell<Option<u64>>,
 }
 
 /// Random stream of the likelihood estimates of evaluations.
@@ -132,6 +137,7 @@ impl Trainer {
             fixed_labels,
             held_out: None,
             steps_done: 0,
+            sampling_fitted_at: Cell::new(None),
         })
     }
 
@@ -239,6 +245,7 @@ impl Trainer {
     /// `n` images in inference mode (EMA weights where kept), from noise seeded by `seed`;
     /// every class equally often for a conditional model, with the labels.
     pub fn generate(&self, n: usize, seed: u64) -> Result<Samples, TrainError> {
+        self.fit_sampling()?;
         crate::inference::generate(
             self.family.as_ref(),
             &self.config,
@@ -253,6 +260,7 @@ impl Trainer {
     /// The images of the fixed noise, in inference mode (EMA weights where kept); for a
     /// conditional model, row `r` of the grid shows digit `r`.
     pub fn samples(&self) -> Result<Images, TrainError> {
+        self.fit_sampling()?;
         let images = self.family.generate(
             &self.fixed_noise,
             self.fixed_labels.as_ref(),
@@ -261,14 +269,26 @@ impl Trainer {
         Ok(Images::from_tensor(&images, self.config.scaling)?)
     }
 
-    /// Every tensor of the run by name: each part's weights, optimizer state and EMA.
-    pub fn state_tensors(&self) -> Vec<(String, Tensor)> {
+    /// Every tensor of the run by name: each part's weights, optimizer state and EMA (and
+    /// what sampling fits to the data, brought up to date).
+    pub fn state_tensors(&self) -> Result<Vec<(String, Tensor)>, TrainError> {
         self.family.sync_ema();
-        self.family
+        self.fit_sampling()?;
+        Ok(self
+            .family
             .parts()
             .iter()
             .flat_map(|p| p.state_tensors())
-            .collect()
+            .collect())
+    }
+
+    /// Runs [`Family::fit_sampling`] on the training set unless it ran at this step.
+    fn fit_sampling(&self) -> Result<(), TrainError> {
+        if self.sampling_fitted_at.get() != Some(self.steps_done) {
+            self.family.fit_sampling(&self.data, self.labels.as_ref())?;
+            self.sampling_fitted_at.set(Some(self.steps_done));
+        }
+        Ok(())
     }
 
     /// The manifest of a checkpoint of the current state (file fields are filled on save).
@@ -300,6 +320,7 @@ impl Trainer {
             part.restore(checkpoint)?;
         }
         self.steps_done = m.step;
+        self.sampling_fitted_at.set(None);
         Ok(())
     }
 }
@@ -460,11 +481,17 @@ mod tests {
                 });
             }
             if preset == "cvae" {
-                crate::test_support::vae(&mut config).ema = Some(crate::EmaConfig {
+                let vae = crate::test_support::vae(&mut config);
+                vae.ema = Some(crate::EmaConfig {
                     decay: 0.99,
                     warmup: true,
                     normalization: crate::EmaNormalization::Copy,
                 });
+                // Fitted at every grid and checkpoint, to the averaged encoder's codes.
+                vae.prior = crate::family::PriorConfig::FittedMixture {
+                    components: 3,
+                    fit_images: 48,
+                };
             }
             if preset == "vae-binarized" {
                 let vae = crate::test_support::vae(&mut config);
@@ -495,7 +522,10 @@ mod tests {
 
             assert_eq!(metric_rows(&straight_dir).len(), 40);
             assert_eq!(metric_rows(&straight_dir), metric_rows(&resumed_dir));
-            let (a, b) = (straight.state_tensors(), second.state_tensors());
+            let (a, b) = (
+                straight.state_tensors().unwrap(),
+                second.state_tensors().unwrap(),
+            );
             assert_eq!(a.len(), b.len());
             for (a, b) in a.iter().zip(&b) {
                 assert_eq!(a.0, b.0);

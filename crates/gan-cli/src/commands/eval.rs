@@ -41,6 +41,10 @@ pub struct EvalArgs {
     /// With --checkpoint: sample with the live weights instead of their moving average (EMA).
     #[arg(long, requires = "checkpoint")]
     pub raw: bool,
+    /// With --checkpoint of a VAE whose run fitted a prior for sampling: decode draws of
+    /// N(0, I), the prior it was trained with, instead (to compare the two).
+    #[arg(long, requires = "checkpoint")]
+    pub training_prior: bool,
     /// With --checkpoint of a VAE: importance samples per test image of the log-likelihood
     /// estimate [default: the run's eval_importance_samples, 1,000 in the presets].
     #[arg(long, requires = "checkpoint", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -106,6 +110,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 n: args.n as usize,
                 seed: args.seed,
                 raw: args.raw,
+                training_prior: args.training_prior,
                 k: args.k,
                 likelihood: true,
             };
@@ -174,6 +179,8 @@ pub struct CheckpointRequest<'a> {
     pub seed: u64,
     /// The live weights instead of the EMA.
     pub raw: bool,
+    /// A fitted prior's model sampling the prior it was trained with instead.
+    pub training_prior: bool,
     /// Importance samples of a likelihood model's NLL (its config's by default).
     pub k: Option<u32>,
     /// Estimate a likelihood model's test ELBO and NLL (the slow part of its evaluation).
@@ -185,7 +192,8 @@ pub struct Scored {
     pub source: String,
     pub report: EvalReport,
     pub likelihood: Option<LikelihoodReport>,
-    /// The run's `eval.json`, written for the sampling weights (not for `raw`).
+    /// The run's `eval.json`, written for the sampling weights and prior (not for `raw` or
+    /// `training_prior`).
     pub saved_to: Option<PathBuf>,
 }
 
@@ -208,8 +216,11 @@ pub fn score_checkpoint(
 ) -> Result<Scored> {
     let path = request.path;
     let weights = super::generate::sample_weights(request.raw);
-    let generator = TrainedGenerator::load(path, device, weights)
+    let mut generator = TrainedGenerator::load(path, device, weights)
         .with_context(|| format!("loading the generator from {}", path.display()))?;
+    if request.training_prior {
+        super::generate::use_training_prior(&mut generator, path)?;
+    }
     let mut likelihood = None;
     if generator.is_likelihood_model() && request.likelihood {
         let started = std::time::Instant::now();
@@ -237,13 +248,13 @@ pub fn score_checkpoint(
         "{} (step {}, {}), {} images{balanced}, seed {}",
         generator.checkpoint.display(),
         generator.step,
-        super::generate::describe_weights(&generator),
+        super::generate::describe_sampling(&generator),
         samples.images.count,
         request.seed
     );
     let report = score(evaluator, &samples, &source)?;
     let mut saved_to = None;
-    if !request.raw {
+    if !request.raw && !request.training_prior {
         let (floor, ceiling) = floor_and_ceiling(evaluator, mnist, request.seed)?;
         let weights = if generator.has_ema {
             "EMA"

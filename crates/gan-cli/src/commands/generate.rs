@@ -1,8 +1,8 @@
 //! `gan generate`: images from a trained generator, as a grid picture and/or an IDX file.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use gan_data::Images;
 use gan_training::{DeviceChoice, Digits, SampleWeights, TrainedGenerator};
 use gan_viz::{render_grid, GridStyle};
@@ -41,6 +41,10 @@ pub struct GenerateArgs {
     /// keeps one.
     #[arg(long)]
     pub raw: bool,
+    /// A VAE whose run fitted a prior for sampling: decode draws of N(0, I), the prior it was
+    /// trained with, instead.
+    #[arg(long)]
+    pub training_prior: bool,
 }
 
 /// `3` → one digit, `all` → every digit equally often.
@@ -63,19 +67,41 @@ pub fn sample_weights(raw: bool) -> SampleWeights {
     }
 }
 
-/// `EMA weights` or `raw weights`, for what a command prints about its generator.
-pub fn describe_weights(generator: &TrainedGenerator) -> &'static str {
-    match (generator.has_ema, generator.weights) {
+/// `EMA weights` or `raw weights` (and the prior where it is not the one sampling by
+/// default), for what a command prints about its generator.
+pub fn describe_sampling(generator: &TrainedGenerator) -> String {
+    let weights = match (generator.has_ema, generator.weights) {
         (false, _) => "weights (no EMA kept)",
         (true, SampleWeights::Ema) => "EMA weights",
         (true, SampleWeights::Raw) => "raw weights",
+    };
+    if generator.training_prior {
+        format!("{weights}, the training prior N(0, I)")
+    } else {
+        weights.to_owned()
     }
+}
+
+/// Switches `generator` to the prior it was trained with; an error for a model without a
+/// fitted prior, so the flag never goes unnoticed.
+pub fn use_training_prior(generator: &mut TrainedGenerator, path: &Path) -> Result<()> {
+    if !generator.sample_training_prior()? {
+        bail!(
+            "--training-prior applies to a VAE whose run fitted a prior for sampling \
+             (`prior = fitted-mixture`); {} samples the prior it was trained with already",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 pub fn run(args: &GenerateArgs) -> Result<()> {
     let device = DeviceChoice::parse(&args.device)?.resolve()?;
-    let generator = TrainedGenerator::load(&args.checkpoint, device, sample_weights(args.raw))
+    let mut generator = TrainedGenerator::load(&args.checkpoint, device, sample_weights(args.raw))
         .with_context(|| format!("loading the generator from {}", args.checkpoint.display()))?;
+    if args.training_prior {
+        use_training_prior(&mut generator, &args.checkpoint)?;
+    }
     let digits = match (args.digit, &args.labels_out) {
         (None, Some(_)) => Some(Digits::Balanced),
         (digits, _) => digits,
@@ -128,7 +154,7 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         "generator: {} (step {}, {}), seed {}{asked}",
         generator.checkpoint.display(),
         generator.step,
-        describe_weights(&generator),
+        describe_sampling(&generator),
         args.seed
     );
     Ok(())

@@ -291,6 +291,7 @@ fn final_evaluation(
         n: args.final_eval as usize,
         seed: 0,
         raw: false,
+        training_prior: false,
         k: None,
         likelihood: false,
     };

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
 pub use gan::{DiscriminatorUpdate, FakeMode, GanConfig, GanFamily};
-pub use vae::{VaeConfig, VaeFamily};
+pub use vae::{PriorConfig, VaeConfig, VaeFamily};
 
 use crate::error::TrainError;
 use crate::part::Part;
@@ -87,6 +87,15 @@ pub trait Family {
     /// Brings derived EMA state (normalisation statistics) up to date, so what is saved is
     /// what sampling uses.
     fn sync_ema(&self);
+    /// Fits what sampling derives from the training data rather than from training alone
+    /// (a VAE's ex-post prior) to the current weights; `images` (scaled as trained on) and
+    /// `labels` are the training set. The fit must be a function of the weights and the data
+    /// only, so resumed runs sample what uninterrupted ones would. Most families derive
+    /// nothing.
+    fn fit_sampling(&self, images: &Tensor, labels: Option<&Tensor>) -> Result<(), TrainError> {
+        let _ = (images, labels);
+        Ok(())
+    }
     /// A Keras-style summary per network.
     fn summaries(&self) -> Vec<Summary>;
     fn matmul(&self) -> MatmulKernel;
@@ -199,6 +208,18 @@ impl ModelConfig {
                 c.discriminator_optimizer.lr = lr;
             }
             ModelConfig::Vae(c) => c.optimizer.lr = lr,
+        }
+    }
+
+    /// Makes samples decode draws of the prior training used where the config fits another
+    /// one for sampling (a VAE's `prior = fitted-mixture`); false when it already does.
+    pub fn sample_training_prior(&mut self) -> bool {
+        match self {
+            ModelConfig::Vae(c) if !c.prior.is_standard_normal() => {
+                c.prior = PriorConfig::StandardNormal;
+                true
+            }
+            _ => false,
         }
     }
 

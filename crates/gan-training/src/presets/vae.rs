@@ -8,7 +8,7 @@ use gan_models::{Activation, MNIST_SHAPE};
 use super::run_defaults;
 use crate::adam::{AdamConfig, EpsilonStyle};
 use crate::config::TrainConfig;
-use crate::family::{ModelConfig, VaeConfig};
+use crate::family::{ModelConfig, PriorConfig, VaeConfig};
 use crate::schedule::LrDecay;
 
 /// Steps enough for any ten-minute run on a small machine; `--minutes` ends runs sooner.
@@ -64,6 +64,10 @@ pub(super) fn vae() -> TrainConfig {
             ema: None,
             encoder: EncoderConfig::Mlp(mlp(&[512, 256], Activation::Relu)),
             decoder: DecoderConfig::Mlp(mlp(&[256, 512], Activation::Relu)),
+            prior: PriorConfig::FittedMixture {
+                components: 10,
+                fit_images: 20_000,
+            },
         },
     )
 }
@@ -93,6 +97,7 @@ pub(super) fn vae_binarized() -> TrainConfig {
             ema: None,
             encoder: EncoderConfig::Mlp(mlp(&[200, 200], Activation::Tanh)),
             decoder: DecoderConfig::Mlp(mlp(&[200, 200], Activation::Tanh)),
+            prior: PriorConfig::StandardNormal,
         },
     )
 }
@@ -105,5 +110,7 @@ pub(super) fn cvae() -> TrainConfig {
         unreachable!("vae is a VAE preset")
     };
     model.conditional = true;
+    // Codes given the digit carry no digit clusters for a mixture to find.
+    model.prior = PriorConfig::StandardNormal;
     config
 }

@@ -1,9 +1,11 @@
 //! The VAE family (Kingma & Welling 2014): an encoder to a diagonal Gaussian q(z | x), a
 //! decoder to Bernoulli pixels p(x | z), trained on the evidence lower bound (or, with
 //! `importance_samples > 1`, the importance-weighted bound of Burda et al. 2015) with one
-//! Adam. Conditional (`conditional = true`): the label enters both networks.
+//! Adam. Conditional (`conditional = true`): the label enters both networks. Samples decode
+//! draws from the [`prior`]: `N(0, I)`, or a mixture fitted ex post to the encoder's codes.
 
 pub mod objective;
+pub mod prior;
 
 use gan_data::rng::stream_seed;
 use gan_data::DeviceRng;
@@ -23,6 +25,8 @@ use objective::{
     bernoulli_log_likelihood, gaussian_kl, importance_weighted_bound, log_normal,
     log_standard_normal, reparameterize,
 };
+use prior::Mixture;
+pub use prior::PriorConfig;
 
 /// The VAE family's settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,6 +61,9 @@ pub struct VaeConfig {
     pub ema: Option<EmaConfig>,
     pub encoder: EncoderConfig,
     pub decoder: DecoderConfig,
+    /// What samples decode; `N(0, I)` unless set.
+    #[serde(default, skip_serializing_if = "PriorConfig::is_standard_normal")]
+    pub prior: PriorConfig,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -88,6 +95,7 @@ pub(super) const METRICS: &[Metric] = &[
 const ENCODER_INIT_STREAM: u64 = u64::MAX - 1;
 const DECODER_INIT_STREAM: u64 = u64::MAX - 2;
 const BINARIZATION_STREAM: u64 = u64::MAX - 3;
+const PRIOR_FIT_STREAM: u64 = u64::MAX - 4;
 /// Decoder rows per forward pass of a likelihood estimate, which bounds its memory.
 const ESTIMATE_ROWS: i64 = 16_384;
 
@@ -108,6 +116,7 @@ impl VaeConfig {
         if let Some(ema) = &self.ema {
             ema.validate()?;
         }
+        self.prior.validate()?;
         if !(1..=16_384).contains(&self.latent_dim) {
             return Err(TrainError::invalid(
                 "latent_dim",
@@ -248,6 +257,11 @@ pub struct VaeFamily {
     noise: DeviceRng,
     binarization: DeviceRng,
     kernel: MatmulKernel,
+    /// The fitted prior that samples, if the config asks for one (held in the part's store,
+    /// so checkpoints carry it).
+    mixture: Option<Mixture>,
+    /// Draws of q(z | x) the prior is fitted to.
+    prior_noise: DeviceRng,
 }
 
 impl VaeFamily {
@@ -256,6 +270,14 @@ impl VaeFamily {
         let device = context.device;
         let vs = VarStore::new(device);
         let live = Networks::new(config, &vs, context)?;
+        let mixture = match config.prior {
+            PriorConfig::StandardNormal => None,
+            PriorConfig::FittedMixture { components, .. } => Some(Mixture::new(
+                &(vs.root() / "prior"),
+                components,
+                config.latent_dim,
+            )),
+        };
         let (averaged, ema) = match config.ema {
             Some(ema) => {
                 let shadow = VarStore::new(device);
@@ -275,6 +297,8 @@ impl VaeFamily {
             noise: DeviceRng::new(context.seed),
             binarization: DeviceRng::new(stream_seed(context.seed, BINARIZATION_STREAM)),
             kernel: context.matmul,
+            mixture,
+            prior_noise: DeviceRng::new(stream_seed(context.seed, PRIOR_FIT_STREAM)),
         })
     }
 
@@ -292,6 +316,15 @@ impl VaeFamily {
             .binarization
             .uniform(batch.step, &batch.images.size(), self.device)?;
         Ok(u.lt_tensor(&batch.images).to_kind(Kind::Float))
+    }
+
+    /// Bernoulli means of p(x | z) from the chosen weights, without gradients.
+    fn decode_with(&self, weights: SampleWeights, z: &Tensor, labels: Option<&Tensor>) -> Tensor {
+        let networks = match (weights, &self.averaged) {
+            (SampleWeights::Ema, Some(averaged)) => averaged,
+            _ => &self.live,
+        };
+        tch::no_grad(|| networks.decoder.forward(z, labels, None).sigmoid())
     }
 
     fn labels<'a>(&self, batch: &'a Batch) -> Result<Option<&'a Tensor>, TrainError> {
@@ -341,13 +374,44 @@ impl Family for VaeFamily {
         ])
     }
 
-    /// Bernoulli means of p(x | z) for latent `noise` from the prior.
+    /// Bernoulli means of p(x | z) for `z` the prior's draw for standard-normal `noise`
+    /// (the noise itself under `N(0, I)`). A fitted prior is the one fitted to the scored
+    /// (averaged) encoder's codes, and samples the live weights too.
     fn generate(&self, noise: &Tensor, labels: Option<&Tensor>, weights: SampleWeights) -> Tensor {
-        let networks = match (weights, &self.averaged) {
-            (SampleWeights::Ema, Some(averaged)) => averaged,
-            _ => &self.live,
+        let z = match &self.mixture {
+            Some(mixture) => tch::no_grad(|| mixture.transform(noise)),
+            None => noise.shallow_clone(),
         };
-        tch::no_grad(|| networks.decoder.forward(noise, labels, None).sigmoid())
+        self.decode_with(weights, &z, labels)
+    }
+
+    /// Encodes the first `fit_images` training images (a fixed binarization of them for a
+    /// binarized model) and fits the mixture prior to one draw of q(z | x) for each: the
+    /// aggregate posterior the decoder was trained on (a fit to the code means alone gives
+    /// samples of less variety). The draw's noise is the run's own fixed stream.
+    fn fit_sampling(&self, images: &Tensor, labels: Option<&Tensor>) -> Result<(), TrainError> {
+        let (Some(mixture), PriorConfig::FittedMixture { fit_images, .. }) =
+            (&self.mixture, self.config.prior)
+        else {
+            return Ok(());
+        };
+        let count = fit_images.min(images.size()[0]);
+        let mut images = images.narrow(0, 0, count);
+        if self.config.binarize {
+            images = crate::likelihood::binarize_images(&images)?;
+        }
+        let labels = labels.map(|l| l.narrow(0, 0, count));
+        let started = std::time::Instant::now();
+        let (mean, log_var) = self.encode(&images, labels.as_ref());
+        let noise = self.prior_noise.normal(0, &mean.size(), self.device)?;
+        let mean_log_density = mixture.fit(&reparameterize(&mean, &log_var, &noise))?;
+        tracing::debug!(
+            count,
+            mean_log_density,
+            seconds = started.elapsed().as_secs_f64(),
+            "fitted the prior to the encoder's codes"
+        );
+        Ok(())
     }
 
     fn latent_dim(&self) -> i64 {
@@ -446,7 +510,7 @@ impl LikelihoodModel for VaeFamily {
     }
 
     fn decode(&self, z: &Tensor, labels: Option<&Tensor>) -> Tensor {
-        self.generate(z, labels, SampleWeights::Ema)
+        self.decode_with(SampleWeights::Ema, z, labels)
     }
 }
 
@@ -554,6 +618,58 @@ mod tests {
             !out.get(0).equal(&out.get(1)),
             "labels must change the decoding"
         );
+    }
+
+    /// A fitted prior moves off `N(0, I)` to where the codes are, changes the samples, and
+    /// is a function of the weights and data alone (refitting gives the same tensors).
+    #[test]
+    fn a_fitted_prior_follows_the_codes_repeatably() {
+        let mut config = small_config("vae");
+        vae(&mut config).prior = PriorConfig::FittedMixture {
+            components: 2,
+            fit_images: 40,
+        };
+        let context = BuildContext {
+            device: Device::Cpu,
+            seed: 5,
+            batch_size: 16,
+            matmul: MatmulKernel::Blas,
+        };
+        let mut f = VaeFamily::new(vae(&mut config), &context).unwrap();
+        let images = toy(48);
+        for step in 0..100 {
+            let batch = Batch {
+                step,
+                images: images.narrow(0, 0, 16),
+                labels: None,
+            };
+            f.step(&batch).unwrap();
+        }
+        let noise = Tensor::randn([8, f.latent_dim()], (Kind::Float, Device::Cpu));
+        let before = f.generate(&noise, None, SampleWeights::Ema);
+        f.fit_sampling(&images, None).unwrap();
+        let prior = |f: &VaeFamily| {
+            f.part
+                .state_tensors()
+                .into_iter()
+                .filter(|(name, _)| name.starts_with("vae.prior."))
+                .map(|(name, t)| (name, t.copy()))
+                .collect::<Vec<_>>()
+        };
+        let fitted = prior(&f);
+        assert_eq!(fitted.len(), 3, "weights, means and scales are saved");
+        let means = &fitted
+            .iter()
+            .find(|(n, _)| n == "vae.prior.means")
+            .unwrap()
+            .1;
+        assert!(means.abs().max().double_value(&[]) > 0.0);
+        let after = f.generate(&noise, None, SampleWeights::Ema);
+        assert!(!before.allclose(&after, 1e-4, 1e-4, false));
+        f.fit_sampling(&images, None).unwrap();
+        for ((name, a), (_, b)) in fitted.iter().zip(prior(&f)) {
+            assert!(a.equal(&b), "{name} changed on refitting");
+        }
     }
 
     #[test]
