@@ -80,7 +80,8 @@ pub const PRESETS: &[Preset] = &[
     Preset {
         name: "vae",
         description: "variational autoencoder: MLP encoder and decoder, 16-d latent, \
-                      Bernoulli pixels on the intensities; samples decode the prior",
+                      Bernoulli pixels on the intensities; samples decode a 10-component \
+                      Gaussian mixture fitted to the encoder's codes",
         notice: None,
         build: vae,
     },
