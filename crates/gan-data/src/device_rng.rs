@@ -3,7 +3,9 @@
 //! libtorch's generator is global and stateful: two threads seeding it interleave, and
 //! resuming needs its state. Here a random tensor is a pure function of `(seed, stream,
 //! element index)`, hashed with integer ops, so it is reproducible across threads, resumes
-//! and runs, and costs no host↔device traffic.
+//! and runs, and costs no host↔device traffic. On the CPU the same integers are computed in
+//! one pass of plain Rust (bit for bit what the tensor ops give, as tests check) instead of
+//! some twenty element-wise ops, each a pass over the data and a dispatch.
 
 use tch::{Device, Kind, TchError, Tensor};
 
@@ -28,23 +30,23 @@ impl DeviceRng {
 
     /// `count` independent 32-bit values (as `i64` in `[0, 2³²)`) for `stream`.
     pub fn bits(&self, stream: u64, count: i64, device: Device) -> Result<Tensor, TchError> {
-        // The key is already well mixed (SplitMix64 of seed and stream), so one hash of
-        // counter ⊕ low key, offset by the high key, separates streams and neighbours alike.
-        let key = stream_seed(self.seed, stream);
-        let (k0, k1) = ((key & 0xffff_ffff) as i64, (key >> 32) as i64);
-        let counter = Tensor::f_arange(count, (Kind::Int64, device))?;
-        hash32(&counter.f_bitwise_xor(k0)?)?.f_bitwise_xor(k1)
+        let key = Key::new(self.seed, stream);
+        if device == Device::Cpu {
+            let bits: Vec<i64> = (0..count).map(|i| key.bits(i) as i64).collect();
+            return Ok(Tensor::from_slice(&bits));
+        }
+        key.bits_on(count, device)
     }
 
     /// Uniform `f32` values in the open interval (0, 1), 24 bits of resolution.
     pub fn uniform(&self, stream: u64, shape: &[i64], device: Device) -> Result<Tensor, TchError> {
         let count: i64 = shape.iter().product();
-        self.bits(stream, count, device)?
-            .f_bitwise_right_shift_tensor_scalar(8)?
-            .f_to_kind(Kind::Float)?
-            .f_add_scalar(0.5)?
-            .f_mul_scalar(1.0 / 16_777_216.0)?
-            .f_view(shape)
+        if device == Device::Cpu {
+            let key = Key::new(self.seed, stream);
+            let values: Vec<f32> = (0..count).map(|i| key.uniform(i)).collect();
+            return Tensor::from_slice(&values).f_view(shape);
+        }
+        uniform_of_bits(&self.bits(stream, count, device)?)?.f_view(shape)
     }
 
     /// Standard normal `f32` values (Box–Muller, both outputs of each pair used).
@@ -75,19 +77,81 @@ impl DeviceRng {
     ) -> Result<Tensor, TchError> {
         assert!((1..1 << 31).contains(&upper), "upper bound out of range");
         // (x · upper) >> 32 maps 32-bit x onto [0, upper) with bias below upper / 2³².
+        if device == Device::Cpu {
+            let key = Key::new(self.seed, stream);
+            let values: Vec<i64> = (0..count)
+                .map(|i| ((key.bits(i) * upper as u64) >> 32) as i64)
+                .collect();
+            return Ok(Tensor::from_slice(&values));
+        }
         self.bits(stream, count, device)?
             .f_mul_scalar(upper)?
             .f_bitwise_right_shift_tensor_scalar(32)
     }
 }
 
+/// The two 32-bit halves of a stream's key. The key is already well mixed (SplitMix64 of
+/// seed and stream), so one hash of counter ⊕ low half, offset by the high half, separates
+/// streams and neighbours alike.
+#[derive(Debug, Clone, Copy)]
+struct Key {
+    low: u64,
+    high: u64,
+}
+
+impl Key {
+    fn new(seed: u64, stream: u64) -> Key {
+        let key = stream_seed(seed, stream);
+        Key {
+            low: key & 0xffff_ffff,
+            high: key >> 32,
+        }
+    }
+
+    /// The 32-bit value of counter `i`, on the host.
+    fn bits(self, i: i64) -> u64 {
+        let mut x = (i as u64 ^ self.low) & MASK32 as u64;
+        for (shift, multiplier) in ROUNDS {
+            x = ((x ^ (x >> shift)) * multiplier as u64) & MASK32 as u64;
+        }
+        (x ^ (x >> 15)) ^ self.high
+    }
+
+    /// [`DeviceRng::uniform`]'s value of counter `i`, on the host, rounded as the tensor ops
+    /// round (`f32` throughout).
+    fn uniform(self, i: i64) -> f32 {
+        unit_interval(self.bits(i))
+    }
+
+    /// The values of counters `0..count` with tensor ops on `device`.
+    fn bits_on(self, count: i64, device: Device) -> Result<Tensor, TchError> {
+        let counter = Tensor::f_arange(count, (Kind::Int64, device))?;
+        hash32(&counter.f_bitwise_xor(self.low as i64)?)?.f_bitwise_xor(self.high as i64)
+    }
+}
+
+/// The top 24 of 32 bits as the centre of their cell of (0, 1).
+fn unit_interval(bits: u64) -> f32 {
+    ((bits >> 8) as f32 + 0.5) * (1.0 / 16_777_216.0)
+}
+
+fn uniform_of_bits(bits: &Tensor) -> Result<Tensor, TchError> {
+    bits.f_bitwise_right_shift_tensor_scalar(8)?
+        .f_to_kind(Kind::Float)?
+        .f_add_scalar(0.5)?
+        .f_mul_scalar(1.0 / 16_777_216.0)
+}
+
+/// The xor-shift-multiply rounds of [`hash32`].
+const ROUNDS: [(u32, i64); 3] = [(16, 0x7feb_352d), (15, 0x5bd1_e995), (16, 0x27d4_eb2d)];
+
 /// A 32-bit integer hash (three xor-shift-multiply rounds), with every product below 2⁶³ so
 /// `i64` arithmetic never overflows on any device.
 fn hash32(x: &Tensor) -> Result<Tensor, TchError> {
     let mut x = x.f_bitwise_and(MASK32)?;
-    for (shift, multiplier) in [(16, 0x7feb_352d_i64), (15, 0x5bd1_e995), (16, 0x27d4_eb2d)] {
+    for (shift, multiplier) in ROUNDS {
         x = x
-            .f_bitwise_xor_tensor(&x.f_bitwise_right_shift_tensor_scalar(shift)?)?
+            .f_bitwise_xor_tensor(&x.f_bitwise_right_shift_tensor_scalar(i64::from(shift))?)?
             .f_mul_scalar(multiplier)?
             .f_bitwise_and(MASK32)?;
     }
@@ -155,6 +219,37 @@ mod tests {
         assert!(corr.abs() < 0.01, "{corr}");
         let odd = DeviceRng::new(5).normal(0, &[3, 7], CPU).unwrap();
         assert_eq!(odd.size(), vec![3, 7]);
+    }
+
+    /// The host path (CPU) gives exactly the integers and floats of the tensor path (any
+    /// other device), so runs and resumes agree whichever computed them; the counters cover
+    /// both ends of the 24-bit range, where `f32` rounds.
+    #[test]
+    fn host_values_equal_the_tensor_ops_bit_for_bit() {
+        for (seed, stream) in [(0, 0), (7, 3), (u64::MAX, u64::MAX - 17), (42, 1 << 40)] {
+            let key = Key::new(seed, stream);
+            let count = 300_000;
+            let tensor_bits = key.bits_on(count, CPU).unwrap();
+            let rng = DeviceRng::new(seed);
+            assert!(rng.bits(stream, count, CPU).unwrap().equal(&tensor_bits));
+            let tensor_uniform = uniform_of_bits(&tensor_bits).unwrap();
+            let host_uniform = rng.uniform(stream, &[count], CPU).unwrap();
+            assert!(host_uniform.equal(&tensor_uniform), "seed {seed} stream {stream}");
+            let tensor_below = tensor_bits
+                .f_mul_scalar(1_000_003)
+                .unwrap()
+                .f_bitwise_right_shift_tensor_scalar(32)
+                .unwrap();
+            assert!(rng
+                .below(stream, count, 1_000_003, CPU)
+                .unwrap()
+                .equal(&tensor_below));
+        }
+        // The extremes of the 24-bit grid, rounded identically.
+        let extremes: Vec<i64> = vec![0, 255, 256, 0xffff_ff00, 0xffff_ffff, 0x7fff_ffff];
+        let via_tensor = uniform_of_bits(&Tensor::from_slice(&extremes)).unwrap();
+        let via_host: Vec<f32> = extremes.iter().map(|&b| unit_interval(b as u64)).collect();
+        assert_eq!(Vec::<f32>::try_from(via_tensor).unwrap(), via_host);
     }
 
     #[test]
