@@ -282,6 +282,14 @@ impl Trainer {
             .collect())
     }
 
+    /// Brings everything sampling derives from the weights up to date (an EMA's
+    /// normalisation statistics, a fitted prior), as sampling and saving do on demand; for
+    /// timing generation alone.
+    pub fn prepare_sampling(&self) -> Result<(), TrainError> {
+        self.family.sync_ema();
+        self.fit_sampling()
+    }
+
     /// Runs [`Family::fit_sampling`] on the training set unless it ran at this step.
     fn fit_sampling(&self) -> Result<(), TrainError> {
         if self.sampling_fitted_at.get() != Some(self.steps_done) {

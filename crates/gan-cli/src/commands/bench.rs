@@ -80,8 +80,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     rates.sort_by(f64::total_cmp);
     let steps_per_second = rates[rates.len() / 2];
 
-    // An EMA's normalisation statistics are estimated once after training, not per call.
-    trainer.family().sync_ema();
+    // An EMA's normalisation statistics and a fitted prior are derived once after training,
+    // not per call.
+    trainer.prepare_sampling()?;
     let started = Instant::now();
     let generated = trainer.generate(10_000, 0)?;
     let generation_images_per_second =
