@@ -234,7 +234,10 @@ mod tests {
             assert!(rng.bits(stream, count, CPU).unwrap().equal(&tensor_bits));
             let tensor_uniform = uniform_of_bits(&tensor_bits).unwrap();
             let host_uniform = rng.uniform(stream, &[count], CPU).unwrap();
-            assert!(host_uniform.equal(&tensor_uniform), "seed {seed} stream {stream}");
+            assert!(
+                host_uniform.equal(&tensor_uniform),
+                "seed {seed} stream {stream}"
+            );
             let tensor_below = tensor_bits
                 .f_mul_scalar(1_000_003)
                 .unwrap()
