@@ -213,6 +213,11 @@ fn a_fitted_prior_samples_and_the_training_prior_is_one_flag_away() {
     train(&data, &run, &["--preset", "vae"], &["--steps", "4"]);
     let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
     assert!(config.contains("kind = \"fitted-mixture\""), "{config}");
+    let summary = stdout(&ok(gan().args(["summary", "--preset", "vae"])));
+    assert!(
+        summary.contains("GaussianMixture×10") && summary.contains("Non-trainable params: 2,730"),
+        "{summary}"
+    );
     let fitted = eval_json(&data, &run, &["--n", "40", "--k", "2"]);
     let eval_file = std::fs::read_to_string(run.join("eval.json")).unwrap();
     let standard = eval_json(&data, &run, &["--n", "40", "--k", "2", "--training-prior"]);

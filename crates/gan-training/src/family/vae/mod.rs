@@ -449,7 +449,19 @@ impl Family for VaeFamily {
             let own: i64 = summary.rows.iter().map(|(_, p)| p).sum();
             (summary.total, summary.trainable, summary.non_trainable) = (own, own, 0);
         }
-        vec![encoder, decoder]
+        let mut summaries = vec![encoder, decoder];
+        if let PriorConfig::FittedMixture { components, .. } = self.config.prior {
+            let mixture = gan_models::LayerInfo {
+                name: "prior".to_owned(),
+                kind: format!("GaussianMixture×{components}"),
+                output_shape: vec![self.config.latent_dim],
+            };
+            let mut prior = Summary::new("prior", vec![mixture], vars);
+            let own: i64 = prior.rows.iter().map(|(_, p)| p).sum();
+            (prior.total, prior.trainable, prior.non_trainable) = (own, 0, own);
+            summaries.push(prior);
+        }
+        summaries
     }
 
     fn matmul(&self) -> MatmulKernel {
