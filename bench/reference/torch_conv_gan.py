@@ -7,8 +7,8 @@ Same networks (G: 100 → Linear → 64×7×7 → BatchNorm, ReLU → ConvTransp
 same Adam settings, thread count and batch size:
 
 - dcgan: a real batch sampled with replacement, fakes from G without gradients, one D step on
-  the BCE of both batches (D lr 5e-4), a G step through D on fresh noise (lr 1e-3), an EMA
-  update of G's weights.
+  the BCE of both batches plus 10·GP (as below; D lr 5e-4), a G step through D on fresh noise
+  (lr 1e-3), an EMA update of G's weights.
 - wgan-gp: each step one critic step on `E[D(fake)] − E[D(real)] + 10·GP` (interpolation
   coefficients per sample, the gradient's norm per sample, `create_graph=True`), and every
   fifth step a G step on `−E[D(G(z))]` and an EMA update; Adam lr 1e-3, β (0, 0.9).
@@ -70,15 +70,15 @@ def main():
         d_opt.zero_grad(set_to_none=True)
         real_scores = discriminator(real)
         fake_scores = discriminator(fake)
+        eps = torch.rand(batch, 1, 1, 1)
+        points = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        (grads,) = torch.autograd.grad(
+            discriminator(points).sum(), points, create_graph=True
+        )
+        penalty = ((grads.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
         if not wgan:
-            loss = bce(real_scores, ones) + bce(fake_scores, zeros)
+            loss = bce(real_scores, ones) + bce(fake_scores, zeros) + 10.0 * penalty
         else:
-            eps = torch.rand(batch, 1, 1, 1)
-            points = (eps * real + (1 - eps) * fake).requires_grad_(True)
-            (grads,) = torch.autograd.grad(
-                discriminator(points).sum(), points, create_graph=True
-            )
-            penalty = ((grads.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
             loss = fake_scores.mean() - real_scores.mean() + 10.0 * penalty
         loss.backward()
         d_opt.step()

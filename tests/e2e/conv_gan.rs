@@ -34,7 +34,7 @@ fn conv_presets_train_with_their_metrics_and_resume_exactly() {
     let tmp = tempfile::tempdir().unwrap();
     let data = gan_tests::write_tiny_mnist(&tmp.path().join("mnist"), 64);
     for (preset, header) in [
-        ("dcgan", "step,d_loss,d_acc,g_loss,elapsed_s"),
+        ("dcgan", "step,d_loss,d_acc,penalty,g_loss,elapsed_s"),
         (
             "wgan-gp",
             "step,critic_loss,wasserstein,penalty,g_loss,elapsed_s",

@@ -77,6 +77,7 @@ pub(crate) fn convert_config(text: &str) -> Result<TrainConfig, String> {
             discriminator_update: Default::default(),
             loss: Default::default(),
             n_critic: 1,
+            gradient_penalty: None,
             lr_decay: None,
             generator_optimizer: old.adam,
             discriminator_optimizer: old.adam,

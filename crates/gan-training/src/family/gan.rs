@@ -61,6 +61,11 @@ pub struct GanConfig {
     /// What D and G minimise; the tutorial's BCE when absent.
     #[serde(default, skip_serializing_if = "GanLoss::is_non_saturating")]
     pub loss: GanLoss,
+    /// Weight of a gradient penalty `(‖∇ₓ D(x̂)‖ − 1)²` at points between real and fake images,
+    /// added to the non-saturating loss's D step (Kurach et al. 2019 found it helps that loss
+    /// as well as the Wasserstein one, which carries its own weight in `loss`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gradient_penalty: Option<f64>,
     /// D (critic) steps per G step: each training step is one D update on its own real
     /// batch, and every `n_critic`-th also updates G (PyTorch-GAN's WGAN-GP loop).
     #[serde(default = "one", skip_serializing_if = "is_one")]
@@ -105,6 +110,16 @@ pub(super) const METRICS: &[Metric] = &[
     },
 ];
 
+/// The non-saturating loss's metrics with a gradient penalty.
+const PENALIZED_METRICS: &[Metric] = &[METRICS[0], METRICS[1], PENALTY, METRICS[2]];
+
+const PENALTY: Metric = Metric {
+    key: "penalty",
+    label: "GP",
+    panel: "gradient penalty (unweighted)",
+    percent: false,
+};
+
 const fn g_loss(panel: &'static str) -> Metric {
     Metric {
         key: "g_loss",
@@ -147,12 +162,7 @@ const WASSERSTEIN_METRICS: &[Metric] = &[
         panel: "E[D(real)] − E[D(fake)]",
         percent: false,
     },
-    Metric {
-        key: "penalty",
-        label: "GP",
-        panel: "gradient penalty (unweighted)",
-        percent: false,
-    },
+    PENALTY,
     g_loss("loss (Wasserstein)"),
 ];
 
@@ -179,6 +189,23 @@ impl GanConfig {
         self.generator.validate()?;
         self.discriminator.validate()?;
         self.loss.validate()?;
+        if let Some(weight) = self.gradient_penalty {
+            if !(weight.is_finite() && weight >= 0.0) {
+                return Err(TrainError::invalid(
+                    "gradient_penalty",
+                    weight,
+                    "must be a finite number ≥ 0",
+                ));
+            }
+            if !self.loss.is_non_saturating() {
+                return Err(TrainError::invalid(
+                    "gradient_penalty",
+                    weight,
+                    "applies to the non-saturating loss; the Wasserstein loss takes its own \
+                     (loss.gradient_penalty), hinge and least squares none",
+                ));
+            }
+        }
         if self.n_critic == 0 || self.n_critic > 100 {
             return Err(TrainError::invalid(
                 "n_critic",
@@ -186,12 +213,12 @@ impl GanConfig {
                 "D steps per G step must be in 1..=100 (WGAN-GP uses 5)",
             ));
         }
-        if self.loss.penalty_weight().is_some() {
+        if self.penalty_weight().is_some() {
             if self.discriminator_update != DiscriminatorUpdate::Joint {
                 return Err(TrainError::invalid(
                     "discriminator_update",
                     "separate",
-                    "the Wasserstein loss with a gradient penalty scores real and fake images in one critic step: set discriminator_update = \"joint\"",
+                    "a gradient penalty scores real and fake images in one critic step: set discriminator_update = \"joint\"",
                 ));
             }
             if self.discriminator.uses_batch_statistics() {
@@ -225,9 +252,16 @@ impl GanConfig {
         Ok(())
     }
 
+    /// The weight of the D step's gradient penalty, if it has one (the Wasserstein loss's or
+    /// `gradient_penalty`).
+    pub fn penalty_weight(&self) -> Option<f64> {
+        self.loss.penalty_weight().or(self.gradient_penalty)
+    }
+
     /// What a step reports, which depends on the loss.
     pub fn metrics(&self) -> &'static [Metric] {
         match self.loss {
+            GanLoss::NonSaturating if self.gradient_penalty.is_some() => PENALIZED_METRICS,
             GanLoss::NonSaturating => METRICS,
             GanLoss::Hinge => HINGE_METRICS,
             GanLoss::LeastSquares => LEAST_SQUARES_METRICS,
@@ -243,7 +277,7 @@ impl GanConfig {
     /// three D backward passes, which are counted as such.
     pub fn step_products(&self, b: i64) -> StepProducts {
         let separate = u32::from(self.discriminator_update == DiscriminatorUpdate::Separate);
-        let penalty = u32::from(self.loss.penalty_weight().is_some());
+        let penalty = u32::from(self.penalty_weight().is_some());
         // Counts per n_critic steps, then divided (rounded up) into per-step counts.
         let n = self.n_critic;
         let per_step = |count: u32| count.div_ceil(n);
@@ -388,14 +422,15 @@ impl GanFamily {
         fake: (&Tensor, Option<&Tensor>),
     ) -> Result<CriticStep, TrainError> {
         let loss_kind = self.config.loss;
+        let penalty_weight = self.config.penalty_weight();
         let tape = Tape::new();
-        let taped = loss_kind.penalty_weight().is_none().then_some(&tape);
+        let taped = penalty_weight.is_none().then_some(&tape);
         let real_scores = self.discriminator.forward(real.0, real.1, taped);
         let fake_scores = self.discriminator.forward(fake.0, fake.1, taped);
         let real_loss = loss_kind.real(&real_scores);
         let fake_loss = loss_kind.fake(&fake_scores);
         let mut loss = &real_loss + &fake_loss;
-        let penalty = match loss_kind.penalty_weight() {
+        let penalty = match penalty_weight {
             Some(weight) => {
                 let size = real.0.size()[0];
                 let coefficients = self.penalty_rng.uniform(step, &[size], self.device)?;
@@ -432,11 +467,13 @@ impl GanFamily {
             GanLoss::NonSaturating => {
                 let real_acc = accuracy(&critic.real_scores, &self.real_labels);
                 let fake_acc = accuracy(&critic.fake_scores, &self.fake_labels);
-                vec![
+                let mut values = vec![
                     0.5 * (real_loss + fake_loss),
                     0.5 * (value(&real_acc) + value(&fake_acc)),
-                    g_loss,
-                ]
+                ];
+                values.extend(critic.penalty.as_ref().map(value));
+                values.push(g_loss);
+                values
             }
             GanLoss::Hinge | GanLoss::LeastSquares => vec![0.5 * (real_loss + fake_loss), g_loss],
             GanLoss::Wasserstein { gradient_penalty } => {
@@ -513,7 +550,7 @@ impl Family for GanFamily {
                 ))
             }
         };
-        let fake_classes = match self.config.loss.penalty_weight() {
+        let fake_classes = match self.config.penalty_weight() {
             Some(_) => real_classes,
             None => generated_classes.as_ref(),
         };
@@ -835,12 +872,64 @@ mod tests {
         );
     }
 
+    /// `dcgan`'s BCE with a gradient penalty reports the penalty beside D's loss and
+    /// accuracy, and the penalty steers D's update; it is refused where it does not apply.
+    #[test]
+    fn a_penalty_on_the_bce_loss_is_reported_and_moves_d() {
+        let real = toy_images(16)
+            .to_tensor(gan_data::Scaling::MinusOneToOne, Device::Cpu)
+            .unwrap();
+        let d_after_one_step = |weight: f64| {
+            let mut c = small_config("dcgan");
+            gan(&mut c).gradient_penalty = Some(weight);
+            let context = BuildContext {
+                device: Device::Cpu,
+                seed: 3,
+                batch_size: 16,
+                matmul: c.matmul.resolve(Device::Cpu).unwrap(),
+            };
+            let mut f = GanFamily::new(gan(&mut c), &context).unwrap();
+            assert_eq!(
+                f.metrics().iter().map(|m| m.key).collect::<Vec<_>>(),
+                ["d_loss", "d_acc", "penalty", "g_loss"]
+            );
+            let values = f
+                .step(&Batch {
+                    step: 0,
+                    images: real.shallow_clone(),
+                    labels: None,
+                })
+                .unwrap();
+            assert!(values.iter().all(|v| v.is_finite()) && values[2] >= 0.0);
+            snapshot(f.discriminator_part.vars())
+        };
+        let (plain, penalized) = (d_after_one_step(0.0), d_after_one_step(1_000.0));
+        let moved = plain
+            .iter()
+            .zip(&penalized)
+            .any(|((_, a), (_, b))| !a.allclose(b, 1e-6, 1e-6, false));
+        assert!(moved, "the penalty's weight did not change D's update");
+
+        let mut config = small_config("dcgan");
+        gan(&mut config).loss = GanLoss::Hinge;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("gradient_penalty") && err.contains("non-saturating"),
+            "{err}"
+        );
+        let mut config = small_config("dcgan");
+        gan(&mut config).gradient_penalty = Some(-1.0);
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("gradient_penalty"), "{err}");
+    }
+
     /// Hinge and least squares train the conv GAN too, reporting D and G losses only.
     #[test]
     fn other_losses_step_and_report_two_metrics() {
         for loss in [GanLoss::Hinge, GanLoss::LeastSquares] {
             let mut c = small_config("dcgan");
             gan(&mut c).loss = loss;
+            gan(&mut c).gradient_penalty = None;
             let context = BuildContext {
                 device: Device::Cpu,
                 seed: 3,

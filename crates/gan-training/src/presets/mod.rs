@@ -65,8 +65,8 @@ pub const PRESETS: &[Preset] = &[
     Preset {
         name: "dcgan",
         description: "DCGAN at half width: transposed-convolution G with BatchNorm, \
-                      strided-convolution D, BCE, Adam 1e-3 (G) / 5e-4 (D), batch 64; samples \
-                      from an EMA of G",
+                      strided-convolution D, BCE with a gradient penalty 10, Adam 1e-3 (G) / \
+                      5e-4 (D), batch 64; samples from an EMA of G",
         notice: None,
         build: dcgan,
     },
