@@ -657,8 +657,13 @@ mod tests {
     }
 
     fn family_with(preset: &str, update: DiscriminatorUpdate) -> GanFamily {
+        edited(preset, |g| g.discriminator_update = update)
+    }
+
+    /// A small `preset` with `edit` applied to its GAN settings, seed 3, batch 16.
+    fn edited(preset: &str, edit: impl FnOnce(&mut GanConfig)) -> GanFamily {
         let mut c = small_config(preset);
-        gan(&mut c).discriminator_update = update;
+        edit(gan(&mut c));
         let matmul = c.matmul.resolve(Device::Cpu).unwrap();
         let context = BuildContext {
             device: Device::Cpu,
@@ -880,15 +885,7 @@ mod tests {
             .to_tensor(gan_data::Scaling::MinusOneToOne, Device::Cpu)
             .unwrap();
         let d_after_one_step = |weight: f64| {
-            let mut c = small_config("dcgan");
-            gan(&mut c).gradient_penalty = Some(weight);
-            let context = BuildContext {
-                device: Device::Cpu,
-                seed: 3,
-                batch_size: 16,
-                matmul: c.matmul.resolve(Device::Cpu).unwrap(),
-            };
-            let mut f = GanFamily::new(gan(&mut c), &context).unwrap();
+            let mut f = edited("dcgan", |g| g.gradient_penalty = Some(weight));
             assert_eq!(
                 f.metrics().iter().map(|m| m.key).collect::<Vec<_>>(),
                 ["d_loss", "d_acc", "penalty", "g_loss"]
@@ -927,16 +924,10 @@ mod tests {
     #[test]
     fn other_losses_step_and_report_two_metrics() {
         for loss in [GanLoss::Hinge, GanLoss::LeastSquares] {
-            let mut c = small_config("dcgan");
-            gan(&mut c).loss = loss;
-            gan(&mut c).gradient_penalty = None;
-            let context = BuildContext {
-                device: Device::Cpu,
-                seed: 3,
-                batch_size: 16,
-                matmul: c.matmul.resolve(Device::Cpu).unwrap(),
-            };
-            let mut f = GanFamily::new(gan(&mut c), &context).unwrap();
+            let mut f = edited("dcgan", |g| {
+                g.loss = loss;
+                g.gradient_penalty = None;
+            });
             let real = toy_images(16)
                 .to_tensor(gan_data::Scaling::MinusOneToOne, Device::Cpu)
                 .unwrap();
