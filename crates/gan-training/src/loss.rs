@@ -244,11 +244,11 @@ mod tests {
         let kernel = (rng.normal(4, &[3, 2, 3, 3], Device::Cpu).unwrap() * 0.3)
             .to_kind(Kind::Double)
             .set_requires_grad(true);
-        let slope = Tensor::from_slice(&[0.2f64]);
+        let leaky = gan_models::Activation::LeakyRelu { slope: 0.2 };
         let penalty_at = |k: &Tensor| {
             let critic = |x: &Tensor| {
-                x.conv2d(k, None::<Tensor>, [1, 1], [1, 1], [1, 1], 1)
-                    .prelu(&slope)
+                leaky
+                    .apply(&x.conv2d(k, None::<Tensor>, [1, 1], [1, 1], [1, 1], 1))
                     .square()
                     .flatten(1, -1)
                     .sum_dim_intlist(1, true, Kind::Double)

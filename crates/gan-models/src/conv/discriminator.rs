@@ -11,7 +11,7 @@ use super::spectral::SpectralNorm;
 use crate::conditioning::{one_hot, CLASSES};
 use crate::config::WeightInit;
 use crate::error::ModelError;
-use crate::layers::{batch_norm_config, dense, ActivationLayer, LayerInfo};
+use crate::layers::{batch_norm_config, dense, LayerInfo};
 use crate::matmul::{MatmulChoice, MatmulKernel};
 use crate::network::Discriminator;
 use crate::tape::{Dense, Tape};
@@ -37,7 +37,6 @@ pub struct ConvDiscriminator {
     head: Dense,
     head_spectral: Option<SpectralNorm>,
     projection: Option<Tensor>,
-    activation: ActivationLayer,
     kernel: MatmulKernel,
 }
 
@@ -117,7 +116,6 @@ impl ConvDiscriminator {
             head,
             head_spectral,
             projection,
-            activation: ActivationLayer::new(config.activation, p.device()),
             kernel: MatmulChoice::Auto.resolve(p.device())?,
         })
     }
@@ -156,7 +154,7 @@ impl Discriminator for ConvDiscriminator {
                     None => xs,
                 };
             }
-            xs = self.activation.apply(&xs);
+            xs = self.config.activation.apply(&xs);
         }
         let features = xs.flatten(1, -1);
         let weight = match &self.head_spectral {

@@ -10,7 +10,7 @@ use super::layer::{ConvLayer, STRIDE};
 use crate::conditioning::{append_labels, CLASSES};
 use crate::config::{Norm, OutputActivation, WeightInit};
 use crate::error::ModelError;
-use crate::layers::{adopt_batch_statistics, batch_norm_config, dense, ActivationLayer, LayerInfo};
+use crate::layers::{adopt_batch_statistics, batch_norm_config, dense, LayerInfo};
 use crate::matmul::{MatmulChoice, MatmulKernel};
 use crate::network::Generator;
 use crate::tape::{Dense, Tape};
@@ -24,7 +24,6 @@ pub struct ConvGenerator {
     /// One per transposed convolution but the last, and `norms[0]` after the projection.
     norms: Vec<nn::BatchNorm>,
     deconvs: Vec<ConvLayer>,
-    activation: ActivationLayer,
     kernel: MatmulKernel,
 }
 
@@ -64,7 +63,6 @@ impl ConvGenerator {
             projection,
             norms,
             deconvs,
-            activation: ActivationLayer::new(config.activation, p.device()),
             kernel: MatmulChoice::Auto.resolve(p.device())?,
         })
     }
@@ -91,7 +89,7 @@ impl ConvGenerator {
             if let Some(norm) = self.norms.get(i) {
                 xs = at_norm(norm, &xs);
             }
-            xs = deconv.conv_transpose(&self.activation.apply(&xs));
+            xs = deconv.conv_transpose(&self.config.activation.apply(&xs));
         }
         match self.config.output {
             OutputActivation::Sigmoid => xs.sigmoid(),

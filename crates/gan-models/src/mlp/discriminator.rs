@@ -7,7 +7,7 @@ use tch::Tensor;
 use super::config::MlpDiscriminatorConfig;
 use crate::conditioning::{append_labels, one_hot, LabelInput, CLASSES};
 use crate::error::ModelError;
-use crate::layers::{dense, ActivationLayer, LayerInfo};
+use crate::layers::{dense, LayerInfo};
 use crate::matmul::{MatmulChoice, MatmulKernel};
 use crate::network::Discriminator;
 use crate::tape::{Dense, Tape};
@@ -20,7 +20,6 @@ pub struct MlpDiscriminator {
     layers: Vec<Dense>,
     /// Per-class vectors of a projection discriminator, `(CLASSES, last hidden width)`.
     projection: Option<Tensor>,
-    activation: ActivationLayer,
     kernel: MatmulKernel,
 }
 
@@ -54,7 +53,6 @@ impl MlpDiscriminator {
             config: config.clone(),
             layers,
             projection,
-            activation: ActivationLayer::new(config.activation, p.device()),
             kernel: MatmulChoice::Auto.resolve(p.device())?,
         })
     }
@@ -75,6 +73,7 @@ impl Discriminator for MlpDiscriminator {
         let (head, hidden) = self.layers.split_last().expect("at least one layer");
         for layer in hidden {
             xs = self
+                .config
                 .activation
                 .apply(&layer.forward_on(&xs, self.kernel, tape));
         }
@@ -192,11 +191,17 @@ mod tests {
 
     #[test]
     fn leaky_relu_keeps_a_slope_below_zero() {
-        let x = Tensor::from_slice(&[-2.0f32, -0.5, 0.0, 3.0]);
+        let x = Tensor::from_slice(&[-2.0f32, -0.5, 0.0, 3.0]).set_requires_grad(true);
         let y = Activation::LeakyRelu { slope: 0.2 }.apply(&x);
         assert_eq!(
             Vec::<f32>::try_from(&y).unwrap(),
             vec![-0.4, -0.1, 0.0, 3.0]
+        );
+        // The slope's side includes 0, as PyTorch's LeakyReLU has it.
+        let grads = Tensor::run_backward(&[(&y * 2.0).sum(y.kind())], &[&x], false, false);
+        assert_eq!(
+            Vec::<f32>::try_from(&grads[0]).unwrap(),
+            vec![0.4, 0.4, 0.4, 2.0]
         );
         let y = Activation::Relu.apply(&x);
         assert_eq!(Vec::<f32>::try_from(&y).unwrap(), vec![0.0, 0.0, 0.0, 3.0]);

@@ -8,7 +8,7 @@ use super::config::MlpGeneratorConfig;
 use crate::conditioning::{append_labels, CLASSES};
 use crate::config::{Norm, OutputActivation};
 use crate::error::ModelError;
-use crate::layers::{adopt_batch_statistics, batch_norm_config, dense, ActivationLayer, LayerInfo};
+use crate::layers::{adopt_batch_statistics, batch_norm_config, dense, LayerInfo};
 use crate::matmul::{MatmulChoice, MatmulKernel};
 use crate::network::Generator;
 use crate::tape::{Dense, Tape};
@@ -19,7 +19,6 @@ pub struct MlpGenerator {
     config: MlpGeneratorConfig,
     hidden: Vec<(Dense, Option<nn::BatchNorm>)>,
     output: Dense,
-    activation: ActivationLayer,
     kernel: MatmulKernel,
 }
 
@@ -63,7 +62,6 @@ impl MlpGenerator {
             config: config.clone(),
             hidden,
             output,
-            activation: ActivationLayer::new(config.activation, p.device()),
             kernel: MatmulChoice::Auto.resolve(p.device())?,
         })
     }
@@ -84,6 +82,7 @@ impl MlpGenerator {
         let mut xs = append_labels(z, labels, self.config.conditional, "MLP generator");
         for (linear, norm) in &self.hidden {
             xs = self
+                .config
                 .activation
                 .apply(&linear.forward_on(&xs, self.kernel, tape));
             if let Some(norm) = norm {

@@ -10,7 +10,7 @@ use crate::conditioning::{append_labels, CLASSES};
 use crate::config::{Activation, WeightInit};
 use crate::conv::layer::{ConvLayer, STRIDE};
 use crate::error::ModelError;
-use crate::layers::{check_widths, dense, ActivationLayer, LayerInfo};
+use crate::layers::{check_widths, dense, LayerInfo};
 use crate::matmul::MatmulKernel;
 use crate::tape::{Dense, Tape};
 
@@ -65,7 +65,6 @@ pub struct ConvEncoder {
     shape: VaeShape,
     convs: Vec<ConvLayer>,
     head: Dense,
-    activation: ActivationLayer,
     kernel: MatmulKernel,
 }
 
@@ -107,7 +106,6 @@ impl ConvEncoder {
             shape,
             convs,
             head,
-            activation: ActivationLayer::new(config.activation, p.device()),
             kernel,
         }
     }
@@ -122,7 +120,7 @@ impl Encoder for ConvEncoder {
     ) -> (Tensor, Tensor) {
         let mut xs = images.shallow_clone();
         for conv in &self.convs {
-            xs = self.activation.apply(&conv.conv(&xs));
+            xs = self.config.activation.apply(&conv.conv(&xs));
         }
         let xs = append_labels(
             &xs.flatten(1, -1),
@@ -178,7 +176,6 @@ pub struct ConvDecoder {
     shape: VaeShape,
     head: Dense,
     convs: Vec<ConvLayer>,
-    activation: ActivationLayer,
     kernel: MatmulKernel,
 }
 
@@ -213,7 +210,6 @@ impl ConvDecoder {
             shape,
             head,
             convs,
-            activation: ActivationLayer::new(config.activation, p.device()),
             kernel,
         }
     }
@@ -224,6 +220,7 @@ impl Decoder for ConvDecoder {
         let xs = append_labels(z, labels, self.shape.conditional, "conv decoder");
         let [c, h, w] = self.config.bottleneck(self.shape);
         let mut xs = self
+            .config
             .activation
             .apply(&self.head.forward_on(&xs, self.kernel, tape))
             .view([-1, c, h, w]);
@@ -231,7 +228,7 @@ impl Decoder for ConvDecoder {
         for (i, conv) in self.convs.iter().enumerate() {
             xs = conv.conv_transpose(&xs);
             if i < last {
-                xs = self.activation.apply(&xs);
+                xs = self.config.activation.apply(&xs);
             }
         }
         xs

@@ -9,7 +9,7 @@ use super::{Decoder, Encoder, VaeShape};
 use crate::conditioning::{append_labels, CLASSES};
 use crate::config::{Activation, WeightInit};
 use crate::error::ModelError;
-use crate::layers::{check_widths, dense, ActivationLayer, LayerInfo};
+use crate::layers::{check_widths, dense, LayerInfo};
 use crate::matmul::MatmulKernel;
 use crate::tape::{Dense, Tape};
 
@@ -33,7 +33,7 @@ impl MlpVaeConfig {
 #[derive(Debug)]
 struct DenseStack {
     layers: Vec<Dense>,
-    activation: ActivationLayer,
+    activation: Activation,
     kernel: MatmulKernel,
 }
 
@@ -64,7 +64,7 @@ impl DenseStack {
             .collect();
         DenseStack {
             layers,
-            activation: ActivationLayer::new(config.activation, p.device()),
+            activation: config.activation,
             kernel,
         }
     }

@@ -270,13 +270,19 @@ impl GanConfig {
     }
 
     /// Per step (one D update, and a G update every `n_critic` steps, averaged): G forward
-    /// for the fakes and again in its update, D forward on real and fake (and through G);
-    /// weight gradients of D once per D update and of G once per G update; input gradients of
-    /// every layer but the first in each backward pass, plus D's first layer in the G update
-    /// (the gradient flows into G's images). A gradient penalty adds a D forward and about
-    /// three D backward passes, which are counted as such.
+    /// for the fakes and again in its update; in each D update, D forward on the real and the
+    /// fake batch (one pass over both together when the update is joint and D has no batch
+    /// statistics, see `GanFamily::score_both`) with a weight and an input gradient per pass
+    /// (no input gradient for the first layer); a gradient penalty adds a D forward and about
+    /// three D backward passes, counted as such; the G update adds a D forward and input
+    /// gradients of every D layer (the gradient flows into G's images).
     pub fn step_products(&self, b: i64) -> StepProducts {
-        let separate = u32::from(self.discriminator_update == DiscriminatorUpdate::Separate);
+        let joint = self.discriminator_update == DiscriminatorUpdate::Joint;
+        let (pass_batch, passes) = if joint && !self.discriminator.uses_batch_statistics() {
+            (2 * b, 1)
+        } else {
+            (b, 2)
+        };
         let penalty = u32::from(self.penalty_weight().is_some());
         // Counts per n_critic steps, then divided (rounded up) into per-step counts.
         let n = self.n_critic;
@@ -292,13 +298,22 @@ impl GanConfig {
         }
         for (i, (rows, fan_in, fan_out)) in self.discriminator.gemm_shapes().into_iter().enumerate()
         {
+            let has_input_gradient = u32::from(i > 0);
+            let m = pass_batch * rows;
+            products.push(((m, fan_in, fan_out), per_step(n * passes)));
+            products.push(((fan_out, m, fan_in), per_step(n * passes)));
+            products.push((
+                (m, fan_out, fan_in),
+                per_step(n * passes * has_input_gradient),
+            ));
             let m = b * rows;
-            let updates = n * (1 + separate + 3 * penalty);
-            products.push(((m, fan_in, fan_out), per_step(n * (2 + penalty) + 1)));
-            products.push(((fan_out, m, fan_in), per_step(updates)));
-            let input_grads = updates * u32::from(i > 0) + 1;
+            let penalty_passes = n * 3 * penalty;
+            products.push(((m, fan_in, fan_out), per_step(n * penalty + 1)));
+            products.push(((fan_out, m, fan_in), per_step(penalty_passes)));
+            let input_grads = penalty_passes * has_input_gradient + 1;
             products.push(((m, fan_out, fan_in), per_step(input_grads)));
         }
+        products.retain(|&(_, count)| count > 0);
         products
     }
 }
@@ -425,8 +440,7 @@ impl GanFamily {
         let penalty_weight = self.config.penalty_weight();
         let tape = Tape::new();
         let taped = penalty_weight.is_none().then_some(&tape);
-        let real_scores = self.discriminator.forward(real.0, real.1, taped);
-        let fake_scores = self.discriminator.forward(fake.0, fake.1, taped);
+        let (real_scores, fake_scores) = self.score_both(real, fake, taped);
         let real_loss = loss_kind.real(&real_scores);
         let fake_loss = loss_kind.fake(&fake_scores);
         let mut loss = &real_loss + &fake_loss;
@@ -456,6 +470,32 @@ impl GanFamily {
             fake_scores: fake_scores.detach(),
             penalty,
         })
+    }
+
+    /// D's scores of the real and the fake batch. When each image's score depends on that
+    /// image alone (no batch statistics in D), both batches go through D as one: half the
+    /// kernel calls, and larger products, for the same scores.
+    fn score_both(
+        &self,
+        real: (&Tensor, Option<&Tensor>),
+        fake: (&Tensor, Option<&Tensor>),
+        tape: Option<&Tape>,
+    ) -> (Tensor, Tensor) {
+        if self.config.discriminator.uses_batch_statistics() {
+            return (
+                self.discriminator.forward(real.0, real.1, tape),
+                self.discriminator.forward(fake.0, fake.1, tape),
+            );
+        }
+        let images = Tensor::cat(&[real.0, fake.0], 0);
+        let classes = real
+            .1
+            .zip(fake.1)
+            .map(|(real, fake)| Tensor::cat(&[real, fake], 0));
+        let scores = self.discriminator.forward(&images, classes.as_ref(), tape);
+        let size = real.0.size()[0];
+        let fakes = fake.0.size()[0];
+        (scores.narrow(0, 0, size), scores.narrow(0, size, fakes))
     }
 
     /// The step's reported values, in [`GanConfig::metrics`] order.
@@ -726,6 +766,52 @@ mod tests {
             moved.iter().any(|n| n == "fc1.weight")
                 && moved.iter().any(|n| n == "bn1.running_mean")
         );
+    }
+
+    /// A `dcgan` critic, with BatchNorm after its inner convolutions when `batch_norm`.
+    fn critic(batch_norm: bool) -> GanFamily {
+        edited("dcgan", |g| {
+            let DiscriminatorConfig::Conv(d) = &mut g.discriminator else {
+                panic!("dcgan's critic is convolutional")
+            };
+            if batch_norm {
+                g.gradient_penalty = None;
+                d.norm = gan_models::conv::CriticNorm::BatchNorm {
+                    momentum: 0.1,
+                    eps: 1e-5,
+                };
+            }
+        })
+    }
+
+    /// A D whose scores are per image scores the real and the fake batch in one pass, as it
+    /// would score them apart (up to the rounding of larger products); a D with BatchNorm,
+    /// whose scores a mixed batch would change, scores each batch on its own.
+    #[test]
+    fn both_batches_score_in_one_pass_as_apart() {
+        let real = toy_images(16)
+            .to_tensor(gan_data::Scaling::MinusOneToOne, Device::Cpu)
+            .unwrap();
+        let fake = real.flip([3]);
+        let gap = |a: &Tensor, b: &Tensor| (a - b).abs().max().double_value(&[]);
+        for batch_norm in [false, true] {
+            let f = critic(batch_norm);
+            let (real_scores, fake_scores) = f.score_both((&real, None), (&fake, None), None);
+            let apart = [&real, &fake].map(|x| f.discriminator.forward(x, None, None));
+            assert!(
+                gap(&real_scores, &apart[0]) < 1e-5,
+                "batch norm {batch_norm}"
+            );
+            assert!(
+                gap(&fake_scores, &apart[1]) < 1e-5,
+                "batch norm {batch_norm}"
+            );
+            let mixed = f
+                .discriminator
+                .forward(&Tensor::cat(&[&real, &fake], 0), None, None)
+                .narrow(0, 0, 16);
+            assert_eq!(gap(&mixed, &apart[0]) > 1e-4, batch_norm);
+        }
     }
 
     /// A joint D update is one optimizer step on both losses: D's step count follows the
