@@ -59,7 +59,8 @@ pub struct TrainArgs {
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub threads: Option<u64>,
     /// Matrix products in dense layers: blas (libtorch's default), onednn (CPU only; about
-    /// twice as fast where MKL lacks AVX-512, e.g. AMD) or auto (onednn there, else blas).
+    /// twice as fast where MKL lacks AVX-512, e.g. AMD) or auto (whichever of the two times
+    /// faster on the run's own layer shapes at start-up, cached per CPU; `gan info` shows it).
     #[arg(long, value_parser = ["auto", "blas", "onednn"])]
     pub matmul: Option<String>,
     /// Run directory [default: runs/TIME-PRESET, e.g. runs/20261129-124501-mlp].
