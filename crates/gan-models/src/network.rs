@@ -34,6 +34,12 @@ pub trait Generator: std::fmt::Debug {
     /// its input over `z` (the network's own weights, no gradient), so inference-mode output
     /// matches weights that were never trained in training mode (an EMA copy).
     fn estimate_normalization(&self, z: &Tensor, labels: Option<&Tensor>);
+    /// How many noise vectors [`Generator::estimate_normalization`] needs for statistics
+    /// whose sampling error does not show in the samples. A convolution's statistics average
+    /// over every row and column of a channel as well, so a few thousand images suffice.
+    fn normalization_samples(&self) -> i64 {
+        4096
+    }
     fn latent_dim(&self) -> i64;
     /// Takes class labels (`0..CLASSES`) with its noise.
     fn conditional(&self) -> bool;
