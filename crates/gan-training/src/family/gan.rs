@@ -256,6 +256,13 @@ impl GanConfig {
         self.loss.penalty_weight().or(self.gradient_penalty)
     }
 
+    /// Whether a D update scores the real and the fake batch in one pass: when the update is
+    /// joint and each image's score depends on that image alone (no batch statistics in D).
+    fn scores_batches_together(&self) -> bool {
+        self.discriminator_update == DiscriminatorUpdate::Joint
+            && !self.discriminator.uses_batch_statistics()
+    }
+
     /// What a step reports, which depends on the loss.
     pub fn metrics(&self) -> &'static [Metric] {
         match self.loss {
@@ -275,8 +282,7 @@ impl GanConfig {
     /// three D backward passes, counted as such; the G update adds a D forward and input
     /// gradients of every D layer (the gradient flows into G's images).
     pub fn step_products(&self, b: i64) -> StepProducts {
-        let joint = self.discriminator_update == DiscriminatorUpdate::Joint;
-        let (pass_batch, passes) = if joint && !self.discriminator.uses_batch_statistics() {
+        let (pass_batch, passes) = if self.scores_batches_together() {
             (2 * b, 1)
         } else {
             (b, 2)
@@ -470,16 +476,16 @@ impl GanFamily {
         })
     }
 
-    /// D's scores of the real and the fake batch. When each image's score depends on that
-    /// image alone (no batch statistics in D), both batches go through D as one: half the
-    /// kernel calls, and larger products, for the same scores.
+    /// D's scores of the real and the fake batch, in one pass through D when
+    /// [`GanConfig::scores_batches_together`]: half the kernel calls, and larger products,
+    /// for the same scores.
     fn score_both(
         &self,
         real: (&Tensor, Option<&Tensor>),
         fake: (&Tensor, Option<&Tensor>),
         tape: Option<&Tape>,
     ) -> (Tensor, Tensor) {
-        if self.config.discriminator.uses_batch_statistics() {
+        if !self.config.scores_batches_together() {
             return (
                 self.discriminator.forward(real.0, real.1, tape),
                 self.discriminator.forward(fake.0, fake.1, tape),
