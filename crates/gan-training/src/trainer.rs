@@ -482,10 +482,12 @@ mod tests {
                 }
             }
             if preset == "cgan" {
-                // A schedule that moves the rate before and after the resume point.
+                // A schedule that moves the rate before and after the resume point, and
+                // reaches its floor after it.
                 crate::test_support::gan(&mut config).lr_decay = Some(crate::schedule::LrDecay {
                     hold_steps: 10,
                     half_life_steps: 10,
+                    min_factor: Some(0.3),
                 });
             }
             if preset == "cvae" {
@@ -507,6 +509,7 @@ mod tests {
                 vae.lr_decay = Some(crate::schedule::LrDecay {
                     hold_steps: 10,
                     half_life_steps: 10,
+                    min_factor: None,
                 });
             }
             let data = toy_data(64);

@@ -57,7 +57,7 @@ pub const PRESETS: &[Preset] = &[
     Preset {
         name: "cgan",
         description: "mlp conditioned on the digit (one-hot beside G's noise, a projection \
-                      discriminator), rates halving every 5,000 steps after 10,000; \
+                      discriminator), rates halving every 5,000 steps after 10,000 down to half; \
                       `gan generate --digit`",
         notice: None,
         build: cgan,

@@ -60,6 +60,7 @@ pub(super) fn vae() -> TrainConfig {
             lr_decay: Some(LrDecay {
                 hold_steps: 20_000,
                 half_life_steps: 20_000,
+                min_factor: None,
             }),
             ema: None,
             encoder: EncoderConfig::Mlp(mlp(&[512, 256], Activation::Relu)),
@@ -93,6 +94,7 @@ pub(super) fn vae_binarized() -> TrainConfig {
             lr_decay: Some(LrDecay {
                 hold_steps: 20_000,
                 half_life_steps: 20_000,
+                min_factor: None,
             }),
             ema: None,
             encoder: EncoderConfig::Mlp(mlp(&[200, 200], Activation::Tanh)),
