@@ -91,6 +91,69 @@ fn train_with_evaluation_then_eval_the_run_and_its_samples() {
     }
     assert_eq!(report["samples"], 40);
 
+    // Three draws: the first is the one above, the others other noise, so other scores.
+    let out = ok(gan()
+        .args(["eval", "--n", "40", "--repeats", "3", "--json"])
+        .args(["--device", "cpu", "--data-dir"])
+        .arg(&data)
+        .arg("--checkpoint")
+        .arg(run.join("checkpoints/best.toml")));
+    let repeated: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let spread = &repeated["repeats"];
+    assert_eq!(spread["draws"], "noise seeds 0..=2", "{repeated}");
+    let fids = spread["frechet_distance"]["values"].as_array().unwrap();
+    assert_eq!(fids.len(), 3);
+    assert_eq!(fids[0], report["frechet_distance"]);
+    assert_ne!(fids[0], fids[1], "another seed, another draw: {fids:?}");
+    let mean = fids.iter().map(|v| v.as_f64().unwrap()).sum::<f64>() / 3.0;
+    let reported = spread["frechet_distance"]["mean"].as_f64().unwrap();
+    assert!((reported - mean).abs() < 1e-9, "{reported} vs {mean}");
+    let out = ok(gan()
+        .args(["eval", "--n", "40", "--repeats", "2", "--device", "cpu"])
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--checkpoint")
+        .arg(&run));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("over 2 draws (noise seeds 0..=1)"), "{text}");
+    let err = gan_tests::fail(
+        gan()
+            .args(["eval", "--repeats", "0", "--checkpoint"])
+            .arg(&run),
+    );
+    assert!(err.contains("--repeats") && err.contains('0'), "{err}");
+    let err = gan_tests::fail(gan().args(["eval", "--repeats", "2", "--samples", "s.idx"]));
+    assert!(err.contains("--samples"), "{err}");
+    // 64 training images make one floor subset, and no second one.
+    let out = ok(gan()
+        .args([
+            "eval",
+            "--reference",
+            "--repeats",
+            "1",
+            "--json",
+            "--device",
+            "cpu",
+        ])
+        .arg("--data-dir")
+        .arg(&data));
+    let reference: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        reference["floor_repeats"]["frechet_distance"]["values"][0],
+        reference["floor"]["frechet_distance"],
+        "{reference}"
+    );
+    let err = gan_tests::fail(
+        gan()
+            .args(["eval", "--reference", "--repeats", "2", "--device", "cpu"])
+            .arg("--data-dir")
+            .arg(&data),
+    );
+    assert!(
+        err.contains("--repeats 2") && err.contains("64 images"),
+        "{err}"
+    );
+
     let samples = tmp.path().join("s.idx.gz");
     ok(gan()
         .args(["generate", "--n", "30", "--device", "cpu", "--checkpoint"])

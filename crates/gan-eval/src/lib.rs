@@ -10,6 +10,7 @@
 //! - [`inception`]: the classifier's Inception Score and mode coverage.
 //! - [`manifold`]: precision and recall of the sample manifold (k = 3).
 //! - [`conditional`]: for samples of requested classes, label accuracy and per-class FID.
+//! - [`spread`]: the same scores over several sample draws, as mean, spread and range.
 //! - [`Evaluator`]: all of them for a set of images against MNIST's test set, as an
 //!   [`EvalReport`].
 //!
@@ -29,6 +30,7 @@ mod error;
 mod evaluator;
 pub mod inception;
 pub mod manifold;
+pub mod spread;
 pub mod statistics;
 mod train;
 
@@ -37,4 +39,5 @@ pub use conditional::{ClassScore, LabelScores};
 pub use error::EvalError;
 pub use evaluator::{uniform_noise, EvalReport, Evaluator, K, MIN_CLASS_SAMPLES};
 pub use inception::ModeCoverage;
+pub use spread::{ScoreSpread, Spread};
 pub use train::{accuracy, train_classifier, ClassifierTraining};

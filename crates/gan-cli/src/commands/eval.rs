@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use gan_data::{default_data_dir, Images, Mnist, DATA_DIR_ENV};
-use gan_eval::{train_classifier, uniform_noise, ClassifierTraining, EvalReport, Evaluator};
+use gan_eval::{
+    train_classifier, uniform_noise, ClassifierTraining, EvalReport, Evaluator, ScoreSpread,
+};
 use gan_training::{DeviceChoice, LikelihoodReport, Samples, SavedEvaluation, TrainedGenerator};
 
 #[derive(clap::Args, Debug)]
@@ -31,6 +33,11 @@ pub struct EvalArgs {
     /// Seed of the generated noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Score N draws and print each score's mean, standard deviation and range over them:
+    /// with --checkpoint, noise seeds seed, seed+1, … (`eval.json` keeps the first draw's
+    /// scores); with --reference, the floor on N disjoint subsets of 10,000 training images.
+    #[arg(long, value_name = "N", conflicts_with = "samples", value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub repeats: Option<u64>,
     /// One JSON object on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -88,21 +95,32 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             ),
             ("ceiling: 10,000 images of uniform noise", ceiling),
         ];
+        let spread = match args.repeats {
+            Some(repeats) => Some(floor_spread(&evaluator, &mnist, repeats, &rows[0].1)?),
+            None => None,
+        };
         if args.json {
-            let object: serde_json::Map<String, serde_json::Value> = [
+            let mut object: serde_json::Map<String, serde_json::Value> = [
                 ("floor".to_owned(), serde_json::to_value(&rows[0].1)?),
                 ("ceiling".to_owned(), serde_json::to_value(&rows[1].1)?),
             ]
             .into_iter()
             .collect();
+            if let Some(spread) = &spread {
+                object.insert("floor_repeats".to_owned(), serde_json::to_value(spread)?);
+            }
             println!("{}", serde_json::Value::Object(object));
         } else {
             for (title, report) in rows {
                 println!("{title}\n{report}\n");
             }
+            if let Some(spread) = &spread {
+                println!("floor {spread}");
+            }
         }
         return Ok(());
     }
+    let mut spread = None;
     let scored = match (&args.checkpoint, &args.samples) {
         (Some(path), _) => {
             let request = CheckpointRequest {
@@ -117,6 +135,15 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             let scored = score_checkpoint(&request, &mnist, &evaluator, device)?;
             if let (Some(saved), false) = (&scored.saved_to, args.json) {
                 println!("saved to {} (gan report, gan compare)", saved.display());
+            }
+            if let Some(repeats) = args.repeats {
+                spread = Some(score_draws(
+                    &request,
+                    repeats,
+                    &scored.report,
+                    &evaluator,
+                    device,
+                )?);
             }
             scored
         }
@@ -159,14 +186,90 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             }
             object.insert("likelihood".into(), l_value);
         }
+        if let (Some(spread), Some(object)) = (&spread, value.as_object_mut()) {
+            object.insert("repeats".into(), serde_json::to_value(spread)?);
+        }
         println!("{value}");
     } else {
         println!("{source}\n{report}");
         if let Some(l) = &likelihood {
             println!("{l}");
         }
+        if let Some(spread) = &spread {
+            println!("\n{spread}");
+        }
     }
     Ok(())
+}
+
+/// The checkpoint's generator with the weights and prior `request` asks for.
+fn load_generator(
+    request: &CheckpointRequest<'_>,
+    device: tch::Device,
+) -> Result<TrainedGenerator> {
+    let path = request.path;
+    let weights = super::generate::sample_weights(request.raw);
+    let mut generator = TrainedGenerator::load(path, device, weights)
+        .with_context(|| format!("loading the generator from {}", path.display()))?;
+    if request.training_prior {
+        super::generate::use_training_prior(&mut generator, path)?;
+    }
+    Ok(generator)
+}
+
+/// The spread of the scores over `repeats` draws of the checkpoint's samples: `first` (the
+/// draw of `request.seed`) and one more for each of the following seeds.
+fn score_draws(
+    request: &CheckpointRequest<'_>,
+    repeats: u64,
+    first: &EvalReport,
+    evaluator: &Evaluator,
+    device: tch::Device,
+) -> Result<ScoreSpread> {
+    let generator = load_generator(request, device)?;
+    let mut reports = vec![first.clone()];
+    for seed in request.seed + 1..request.seed + repeats {
+        let samples = generator.generate(request.n, seed, None)?;
+        let source = format!("{} images of noise seed {seed}", samples.images.count);
+        reports.push(score(evaluator, &samples, &source)?);
+        tracing::info!(seed, "scored another draw");
+    }
+    let draws = format!(
+        "noise seeds {}..={}",
+        request.seed,
+        request.seed + repeats - 1
+    );
+    ScoreSpread::of(draws, &reports).context("at least one draw")
+}
+
+/// The floor's spread over `repeats` disjoint subsets of 10,000 training images (with their
+/// labels): `first` (the first subset, the floor `--reference` prints) and the next ones.
+fn floor_spread(
+    evaluator: &Evaluator,
+    mnist: &Mnist,
+    repeats: u64,
+    first: &EvalReport,
+) -> Result<ScoreSpread> {
+    let train = &mnist.train;
+    let available = (train.images.count / FLOOR_IMAGES).max(1);
+    if repeats as usize > available {
+        bail!(
+            "--repeats {repeats}: the training set has {} images, so only {available} disjoint \
+             subsets of {FLOOR_IMAGES} for the floor; pass --repeats {available} or fewer",
+            train.images.count
+        );
+    }
+    let mut reports = vec![first.clone()];
+    for i in 1..repeats as usize {
+        let start = i * FLOOR_IMAGES;
+        let images = slice(&train.images, start, FLOOR_IMAGES);
+        let labels = &train.labels[start..start + images.count];
+        reports.push(evaluator.evaluate_labelled(&images, labels)?);
+        tracing::info!(subset = i, "scored another floor subset");
+    }
+    let end = (repeats as usize * FLOOR_IMAGES).min(train.images.count);
+    let draws = format!("training images 0..{end}, in subsets of {FLOOR_IMAGES}");
+    ScoreSpread::of(draws, &reports).context("at least one subset")
 }
 
 /// What to score of a checkpoint.
@@ -215,12 +318,7 @@ pub fn score_checkpoint(
     device: tch::Device,
 ) -> Result<Scored> {
     let path = request.path;
-    let weights = super::generate::sample_weights(request.raw);
-    let mut generator = TrainedGenerator::load(path, device, weights)
-        .with_context(|| format!("loading the generator from {}", path.display()))?;
-    if request.training_prior {
-        super::generate::use_training_prior(&mut generator, path)?;
-    }
+    let generator = load_generator(request, device)?;
     let mut likelihood = None;
     if generator.is_likelihood_model() && request.likelihood {
         let started = std::time::Instant::now();
@@ -281,6 +379,9 @@ pub fn score_checkpoint(
     })
 }
 
+/// Real images per floor evaluation, as many as a default evaluation generates.
+const FLOOR_IMAGES: usize = 10_000;
+
 /// The floor (10,000 training images, with labels) and the ceiling (10,000 images of uniform
 /// noise from `seed`) of the metrics.
 fn floor_and_ceiling(
@@ -288,7 +389,7 @@ fn floor_and_ceiling(
     mnist: &Mnist,
     seed: u64,
 ) -> Result<(EvalReport, EvalReport)> {
-    let floor = subset(&mnist.train.images, 10_000);
+    let floor = subset(&mnist.train.images, FLOOR_IMAGES);
     let floor_labels = &mnist.train.labels[..floor.count];
     Ok((
         evaluator.evaluate_labelled(&floor, floor_labels)?,
@@ -324,12 +425,19 @@ pub fn load(data_dir: Option<&Path>) -> Result<Mnist> {
 
 /// The first `count` images (all of them if there are fewer).
 pub fn subset(images: &Images, count: usize) -> Images {
-    let count = count.min(images.count);
+    slice(images, 0, count)
+}
+
+/// `count` images from index `start` on (fewer where the set ends first).
+fn slice(images: &Images, start: usize, count: usize) -> Images {
+    let start = start.min(images.count);
+    let count = count.min(images.count - start);
+    let len = images.image_len();
     Images {
         count,
         rows: images.rows,
         cols: images.cols,
-        pixels: images.pixels[..count * images.image_len()].to_vec(),
+        pixels: images.pixels[start * len..(start + count) * len].to_vec(),
     }
 }
 
