@@ -122,6 +122,18 @@ fn train_with_evaluation_then_eval_the_run_and_its_samples() {
             .arg(&run),
     );
     assert!(err.contains("--repeats") && err.contains('0'), "{err}");
+    let err = gan_tests::fail(
+        gan()
+            .args(["eval", "--n", "40", "--repeats", "2", "--device", "cpu"])
+            .args(["--seed", &u64::MAX.to_string(), "--data-dir"])
+            .arg(&data)
+            .arg("--checkpoint")
+            .arg(&run),
+    );
+    assert!(
+        err.contains("--repeats 2") && err.contains("smaller --seed"),
+        "{err}"
+    );
     let err = gan_tests::fail(gan().args(["eval", "--repeats", "2", "--samples", "s.idx"]));
     assert!(err.contains("--samples"), "{err}");
     // 64 training images make one floor subset, and no second one.

@@ -226,19 +226,22 @@ fn score_draws(
     evaluator: &Evaluator,
     device: tch::Device,
 ) -> Result<ScoreSpread> {
+    let Some(last) = request.seed.checked_add(repeats - 1) else {
+        bail!(
+            "--seed {} --repeats {repeats}: the draws' seeds would pass {}; pass a smaller --seed",
+            request.seed,
+            u64::MAX
+        );
+    };
     let generator = load_generator(request, device)?;
     let mut reports = vec![first.clone()];
-    for seed in request.seed + 1..request.seed + repeats {
+    for seed in request.seed + 1..=last {
         let samples = generator.generate(request.n, seed, None)?;
         let source = format!("{} images of noise seed {seed}", samples.images.count);
         reports.push(score(evaluator, &samples, &source)?);
         tracing::info!(seed, "scored another draw");
     }
-    let draws = format!(
-        "noise seeds {}..={}",
-        request.seed,
-        request.seed + repeats - 1
-    );
+    let draws = format!("noise seeds {}..={last}", request.seed);
     ScoreSpread::of(draws, &reports).context("at least one draw")
 }
 
