@@ -120,7 +120,6 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let mut spread = None;
     let scored = match (&args.checkpoint, &args.samples) {
         (Some(path), _) => {
             let request = CheckpointRequest {
@@ -131,19 +130,11 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 training_prior: args.training_prior,
                 k: args.k,
                 likelihood: true,
+                repeats: args.repeats.unwrap_or(1),
             };
             let scored = score_checkpoint(&request, &mnist, &evaluator, device)?;
             if let (Some(saved), false) = (&scored.saved_to, args.json) {
                 println!("saved to {} (gan report, gan compare)", saved.display());
-            }
-            if let Some(repeats) = args.repeats {
-                spread = Some(score_draws(
-                    &request,
-                    repeats,
-                    &scored.report,
-                    &evaluator,
-                    device,
-                )?);
             }
             scored
         }
@@ -164,6 +155,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 source,
                 likelihood: None,
                 saved_to: None,
+                spread: None,
             }
         }
         (None, None) => {
@@ -174,6 +166,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         source,
         report,
         likelihood,
+        spread,
         ..
     } = scored;
     if args.json {
@@ -202,38 +195,15 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     Ok(())
 }
 
-/// The checkpoint's generator with the weights and prior `request` asks for.
-fn load_generator(
-    request: &CheckpointRequest<'_>,
-    device: tch::Device,
-) -> Result<TrainedGenerator> {
-    let path = request.path;
-    let weights = super::generate::sample_weights(request.raw);
-    let mut generator = TrainedGenerator::load(path, device, weights)
-        .with_context(|| format!("loading the generator from {}", path.display()))?;
-    if request.training_prior {
-        super::generate::use_training_prior(&mut generator, path)?;
-    }
-    Ok(generator)
-}
-
-/// The spread of the scores over `repeats` draws of the checkpoint's samples: `first` (the
+/// The spread of the scores over the draws of noise seeds `request.seed..=last`: `first` (the
 /// draw of `request.seed`) and one more for each of the following seeds.
 fn score_draws(
+    generator: &TrainedGenerator,
     request: &CheckpointRequest<'_>,
-    repeats: u64,
+    last: u64,
     first: &EvalReport,
     evaluator: &Evaluator,
-    device: tch::Device,
 ) -> Result<ScoreSpread> {
-    let Some(last) = request.seed.checked_add(repeats - 1) else {
-        bail!(
-            "--seed {} --repeats {repeats}: the draws' seeds would pass {}; pass a smaller --seed",
-            request.seed,
-            u64::MAX
-        );
-    };
-    let generator = load_generator(request, device)?;
     let mut reports = vec![first.clone()];
     for seed in request.seed + 1..=last {
         let samples = generator.generate(request.n, seed, None)?;
@@ -291,6 +261,8 @@ pub struct CheckpointRequest<'a> {
     pub k: Option<u32>,
     /// Estimate a likelihood model's test ELBO and NLL (the slow part of its evaluation).
     pub likelihood: bool,
+    /// Draws to score (noise seeds `seed`, `seed + 1`, …); more than one adds their spread.
+    pub repeats: u64,
 }
 
 /// Scores and what they are of.
@@ -301,6 +273,8 @@ pub struct Scored {
     /// The run's `eval.json`, written for the sampling weights and prior (not for `raw` or
     /// `training_prior`).
     pub saved_to: Option<PathBuf>,
+    /// The scores' spread over the request's draws, when it asked for more than one.
+    pub spread: Option<ScoreSpread>,
 }
 
 fn score(evaluator: &Evaluator, samples: &Samples, source: &str) -> Result<EvalReport> {
@@ -321,7 +295,20 @@ pub fn score_checkpoint(
     device: tch::Device,
 ) -> Result<Scored> {
     let path = request.path;
-    let generator = load_generator(request, device)?;
+    let Some(last_seed) = request.seed.checked_add(request.repeats.saturating_sub(1)) else {
+        bail!(
+            "--seed {} --repeats {}: the draws' seeds would pass {}; pass a smaller --seed",
+            request.seed,
+            request.repeats,
+            u64::MAX
+        );
+    };
+    let weights = super::generate::sample_weights(request.raw);
+    let mut generator = TrainedGenerator::load(path, device, weights)
+        .with_context(|| format!("loading the generator from {}", path.display()))?;
+    if request.training_prior {
+        super::generate::use_training_prior(&mut generator, path)?;
+    }
     let mut likelihood = None;
     if generator.is_likelihood_model() && request.likelihood {
         let started = std::time::Instant::now();
@@ -374,10 +361,17 @@ pub fn score_checkpoint(
         };
         saved_to = Some(save_beside_the_run(&saved, &generator.checkpoint)?);
     }
+    let spread = match request.repeats > 1 {
+        true => Some(score_draws(
+            &generator, request, last_seed, &report, evaluator,
+        )?),
+        false => None,
+    };
     Ok(Scored {
         source,
         report,
         likelihood,
+        spread,
         saved_to,
     })
 }

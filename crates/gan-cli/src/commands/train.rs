@@ -295,6 +295,7 @@ fn final_evaluation(
         training_prior: false,
         k: None,
         likelihood: false,
+        repeats: 1,
     };
     let started = std::time::Instant::now();
     let scored = super::eval::score_checkpoint(&request, mnist, &evaluator, device);
