@@ -65,6 +65,15 @@ impl Activation {
         }
     }
 
+    /// The slope for negative inputs of a (leaky) ReLU; `None` for other activations.
+    pub fn slope(self) -> Option<f64> {
+        match self {
+            Activation::Relu => Some(0.0),
+            Activation::LeakyRelu { slope } => Some(slope),
+            Activation::Tanh => None,
+        }
+    }
+
     pub fn name(self) -> String {
         match self {
             Activation::Relu => "ReLU".to_owned(),

@@ -14,9 +14,12 @@
 //!   range, initialisation).
 //! - [`MatmulChoice`]: dense layers multiply with libtorch's BLAS or with oneDNN, whichever
 //!   is faster on the CPU at hand, as [`matmul_tuning`] measures for a run's own shapes.
+//! - [`manual`]: unconditional MLPs trained without autograd, with one fused pass per layer
+//!   between the products; what the trainer uses where a network offers it.
 //! - [`Tape`]: weight gradients of dense layers formed with the fastest product instead of
 //!   autograd's; what the trainer uses.
 //! - [`Summary`]: a Keras-style table of layers and parameter counts.
+//! - [`omp`]: work split over libtorch's own OpenMP threads.
 //! - [`weights`]: parameters to and from named tensors, with shape checks.
 //!
 //! ```no_run
@@ -37,10 +40,12 @@ pub mod config;
 pub mod conv;
 mod error;
 mod layers;
+pub mod manual;
 mod matmul;
 pub mod matmul_tuning;
 pub mod mlp;
 mod network;
+pub mod omp;
 mod summary;
 mod tape;
 pub mod vae;

@@ -13,6 +13,7 @@ use crate::conv::layer::{KERNEL, STRIDE};
 use crate::conv::{ConvDiscriminator, ConvDiscriminatorConfig, ConvGenerator, ConvGeneratorConfig};
 use crate::error::ModelError;
 use crate::layers::LayerInfo;
+use crate::manual::Chain;
 use crate::matmul::MatmulKernel;
 use crate::mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
 use crate::tape::Tape;
@@ -49,6 +50,11 @@ pub trait Generator: std::fmt::Debug {
     fn layers(&self) -> Vec<LayerInfo>;
     fn matmul(&self) -> MatmulKernel;
     fn set_matmul(&mut self, kernel: MatmulKernel);
+    /// The network as a [`Chain`] that runs forward and backward by hand, where it is one
+    /// (an unconditional MLP on the CPU); `None` trains it through autograd.
+    fn chain(&self) -> Option<Chain<'_>> {
+        None
+    }
 }
 
 /// Images `(N, C, H, W)` (and labels) to one score (logit) per image, `(N, 1)`.
@@ -62,6 +68,11 @@ pub trait Discriminator: std::fmt::Debug {
     fn layers(&self) -> Vec<LayerInfo>;
     fn matmul(&self) -> MatmulKernel;
     fn set_matmul(&mut self, kernel: MatmulKernel);
+    /// The network as a [`Chain`] that runs forward and backward by hand, where it is one
+    /// (an unconditional MLP on the CPU); `None` trains it through autograd.
+    fn chain(&self) -> Option<Chain<'_>> {
+        None
+    }
 }
 
 /// A generator architecture and its settings, tagged by `kind` in TOML.

@@ -20,8 +20,8 @@ pub(crate) struct Dense {
     pub(crate) ws: Tensor,
     pub(crate) bs: Tensor,
     /// Full var-store names of `ws` and `bs`, which [`Tape::gradients`] matches.
-    weight_name: String,
-    bias_name: String,
+    pub(crate) weight_name: String,
+    pub(crate) bias_name: String,
 }
 
 impl Dense {
@@ -166,21 +166,46 @@ impl Tape {
 impl Record {
     /// `(∂L/∂W, ∂L/∂b)` from `grad = ∂L/∂y`.
     fn parameter_gradients(&self, grad: &Tensor) -> (Tensor, Tensor) {
-        let batch = self.input.size()[0];
-        if let (Some(input), true) = (
-            &self.input_onednn,
-            batch >= ONEDNN_WEIGHT_PRIMITIVE_MIN_BATCH,
-        ) {
-            return input.mkldnn_linear_backward_weights(&to_onednn(grad), &self.weights, true);
-        }
-        // (∂L/∂y)ᵀ·x as a product with a transposed right operand, the form both kernels
-        // take without copying their result.
-        let weight = self
-            .kernel
-            .product_with_transpose(&grad.tr(), &self.input.tr());
-        let bias = grad.sum_dim_intlist(0, false, Kind::Float);
-        (weight, bias)
+        let grad_onednn = (self.input_onednn.is_some() && uses_weight_primitive(&self.input))
+            .then(|| to_onednn(grad));
+        dense_parameter_gradients(
+            &self.input,
+            self.input_onednn.as_ref(),
+            &self.weights,
+            self.kernel,
+            grad,
+            grad_onednn.as_ref(),
+        )
     }
+}
+
+/// Whether a oneDNN layer with this input takes its weight gradient from oneDNN's primitive.
+pub(crate) fn uses_weight_primitive(input: &Tensor) -> bool {
+    input.size()[0] >= ONEDNN_WEIGHT_PRIMITIVE_MIN_BATCH
+}
+
+/// A dense layer's `(∂L/∂W, ∂L/∂b)` from its input and `grad = ∂L/∂y` (also in oneDNN's
+/// layout when the layer ran there), with the faster of oneDNN's weight-gradient primitive
+/// and a product on transposed operands. Call without gradients.
+pub(crate) fn dense_parameter_gradients(
+    input: &Tensor,
+    input_onednn: Option<&Tensor>,
+    weights: &Tensor,
+    kernel: MatmulKernel,
+    grad: &Tensor,
+    grad_onednn: Option<&Tensor>,
+) -> (Tensor, Tensor) {
+    if let (Some(input_onednn), Some(grad), true) =
+        (input_onednn, grad_onednn, uses_weight_primitive(input))
+    {
+        let input = input_onednn;
+        return input.mkldnn_linear_backward_weights(grad, weights, true);
+    }
+    // (∂L/∂y)ᵀ·x as a product with a transposed right operand, the form both kernels
+    // take without copying their result.
+    let weight = kernel.product_with_transpose(&grad.tr(), &input.tr());
+    let bias = grad.sum_dim_intlist(0, false, Kind::Float);
+    (weight, bias)
 }
 
 #[cfg(test)]

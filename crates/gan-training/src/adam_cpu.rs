@@ -10,7 +10,7 @@
 
 use tch::{Device, Kind, Tensor};
 
-use crate::omp;
+use gan_models::omp;
 
 /// The coefficients of `θ ← θ - a·m / (c·√v + ε)` after the moment updates
 /// `m ← β1·m + (1-β1)·g`, `v ← β2·v + (1-β2)·g²`.

@@ -7,7 +7,7 @@ use gan_models::{MatmulChoice, OutputActivation};
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
-use crate::family::ModelConfig;
+use crate::family::{Backprop, ModelConfig};
 
 /// Where tensors live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +88,11 @@ pub struct TrainConfig {
     /// Which library multiplies in dense layers: auto, blas or onednn.
     #[serde(default)]
     pub matmul: MatmulChoice,
+    /// How gradients are formed: fused (every preset; by hand where the networks allow) or
+    /// autograd. A config written before the fused passes existed has no such field and
+    /// keeps autograd, so its run resumes exactly as it began.
+    #[serde(default = "Backprop::before_fused")]
+    pub backprop: Backprop,
     /// Rows and columns of the sample grid.
     pub grid: [usize; 2],
     /// Also log metrics and sample grids as TensorBoard event files under `tb/` (written by
@@ -288,8 +293,26 @@ mod tests {
         assert!(err.contains("stepz"), "{err}");
     }
 
+    /// Presets train with the fused passes and say so in their config; a config written
+    /// before the setting existed keeps the autograd it trained with.
+    #[test]
+    fn backprop_is_written_and_older_configs_keep_autograd() {
+        let config = TrainConfig::preset("mlp").unwrap();
+        assert_eq!(config.backprop, Backprop::Fused);
+        let text = config.to_toml();
+        assert!(text.contains("backprop = \"fused\""), "{text}");
+        let older: String = text
+            .lines()
+            .filter(|line| !line.starts_with("backprop"))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let loaded = toml::from_str::<TrainConfig>(&older).unwrap();
+        assert_eq!(loaded.backprop, Backprop::Autograd);
+    }
+
     /// A config.toml of the first release (the tutorial preset as it wrote it) loads as the
-    /// same run in today's layout; a broken one is refused with how to convert it.
+    /// same run in today's layout, with the gradients it trained with; a broken one is refused
+    /// with how to convert it.
     #[test]
     fn first_release_configs_are_converted() {
         let dir = tempfile::tempdir().unwrap();
@@ -298,6 +321,7 @@ mod tests {
         let converted = TrainConfig::from_toml_file(&path).unwrap();
         let mut expected = TrainConfig::preset("tutorial").unwrap();
         expected.matmul = MatmulChoice::Auto;
+        expected.backprop = Backprop::Autograd;
         assert_eq!(converted, expected);
         std::fs::write(
             &path,

@@ -52,7 +52,6 @@ mod lock;
 pub mod loss;
 mod matmul_choice;
 pub mod metrics;
-mod omp;
 pub mod part;
 pub mod presets;
 pub mod run;
@@ -69,8 +68,8 @@ pub use config::{DeviceChoice, TrainConfig};
 pub use ema::{EmaConfig, EmaNormalization};
 pub use error::TrainError;
 pub use family::{
-    DiscriminatorUpdate, FakeMode, Family, GanConfig, LikelihoodModel, Metric, ModelConfig,
-    SampleWeights, VaeConfig,
+    Backprop, DiscriminatorUpdate, FakeMode, Family, GanConfig, LikelihoodModel, Metric,
+    ModelConfig, SampleWeights, VaeConfig,
 };
 pub use inference::{Digits, Samples, TrainedGenerator};
 pub use interpolation::Interpolation;

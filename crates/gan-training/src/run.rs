@@ -117,6 +117,8 @@ pub fn train(
         steps = total,
         done = trainer.steps_done(),
         device = ?trainer.device(),
+        matmul = trainer.matmul().name(),
+        backprop = trainer.backprop().name(),
         "training"
     );
     if trainer.steps_done() == 0 {

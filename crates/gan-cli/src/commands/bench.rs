@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use gan_data::{default_data_dir, Mnist, DATA_DIR_ENV};
 use gan_models::matmul_tuning::{time_products, ProductTimes};
 use gan_models::MatmulChoice;
-use gan_training::{DeviceChoice, TrainConfig, Trainer, DEFAULT_PRESET};
+use gan_training::{Backprop, DeviceChoice, TrainConfig, Trainer, DEFAULT_PRESET};
 use tch::Device;
 
 #[derive(clap::Args, Debug)]
@@ -39,6 +39,9 @@ pub struct BenchArgs {
     /// Matrix products in dense layers: auto, blas or onednn (as `gan train --matmul`).
     #[arg(long, default_value = "auto", value_parser = ["auto", "blas", "onednn"])]
     pub matmul: String,
+    /// Gradients: fused or autograd (as `gan train --backprop`).
+    #[arg(long, default_value = "fused", value_parser = ["fused", "autograd"])]
+    pub backprop: String,
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
@@ -61,6 +64,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     config.batch_size = args.batch_size as usize;
     config.device = DeviceChoice::parse(&args.device)?;
     config.matmul = MatmulChoice::parse(&args.matmul)?;
+    config.backprop = Backprop::parse(&args.backprop).expect("clap checked the value");
     config.threads = args.threads.unwrap_or(0);
     config.steps = u64::MAX / 2;
     let mut trainer = Trainer::new(&config, &mnist.train)?;
@@ -99,6 +103,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "generation_images_per_second": generation_images_per_second,
         "mnist_load_seconds": load_seconds,
         "matmul": trainer.matmul().name(),
+        "backprop": trainer.backprop().name(),
         "step_gemm_flops": ceiling.flops,
         "step_gemm_blas_seconds": ceiling.blas_seconds,
         "step_gemm_onednn_seconds": ceiling.onednn_seconds,

@@ -7,7 +7,7 @@ use gan_data::{default_data_dir, Fetcher, Mirror, Mnist, DATA_DIR_ENV, DATA_MIRR
 use gan_models::MatmulChoice;
 use gan_training::history::{RunEvent, RunEventKind};
 use gan_training::run_dir::default_run_name;
-use gan_training::{presets, run, DeviceChoice, RunDir, RunLock, TrainConfig, Trainer};
+use gan_training::{presets, run, Backprop, DeviceChoice, RunDir, RunLock, TrainConfig, Trainer};
 
 use crate::interrupt::Interrupt;
 use crate::logging::LogFile;
@@ -63,6 +63,11 @@ pub struct TrainArgs {
     /// faster on the run's own layer shapes at start-up, cached per CPU; `gan info` shows it).
     #[arg(long, value_parser = ["auto", "blas", "onednn"])]
     pub matmul: Option<String>,
+    /// How gradients are formed: fused (default: unconditional MLPs on the CPU run forward
+    /// and backward by hand, with one fused pass per layer between the products; the same
+    /// gradients up to rounding) or autograd (libtorch's, for everything).
+    #[arg(long, value_parser = ["fused", "autograd"])]
+    pub backprop: Option<String>,
     /// Run directory [default: runs/TIME-PRESET, e.g. runs/20261129-124501-mlp].
     #[arg(long, value_name = "DIR", conflicts_with = "resume")]
     pub out: Option<PathBuf>,
@@ -391,6 +396,9 @@ fn apply_schedule_flags(args: &TrainArgs, config: &mut TrainConfig) {
     }
     if let Some(matmul) = &args.matmul {
         config.matmul = MatmulChoice::parse(matmul).expect("clap checked the value");
+    }
+    if let Some(backprop) = &args.backprop {
+        config.backprop = Backprop::parse(backprop).expect("clap checked the value");
     }
     if let Some(n) = args.eval_every {
         config.eval_every = n;

@@ -2,12 +2,13 @@
 
 use gan_data::DeviceRng;
 use tch::nn::{self, ModuleT};
-use tch::Tensor;
+use tch::{Device, Tensor};
 
 use super::config::MlpDiscriminatorConfig;
 use crate::conditioning::{append_labels, one_hot, LabelInput, CLASSES};
 use crate::error::ModelError;
 use crate::layers::{dense, LayerInfo};
+use crate::manual::{Chain, ChainLayer};
 use crate::matmul::{MatmulChoice, MatmulKernel};
 use crate::network::Discriminator;
 use crate::tape::{Dense, Tape};
@@ -133,6 +134,28 @@ impl Discriminator for MlpDiscriminator {
 
     fn set_matmul(&mut self, kernel: MatmulKernel) {
         self.kernel = kernel;
+    }
+
+    fn chain(&self) -> Option<Chain<'_>> {
+        let slope = self.config.activation.slope()?;
+        let (head, hidden) = self.layers.split_last().expect("at least one layer");
+        if self.config.conditional || head.ws.device() != Device::Cpu {
+            return None;
+        }
+        let mut layers: Vec<ChainLayer> = hidden
+            .iter()
+            .map(|dense| ChainLayer {
+                dense,
+                slope: Some(slope),
+                norm: None,
+            })
+            .collect();
+        layers.push(ChainLayer {
+            dense: head,
+            slope: None,
+            norm: None,
+        });
+        Some(Chain::new(layers, None, self.kernel))
     }
 }
 

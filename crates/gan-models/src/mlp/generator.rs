@@ -2,13 +2,14 @@
 
 use gan_data::DeviceRng;
 use tch::nn::{self, ModuleT};
-use tch::Tensor;
+use tch::{Device, Tensor};
 
 use super::config::MlpGeneratorConfig;
 use crate::conditioning::{append_labels, CLASSES};
 use crate::config::{Norm, OutputActivation};
 use crate::error::ModelError;
 use crate::layers::{adopt_batch_statistics, batch_norm_config, dense, LayerInfo};
+use crate::manual::{Chain, ChainLayer, ChainNorm};
 use crate::matmul::{MatmulChoice, MatmulKernel};
 use crate::network::Generator;
 use crate::tape::{Dense, Tape};
@@ -18,6 +19,8 @@ use crate::tape::{Dense, Tape};
 pub struct MlpGenerator {
     config: MlpGeneratorConfig,
     hidden: Vec<(Dense, Option<nn::BatchNorm>)>,
+    /// Full var-store names of each hidden BatchNorm's γ and β.
+    norm_names: Vec<(String, String)>,
     output: Dense,
     kernel: MatmulKernel,
 }
@@ -30,6 +33,7 @@ impl MlpGenerator {
         let rng = DeviceRng::new(seed);
         let mut fan_in = config.input_len();
         let mut hidden = Vec::with_capacity(config.hidden.len());
+        let mut norm_names = Vec::with_capacity(config.hidden.len());
         for (i, &width) in config.hidden.iter().enumerate() {
             let linear = dense(
                 p / format!("fc{}", i + 1),
@@ -39,10 +43,12 @@ impl MlpGenerator {
                 &rng,
                 i as u64,
             );
+            let norm_path = p / format!("bn{}", i + 1);
+            norm_names.push((norm_path.path("weight"), norm_path.path("bias")));
             let norm = match config.norm {
                 Norm::None => None,
                 Norm::BatchNorm { momentum, eps } => Some(nn::batch_norm1d(
-                    p / format!("bn{}", i + 1),
+                    norm_path,
                     width,
                     batch_norm_config(momentum, eps),
                 )),
@@ -61,6 +67,7 @@ impl MlpGenerator {
         Ok(MlpGenerator {
             config: config.clone(),
             hidden,
+            norm_names,
             output,
             kernel: MatmulChoice::Auto.resolve(p.device())?,
         })
@@ -184,6 +191,38 @@ impl Generator for MlpGenerator {
 
     fn set_matmul(&mut self, kernel: MatmulKernel) {
         self.kernel = kernel;
+    }
+
+    fn chain(&self) -> Option<Chain<'_>> {
+        let slope = self.config.activation.slope()?;
+        if self.config.conditional || self.output.ws.device() != Device::Cpu {
+            return None;
+        }
+        let mut layers: Vec<ChainLayer> = self
+            .hidden
+            .iter()
+            .zip(&self.norm_names)
+            .map(|((dense, norm), (weight_name, bias_name))| ChainLayer {
+                dense,
+                slope: Some(slope),
+                norm: match (norm, self.config.norm) {
+                    (Some(module), Norm::BatchNorm { momentum, eps }) => Some(ChainNorm {
+                        module,
+                        momentum,
+                        eps,
+                        weight_name: weight_name.clone(),
+                        bias_name: bias_name.clone(),
+                    }),
+                    _ => None,
+                },
+            })
+            .collect();
+        layers.push(ChainLayer {
+            dense: &self.output,
+            slope: None,
+            norm: None,
+        });
+        Some(Chain::new(layers, Some(self.config.output), self.kernel))
     }
 }
 

@@ -13,13 +13,15 @@ use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
-use super::{Batch, BuildContext, Family, Metric, SampleWeights, StepProducts};
+use super::{Backprop, Batch, BuildContext, Family, Metric, SampleWeights, StepProducts};
 use crate::adam::AdamConfig;
 use crate::ema::{EmaConfig, EmaNormalization};
 use crate::error::TrainError;
 use crate::loss::{accuracy, gradient_penalty, GanLoss};
 use crate::part::Part;
 use crate::schedule::LrDecay;
+
+mod by_hand;
 
 /// Which BatchNorm statistics G uses when making the fakes of the D step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -347,6 +349,8 @@ pub struct GanFamily {
     penalty_rng: DeviceRng,
     real_labels: Tensor,
     fake_labels: Tensor,
+    /// Steps run both networks by hand ([`gan_models::manual`]) rather than through autograd.
+    by_hand: bool,
 }
 
 impl GanFamily {
@@ -376,7 +380,7 @@ impl GanFamily {
         let discriminator_part =
             Part::new("discriminator", d_vs, config.discriminator_optimizer, None);
         let labels_shape = [context.batch_size as i64, 1];
-        Ok(GanFamily {
+        let mut family = GanFamily {
             config: config.clone(),
             device,
             generator,
@@ -388,7 +392,11 @@ impl GanFamily {
             penalty_rng: DeviceRng::new(stream_seed(context.seed, PENALTY_STREAM)),
             real_labels: Tensor::ones(labels_shape, (Kind::Float, device)),
             fake_labels: Tensor::zeros(labels_shape, (Kind::Float, device)),
-        })
+            by_hand: false,
+        };
+        family.by_hand =
+            context.backprop == Backprop::Fused && family.supports_by_hand(context.batch_size);
+        Ok(family)
     }
 
     /// One Adam step of D on `images` (of `classes`, when conditional) as real or fake;
@@ -400,6 +408,9 @@ impl GanFamily {
         classes: Option<&Tensor>,
         real: bool,
     ) -> (Tensor, Tensor) {
+        if self.by_hand {
+            return self.update_discriminator_by_hand(images, real);
+        }
         let tape = Tape::new();
         let scores = self.discriminator.forward(images, classes, Some(&tape));
         let loss = if real {
@@ -535,6 +546,9 @@ impl GanFamily {
     /// One Adam step of G through D with "real" labels. Gradients are taken with respect to
     /// G's parameters only (D is off the tape), so D stays untouched (the tutorial's frozen D).
     fn update_generator(&mut self, noise: &Tensor, classes: Option<&Tensor>) -> Tensor {
+        if self.by_hand {
+            return self.update_generator_by_hand(noise);
+        }
         let tape = Tape::new();
         let images = self.generator.forward(noise, classes, true, Some(&tape));
         let scores = self.discriminator.forward(&images, classes, None);
@@ -599,10 +613,14 @@ impl Family for GanFamily {
             None => generated_classes.as_ref(),
         };
         let fake_in_training_mode = self.config.fake_mode == FakeMode::Training;
-        let fake = tch::no_grad(|| {
-            self.generator
-                .forward(&noise.get(0), fake_classes, fake_in_training_mode, None)
-        });
+        let fake = if self.by_hand {
+            self.fakes_by_hand(&noise.get(0), fake_in_training_mode)
+        } else {
+            tch::no_grad(|| {
+                self.generator
+                    .forward(&noise.get(0), fake_classes, fake_in_training_mode, None)
+            })
+        };
         let real = (&batch.images, real_classes);
         let critic = match self.config.discriminator_update {
             DiscriminatorUpdate::Separate => {
@@ -689,6 +707,14 @@ impl Family for GanFamily {
     fn matmul(&self) -> gan_models::MatmulKernel {
         self.generator.matmul()
     }
+
+    fn backprop(&self) -> Backprop {
+        if self.by_hand {
+            Backprop::Fused
+        } else {
+            Backprop::Autograd
+        }
+    }
 }
 
 #[cfg(test)]
@@ -715,6 +741,7 @@ mod tests {
             seed: 3,
             batch_size: 16,
             matmul,
+            backprop: Backprop::default(),
         };
         GanFamily::new(gan(&mut c), &context).unwrap()
     }

@@ -538,6 +538,7 @@ mod tests {
             seed: 5,
             batch_size: 16,
             matmul: MatmulKernel::Blas,
+            backprop: crate::family::Backprop::default(),
         };
         VaeFamily::new(vae(&mut config), &context).unwrap()
     }
@@ -646,6 +647,7 @@ mod tests {
             seed: 5,
             batch_size: 16,
             matmul: MatmulKernel::Blas,
+            backprop: crate::family::Backprop::default(),
         };
         let mut f = VaeFamily::new(vae(&mut config), &context).unwrap();
         let images = toy(48);

@@ -54,7 +54,7 @@ fn symbol(_name: &CStr) -> Option<*mut c_void> {
 /// Calls `work(index, count)` once on each of the `count` threads of libtorch's OpenMP team
 /// (the caller among them) and returns when all have finished. `work` must not panic: a
 /// panic cannot unwind through OpenMP and aborts the process.
-pub(crate) fn on_each_thread(work: &(dyn Fn(usize, usize) + Sync)) {
+pub fn on_each_thread(work: &(dyn Fn(usize, usize) + Sync)) {
     let Some(gomp) = gomp() else {
         work(0, 1);
         return;
@@ -86,7 +86,7 @@ pub(crate) fn on_each_thread(work: &(dyn Fn(usize, usize) + Sync)) {
 
 /// The part `[start, end)` of `0..len` that worker `index` of `count` takes: contiguous,
 /// disjoint, covering, sizes differing by at most one.
-pub(crate) fn share(len: usize, index: usize, count: usize) -> (usize, usize) {
+pub fn share(len: usize, index: usize, count: usize) -> (usize, usize) {
     let (base, extra) = (len / count, len % count);
     let start = index * base + index.min(extra);
     (start, start + base + usize::from(index < extra))

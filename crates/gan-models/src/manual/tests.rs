@@ -1,0 +1,164 @@
+//! Chains against autograd on the same networks: values, parameter and input gradients,
+//! running statistics, for both kernels, with layers large enough to split over threads.
+
+use std::collections::HashMap;
+
+use tch::nn::VarStore;
+use tch::{kind, Device, Kind, Tensor};
+
+use super::Wanted;
+use crate::matmul::{onednn_runs_on, MatmulKernel};
+use crate::mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
+use crate::network::{Discriminator, Generator};
+
+const BATCH: i64 = 64;
+
+fn kernels() -> Vec<MatmulKernel> {
+    let mut kernels = vec![MatmulKernel::Blas];
+    if onednn_runs_on(Device::Cpu) {
+        kernels.push(MatmulKernel::OneDnn);
+    }
+    kernels
+}
+
+fn assert_close(got: &Tensor, want: &Tensor, what: &str) {
+    assert_eq!(got.size(), want.size(), "{what}");
+    let scale = want.abs().max().double_value(&[]).max(1e-3);
+    let error = (got - want).abs().max().double_value(&[]);
+    assert!(
+        error <= 2e-4 * scale,
+        "{what}: differs by {error} (largest value {scale})"
+    );
+}
+
+/// Trainable variables of `vs` and their autograd gradients of `loss`.
+fn autograd_gradients(vs: &VarStore, loss: &Tensor) -> HashMap<String, Tensor> {
+    let (names, tensors): (Vec<String>, Vec<Tensor>) = vs
+        .variables()
+        .into_iter()
+        .filter(|(_, t)| t.requires_grad())
+        .unzip();
+    let grads = Tensor::run_backward(&[loss], &tensors, false, false);
+    names.into_iter().zip(grads).collect()
+}
+
+fn assert_gradients(got: Vec<(String, Tensor)>, want: &HashMap<String, Tensor>, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: one gradient per parameter");
+    for (name, grad) in got {
+        assert_close(&grad, &want[&name], &format!("{what}: {name}"));
+    }
+}
+
+fn small_generators() -> Vec<MlpGeneratorConfig> {
+    // 64 × 512 values in the first layer: its passes split over the threads.
+    let mlp = MlpGeneratorConfig {
+        latent_dim: 16,
+        hidden: vec![512, 48],
+        ..MlpGeneratorConfig::mlp()
+    };
+    let tutorial = MlpGeneratorConfig {
+        latent_dim: 16,
+        hidden: vec![512, 48],
+        ..MlpGeneratorConfig::tutorial()
+    };
+    vec![mlp, tutorial]
+}
+
+fn generator(config: &MlpGeneratorConfig, kernel: MatmulKernel) -> (VarStore, MlpGenerator) {
+    let vs = VarStore::new(Device::Cpu);
+    let mut g = MlpGenerator::new(&vs.root(), config, 7).unwrap();
+    g.set_matmul(kernel);
+    (vs, g)
+}
+
+#[test]
+fn generator_chain_matches_autograd() {
+    for kernel in kernels() {
+        for config in small_generators() {
+            let what = format!("{kernel:?}, output {:?}", config.output);
+            let (autograd_vs, autograd) = generator(&config, kernel);
+            let (chain_vs, by_hand) = generator(&config, kernel);
+            let z = Tensor::randn([BATCH, 16], kind::FLOAT_CPU);
+            let weights = Tensor::randn([BATCH, 784], kind::FLOAT_CPU);
+
+            let images = autograd.forward(&z, None, true, None).view([BATCH, -1]);
+            let want = autograd_gradients(&autograd_vs, &(&images * &weights).sum(Kind::Float));
+            let chain = by_hand.chain().expect("an unconditional MLP is a chain");
+            let (output, pass) = chain.forward(&z, true);
+            assert_close(&output, &images, &format!("{what}: images"));
+            let got = chain.backward(pass, &weights, Wanted::Parameters);
+            assert!(got.input.is_none());
+            assert_gradients(got.parameters, &want, &what);
+
+            let (autograd_vars, chain_vars) = (autograd_vs.variables(), chain_vs.variables());
+            for (name, value) in autograd_vars.iter().filter(|(n, _)| n.contains("running")) {
+                assert_close(&chain_vars[name], value, &format!("{what}: {name}"));
+            }
+            let inference = tch::no_grad(|| autograd.forward(&z, None, false, None));
+            let (output, _) = chain.forward(&z, false);
+            assert_close(
+                &output,
+                &inference.view([BATCH, -1]),
+                &format!("{what}: inference"),
+            );
+        }
+    }
+}
+
+#[test]
+fn discriminator_chain_matches_autograd() {
+    let config = MlpDiscriminatorConfig {
+        hidden: vec![512, 32],
+        ..MlpDiscriminatorConfig::mlp()
+    };
+    for kernel in kernels() {
+        let what = format!("{kernel:?}");
+        let vs = VarStore::new(Device::Cpu);
+        let mut d = MlpDiscriminator::new(&vs.root(), &config, 3).unwrap();
+        d.set_matmul(kernel);
+        let images = Tensor::randn([BATCH, 1, 28, 28], kind::FLOAT_CPU).set_requires_grad(true);
+        let weights = Tensor::randn([BATCH, 1], kind::FLOAT_CPU);
+
+        let scores = d.forward(&images, None, None);
+        let loss = (&scores * &weights).sum(Kind::Float);
+        let want_input = Tensor::run_backward(&[&loss], &[&images], true, false).remove(0);
+        let want = autograd_gradients(&vs, &loss);
+
+        let chain = d.chain().expect("an unconditional MLP is a chain");
+        let flat = images.detach().flatten(1, -1);
+        let (output, pass) = chain.forward(&flat, true);
+        assert_close(&output, &scores, &format!("{what}: scores"));
+        let got = chain.backward(pass, &weights, Wanted::Parameters);
+        assert_gradients(got.parameters, &want, &what);
+
+        let (_, pass) = chain.forward(&flat, true);
+        let got = chain.backward(pass, &weights, Wanted::Input);
+        assert!(got.parameters.is_empty());
+        assert_close(
+            &got.input.unwrap(),
+            &want_input.flatten(1, -1),
+            &format!("{what}: input"),
+        );
+    }
+}
+
+#[test]
+fn conditional_networks_are_not_chains() {
+    let vs = VarStore::new(Device::Cpu);
+    let config = MlpGeneratorConfig {
+        conditional: true,
+        ..MlpGeneratorConfig::mlp()
+    };
+    assert!(MlpGenerator::new(&vs.root(), &config, 1)
+        .unwrap()
+        .chain()
+        .is_none());
+    let config = MlpDiscriminatorConfig {
+        conditional: true,
+        ..MlpDiscriminatorConfig::mlp()
+    };
+    assert!(MlpDiscriminator::new(&vs.root(), &config, 1)
+        .unwrap()
+        .chain()
+        .is_none());
+}

@@ -1,0 +1,87 @@
+//! The GAN step with both networks run by hand ([`gan_models::manual`]) instead of through
+//! autograd: the same updates, with the losses' gradients with respect to D's scores
+//! written out. Used when both networks are chains, the loss is the non-saturating one
+//! and D takes its two updates separately; every other setting goes through autograd.
+
+use gan_models::manual::Wanted;
+use tch::Tensor;
+
+use super::{DiscriminatorUpdate, GanFamily};
+use crate::loss::GanLoss;
+
+impl GanFamily {
+    /// Whether this configuration's steps can run by hand (see the module docs).
+    pub(super) fn supports_by_hand(&self, batch_size: usize) -> bool {
+        self.config.loss == GanLoss::NonSaturating
+            && self.config.gradient_penalty.is_none()
+            && self.config.discriminator_update == DiscriminatorUpdate::Separate
+            && batch_size >= 2
+            && self.generator.chain().is_some()
+            && self.discriminator.chain().is_some()
+    }
+
+    /// G's images for `noise`, flat, without gradients.
+    pub(super) fn fakes_by_hand(&self, noise: &Tensor, train: bool) -> Tensor {
+        let chain = self.generator.chain().expect("checked: G is a chain");
+        chain.forward(noise, train).0
+    }
+
+    /// [`GanFamily::update_discriminator`] by hand.
+    pub(super) fn update_discriminator_by_hand(
+        &mut self,
+        images: &Tensor,
+        real: bool,
+    ) -> (Tensor, Tensor) {
+        let chain = self.discriminator.chain().expect("checked: D is a chain");
+        let (scores, pass) = chain.forward(&images.flatten(1, -1), true);
+        let (loss, target) = if real {
+            (self.config.loss.real(&scores), 1.0)
+        } else {
+            (self.config.loss.fake(&scores), 0.0)
+        };
+        let gradients = chain.backward(pass, &logit_gradient(&scores, target), Wanted::Parameters);
+        let grads = in_order(gradients.parameters, self.discriminator_part.params());
+        self.discriminator_part.apply_gradients(&grads);
+        (loss, scores)
+    }
+
+    /// [`GanFamily::update_generator`] by hand: ∂L/∂images from D's backward pass (D's
+    /// parameters get none), then G's parameter gradients from those.
+    pub(super) fn update_generator_by_hand(&mut self, noise: &Tensor) -> Tensor {
+        let generator = self.generator.chain().expect("checked: G is a chain");
+        let discriminator = self.discriminator.chain().expect("checked: D is a chain");
+        let (images, generator_pass) = generator.forward(noise, true);
+        let (scores, discriminator_pass) = discriminator.forward(&images, true);
+        let loss = self.config.loss.generator(&scores);
+        let through_d = discriminator.backward(
+            discriminator_pass,
+            &logit_gradient(&scores, 1.0),
+            Wanted::Input,
+        );
+        let grad_images = through_d.input.expect("asked for the input's gradient");
+        let gradients = generator.backward(generator_pass, &grad_images, Wanted::Parameters);
+        let grads = in_order(gradients.parameters, self.generator_part.params());
+        self.generator_part.apply_gradients(&grads);
+        loss
+    }
+}
+
+/// `∂/∂s` of the mean binary cross-entropy of logits `s` against `target`: `(σ(s) − t)/N`.
+fn logit_gradient(scores: &Tensor, target: f64) -> Tensor {
+    let n = scores.size()[0] as f64;
+    tch::no_grad(|| (scores.sigmoid() - target) / n)
+}
+
+/// `gradients` in the order of `params` (matched by full name).
+fn in_order(mut gradients: Vec<(String, Tensor)>, params: &[(String, Tensor)]) -> Vec<Tensor> {
+    params
+        .iter()
+        .map(|(name, _)| {
+            let at = gradients
+                .iter()
+                .position(|(n, _)| n == name)
+                .unwrap_or_else(|| panic!("no gradient for parameter {name}"));
+            gradients.swap_remove(at).1
+        })
+        .collect()
+}
