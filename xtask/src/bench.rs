@@ -264,8 +264,22 @@ fn markdown(machine: &Value, rows: &[Value]) -> String {
         .iter()
         .map(|r| number(&r["gan_rs"]["mnist_load_seconds"]))
         .fold(f64::INFINITY, f64::min);
+    let mut fused: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["gan_rs"]["backprop"] == "fused")
+        .filter_map(|r| r["gan_rs"]["preset"].as_str())
+        .collect();
+    fused.dedup();
+    let backprop = if fused.is_empty() {
+        "autograd for every preset".to_owned()
+    } else {
+        format!(
+            "by hand, with fused passes (`--backprop fused`), for {}; autograd for the rest",
+            fused.join(", ")
+        )
+    };
     out.push_str(&format!(
-        "\ngan-rs multiplies with {} (`--matmul auto`). Full MNIST load (70,000 images, gzipped, validated): {:.0} ms. GEMM ceilings: the step's matrix products ({:.2} GFLOP at batch 128) timed alone at the same shapes, with libtorch's BLAS (what `torch.mm` uses), and with the faster of BLAS and oneDNN for each product.\n",
+        "\ngan-rs multiplies with {} (`--matmul auto`) and forms gradients {backprop}. Full MNIST load (70,000 images, gzipped, validated): {:.0} ms. GEMM ceilings: the step's matrix products ({:.2} GFLOP at batch 128) timed alone at the same shapes, with libtorch's BLAS (what `torch.mm` uses), and with the faster of BLAS and oneDNN for each product.\n",
         rows.first()
             .and_then(|r| r["gan_rs"]["matmul"].as_str())
             .map_or("?", |m| if m == "onednn" { "oneDNN" } else { "BLAS" }),

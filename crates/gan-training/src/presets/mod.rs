@@ -39,7 +39,7 @@ pub const PRESETS: &[Preset] = &[
     Preset {
         name: "mlp",
         description: "the tutorial's MLP sizes with GAN practice: LeakyReLU D, tanh, PyTorch \
-                      init and BatchNorm, lr 2e-4, β1 0.5, samples from an EMA of G",
+                      init and BatchNorm, lr 2e-4, β1 0.5, batch 256, samples from an EMA of G",
         notice: None,
         build: mlp,
     },
@@ -120,7 +120,7 @@ pub fn names() -> Vec<&'static str> {
     PRESETS.iter().map(|p| p.name).collect()
 }
 
-/// What every preset shares: 10,000 steps of batch 128, a 4×4 grid every 1,000 steps.
+/// What every preset starts from: 10,000 steps of batch 128, a 4×4 grid every 1,000 steps.
 pub(super) fn run_defaults(preset: &str, scaling: Scaling, model: ModelConfig) -> TrainConfig {
     TrainConfig {
         preset: preset.to_owned(),
