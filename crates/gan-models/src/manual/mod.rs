@@ -6,7 +6,7 @@
 //! layers, each optionally followed by a (leaky) ReLU and a BatchNorm, and an output
 //! squashing: its forward pass keeps what the backward pass needs, and its backward pass
 //! forms the input's and the parameters' gradients itself, with one fused pass per layer
-//! each way ([`kernels`]) between the products. Values and gradients equal autograd's up to
+//! each way (module `kernels`) between the products. Values and gradients equal autograd's up to
 //! rounding (tested against it). CPU only: the fused passes read the tensors' memory.
 
 mod kernels;
