@@ -111,6 +111,16 @@ pub(crate) fn onednn_runs_on(device: Device) -> bool {
     device == Device::Cpu && tch::utils::has_mkldnn()
 }
 
+/// Every kernel this machine runs on the CPU, for tests that check them all.
+#[cfg(test)]
+pub(crate) fn cpu_kernels() -> Vec<MatmulKernel> {
+    let mut kernels = vec![MatmulKernel::Blas];
+    if onednn_runs_on(Device::Cpu) {
+        kernels.push(MatmulKernel::OneDnn);
+    }
+    kernels
+}
+
 #[cfg(target_arch = "x86_64")]
 fn avx512_outside_intel() -> bool {
     // Leaf 0 holds the vendor string, "GenuineIntel" in EBX, EDX, ECX.
@@ -129,14 +139,6 @@ mod tests {
     use super::*;
     use tch::{kind, Kind};
 
-    fn kernels() -> Vec<MatmulKernel> {
-        let mut kernels = vec![MatmulKernel::Blas];
-        if onednn_runs_on(Device::Cpu) {
-            kernels.push(MatmulKernel::OneDnn);
-        }
-        kernels
-    }
-
     #[test]
     fn kernels_agree_on_values_and_gradients() {
         let xs = Tensor::randn([33, 70], kind::FLOAT_CPU).set_requires_grad(true);
@@ -147,7 +149,7 @@ mod tests {
             Tensor::run_backward(&[y.sum(Kind::Float)], &[&xs, &ws, &bs], false, false)
         };
         let want = grads(&expected);
-        for kernel in kernels() {
+        for kernel in cpu_kernels() {
             let y = kernel.linear(&xs, &ws, &bs);
             assert!(y.allclose(&expected, 1e-4, 1e-4, false), "{kernel:?}");
             for (got, want) in grads(&y).iter().zip(&want) {

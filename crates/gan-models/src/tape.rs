@@ -211,7 +211,7 @@ pub(crate) fn dense_parameter_gradients(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tch::{kind, Device};
+    use tch::kind;
 
     fn layer(fan_in: i64, fan_out: i64, name: &str) -> Dense {
         Dense::new(
@@ -222,19 +222,11 @@ mod tests {
         )
     }
 
-    fn kernels() -> Vec<MatmulKernel> {
-        let mut kernels = vec![MatmulKernel::Blas];
-        if let Ok(k) = crate::MatmulChoice::Onednn.resolve(Device::Cpu) {
-            kernels.push(k);
-        }
-        kernels
-    }
-
     /// A two-layer net with a parameter off the tape (`scale`), one layer used twice, and a
     /// constant input: the tape's gradients must equal autograd's.
     #[test]
     fn tape_gradients_equal_autograd_gradients() {
-        for kernel in kernels() {
+        for kernel in crate::matmul::cpu_kernels() {
             for batch in [7, ONEDNN_WEIGHT_PRIMITIVE_MIN_BATCH] {
                 let (a, b) = (layer(12, 9, "a"), layer(9, 9, "b"));
                 let scale = Tensor::randn([9], kind::FLOAT_CPU).set_requires_grad(true);

@@ -7,19 +7,11 @@ use tch::nn::VarStore;
 use tch::{kind, Device, Kind, Tensor};
 
 use super::Wanted;
-use crate::matmul::{onednn_runs_on, MatmulKernel};
+use crate::matmul::{cpu_kernels, MatmulKernel};
 use crate::mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
 use crate::network::{Discriminator, Generator};
 
 const BATCH: i64 = 64;
-
-fn kernels() -> Vec<MatmulKernel> {
-    let mut kernels = vec![MatmulKernel::Blas];
-    if onednn_runs_on(Device::Cpu) {
-        kernels.push(MatmulKernel::OneDnn);
-    }
-    kernels
-}
 
 fn assert_close(got: &Tensor, want: &Tensor, what: &str) {
     assert_eq!(got.size(), want.size(), "{what}");
@@ -73,7 +65,7 @@ fn generator(config: &MlpGeneratorConfig, kernel: MatmulKernel) -> (VarStore, Ml
 
 #[test]
 fn generator_chain_matches_autograd() {
-    for kernel in kernels() {
+    for kernel in cpu_kernels() {
         for config in small_generators() {
             let what = format!("{kernel:?}, output {:?}", config.output);
             let (autograd_vs, autograd) = generator(&config, kernel);
@@ -111,7 +103,7 @@ fn discriminator_chain_matches_autograd() {
         hidden: vec![512, 32],
         ..MlpDiscriminatorConfig::mlp()
     };
-    for kernel in kernels() {
+    for kernel in cpu_kernels() {
         let what = format!("{kernel:?}");
         let vs = VarStore::new(Device::Cpu);
         let mut d = MlpDiscriminator::new(&vs.root(), &config, 3).unwrap();
