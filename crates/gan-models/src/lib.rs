@@ -46,6 +46,7 @@ pub mod matmul_tuning;
 pub mod mlp;
 mod network;
 pub mod omp;
+mod plain_onednn;
 mod summary;
 mod tape;
 pub mod vae;

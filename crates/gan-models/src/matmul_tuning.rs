@@ -13,6 +13,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::error::ModelError;
 use crate::matmul::{onednn_runs_on, MatmulKernel};
+use crate::plain_onednn;
 
 /// One step's products: `((m, k, n), count)` for `count` products of an `m × k` and a
 /// `k × n` matrix.
@@ -31,9 +32,13 @@ pub struct ProductTimes {
     /// Floating-point operations of the step's products.
     pub flops: f64,
     pub blas_seconds: f64,
-    /// `None` where oneDNN cannot run.
+    /// `None` where oneDNN cannot run. Its dense-layer form (`mkldnn_linear`, input already
+    /// in oneDNN's layout), what `auto` weighs against BLAS.
     pub onednn_seconds: Option<f64>,
-    /// Each product with the faster library: the step's GEMM limit on this machine.
+    /// oneDNN's product on plain tensors (no layout conversions, see the chains of
+    /// [`crate::manual`]), where this libtorch has it.
+    pub plain_onednn_seconds: Option<f64>,
+    /// Each product with the fastest of these: the step's GEMM limit on this machine.
     pub best_seconds: f64,
 }
 
@@ -50,6 +55,7 @@ pub fn time_products(
         flops: 0.0,
         blas_seconds: 0.0,
         onednn_seconds: onednn.then_some(0.0),
+        plain_onednn_seconds: (onednn && plain_onednn::available()).then_some(0.0),
         best_seconds: 0.0,
     };
     for &((m, k, n), count) in products {
@@ -65,6 +71,14 @@ pub fn time_products(
             let (a, w) = (a.to_mkldnn(), b.tr().contiguous());
             let seconds = median_seconds(device, warmup, runs, || {
                 let _ = a.mkldnn_linear(&w, None::<Tensor>);
+            });
+            *total += seconds * count;
+            best = best.min(seconds);
+        }
+        if let Some(total) = times.plain_onednn_seconds.as_mut() {
+            let (a, w) = (a.contiguous(), b.tr().contiguous());
+            let seconds = median_seconds(device, warmup, runs, || {
+                let _ = plain_onednn::linear(&a, &w, None);
             });
             *total += seconds * count;
             best = best.min(seconds);
@@ -270,9 +284,16 @@ mod tests {
             2.0 * (16.0 * 32.0 * 8.0 * 2.0 + 8.0 * 16.0 * 32.0)
         );
         assert!(times.blas_seconds > 0.0 && times.best_seconds <= times.blas_seconds);
-        if let Some(onednn) = times.onednn_seconds {
-            assert!(times.best_seconds <= onednn);
+        for onednn in [times.onednn_seconds, times.plain_onednn_seconds]
+            .into_iter()
+            .flatten()
+        {
+            assert!(onednn > 0.0 && times.best_seconds <= onednn);
         }
+        assert_eq!(
+            times.plain_onednn_seconds.is_some(),
+            times.onednn_seconds.is_some() && plain_onednn::available()
+        );
     }
 
     #[test]

@@ -107,6 +107,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "step_gemm_flops": ceiling.flops,
         "step_gemm_blas_seconds": ceiling.blas_seconds,
         "step_gemm_onednn_seconds": ceiling.onednn_seconds,
+        "step_gemm_plain_onednn_seconds": ceiling.plain_onednn_seconds,
         "step_gemm_ceiling_seconds": ceiling.best_seconds,
         "peak_rss_bytes": peak_rss_bytes(),
     });

@@ -15,6 +15,7 @@ use tch::{nn, Kind, Tensor};
 
 use crate::config::OutputActivation;
 use crate::matmul::{from_onednn, to_onednn, MatmulKernel};
+use crate::plain_onednn;
 use crate::tape::{dense_parameter_gradients, uses_weight_primitive, Dense};
 use kernels::{Buffer, NormBackward, NormBuffers, Shape};
 
@@ -150,18 +151,22 @@ impl<'a> Chain<'a> {
             for (i, (layer, saved)) in self.layers.iter().zip(&pass.layers).enumerate().rev() {
                 // `grad` is ∂L/∂(this layer's output), fresh and ours to overwrite.
                 parameters.extend(activation_backward(layer, saved, &grad, wanted));
-                let grad_onednn = saved.input_onednn.as_ref().map(|_| to_onednn(&grad));
+                let on_onednn = self.kernel == MatmulKernel::OneDnn;
+                let grad_onednn = on_onednn.then(|| to_onednn(&grad));
                 if wanted == Wanted::Parameters {
-                    let primitive_input = grad_onednn
-                        .as_ref()
-                        .filter(|_| uses_weight_primitive(&saved.input));
+                    let primitive = on_onednn && uses_weight_primitive(&saved.input);
+                    // Made here when the forward product ran on plain tensors.
+                    let input_onednn = match &saved.input_onednn {
+                        Some(x) => Some(x.shallow_clone()),
+                        None => primitive.then(|| to_onednn(&saved.input)),
+                    };
                     let (weight, bias) = dense_parameter_gradients(
                         &saved.input,
-                        saved.input_onednn.as_ref(),
+                        input_onednn.as_ref(),
                         &layer.dense.ws,
                         self.kernel,
                         &grad,
-                        primitive_input,
+                        grad_onednn.as_ref().filter(|_| primitive),
                     );
                     parameters.push((layer.dense.bias_name.clone(), bias));
                     parameters.push((layer.dense.weight_name.clone(), weight));
@@ -184,9 +189,13 @@ impl<'a> Chain<'a> {
         })
     }
 
+    /// The layer's product, and its input in oneDNN's layout when the product made one.
     fn dense_forward(&self, dense: &Dense, xs: &Tensor) -> (Tensor, Option<Tensor>) {
         match self.kernel {
             MatmulKernel::Blas => (xs.linear(&dense.ws, Some(&dense.bs)), None),
+            MatmulKernel::OneDnn if plain_onednn::available() => {
+                (plain_onednn::linear(xs, &dense.ws, Some(&dense.bs)), None)
+            }
             MatmulKernel::OneDnn => {
                 let x = to_onednn(xs);
                 let y = from_onednn(&x.mkldnn_linear(&dense.ws, Some(&dense.bs)));

@@ -1,0 +1,135 @@
+//! oneDNN's inner product on plain tensors, through a small C++ shim (`csrc/onednn_linear.cpp`).
+//!
+//! tch reaches oneDNN's dense layers only as `mkldnn_linear`, whose input and output live in
+//! oneDNN's own tensor type: every product then pays a copy in (`to_mkldnn`), a copy out
+//! (`to_dense`) and a reorder of the weights into a blocked layout. libtorch also has
+//! `mkldnn::_linear_pointwise` (what `torch.compile` emits for CPU linears), which runs the
+//! product on plain row-major tensors as they are; the shim calls it through libtorch's
+//! dispatcher. Without gradients: the op has no backward.
+
+use tch::Tensor;
+
+#[cfg(gan_onednn_shim)]
+mod ffi {
+    use std::ffi::{c_char, c_int, c_void};
+
+    extern "C" {
+        pub fn gan_onednn_linear_available() -> c_int;
+        pub fn gan_onednn_linear(
+            input: *const c_void,
+            weight: *const c_void,
+            bias: *const c_void,
+            error: *mut c_char,
+            error_len: usize,
+        ) -> *mut c_void;
+    }
+}
+
+/// Whether [`linear`] runs here: the shim was built and this libtorch has the op.
+pub(crate) fn available() -> bool {
+    #[cfg(gan_onednn_shim)]
+    {
+        static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        // SAFETY: takes no arguments; looks the op up in libtorch's dispatcher.
+        *AVAILABLE.get_or_init(|| {
+            tch::utils::has_mkldnn() && unsafe { ffi::gan_onednn_linear_available() } != 0
+        })
+    }
+    #[cfg(not(gan_onednn_shim))]
+    {
+        false
+    }
+}
+
+/// `xs · wsᵀ + bs` for float CPU matrices `xs` `(N, in)` and `ws` `(out, in)`, computed by
+/// oneDNN without layout conversions. Call without gradients, where [`available`].
+///
+/// # Panics
+/// When libtorch refuses (as tch's own ops do), with its message.
+pub(crate) fn linear(xs: &Tensor, ws: &Tensor, bs: Option<&Tensor>) -> Tensor {
+    #[cfg(gan_onednn_shim)]
+    {
+        use std::ffi::{c_char, c_void, CStr};
+        let mut error = [0 as c_char; 512];
+        let bias = bs.map_or(std::ptr::null(), |b| b.as_ptr() as *const c_void);
+        // SAFETY: the pointers are live tch tensors (`at::Tensor*`) for the call's duration;
+        // the result is a new `at::Tensor*` that the returned `Tensor` owns.
+        unsafe {
+            let result = ffi::gan_onednn_linear(
+                xs.as_ptr() as *const c_void,
+                ws.as_ptr() as *const c_void,
+                bias,
+                error.as_mut_ptr(),
+                error.len(),
+            );
+            if result.is_null() {
+                let message = CStr::from_ptr(error.as_ptr()).to_string_lossy();
+                panic!("mkldnn::_linear_pointwise failed: {message}");
+            }
+            Tensor::from_ptr(result as *mut torch_sys::C_tensor)
+        }
+    }
+    #[cfg(not(gan_onednn_shim))]
+    {
+        let _ = (xs, ws, bs);
+        panic!("gan-models was built without its oneDNN shim (no libtorch headers)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{kind, Kind};
+
+    /// Whether to test the op: wherever the shim was built against a libtorch with oneDNN,
+    /// the op must be there.
+    fn runs() -> bool {
+        let expected = cfg!(gan_onednn_shim) && tch::utils::has_mkldnn();
+        assert_eq!(
+            available(),
+            expected,
+            "the shim finds mkldnn::_linear_pointwise"
+        );
+        expected
+    }
+
+    #[test]
+    fn equals_libtorch_linear() {
+        if !runs() {
+            return;
+        }
+        for (rows, fan_in, fan_out) in [(1, 3, 2), (7, 100, 256), (128, 1024, 784)] {
+            let xs = Tensor::randn([rows, fan_in], kind::FLOAT_CPU);
+            let ws = Tensor::randn([fan_out, fan_in], kind::FLOAT_CPU);
+            let bs = Tensor::randn([fan_out], kind::FLOAT_CPU);
+            for bias in [Some(&bs), None] {
+                let got = linear(&xs, &ws, bias);
+                let want = xs.linear(&ws, bias);
+                assert_eq!(got.size(), [rows, fan_out]);
+                assert_eq!(got.kind(), Kind::Float);
+                assert!(!got.is_mkldnn(), "a plain tensor");
+                let scale = want.abs().max().double_value(&[]).max(1.0);
+                let error = (&got - &want).abs().max().double_value(&[]);
+                assert!(
+                    error <= 1e-5 * scale * fan_in as f64,
+                    "{rows}×{fan_in}→{fan_out}: {error}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_bad_shape_is_an_error_with_libtorchs_message() {
+        if !runs() {
+            return;
+        }
+        let xs = Tensor::randn([4, 3], kind::FLOAT_CPU);
+        let ws = Tensor::randn([2, 5], kind::FLOAT_CPU);
+        let caught = std::panic::catch_unwind(|| linear(&xs, &ws, None));
+        let message = *caught
+            .expect_err("3 ≠ 5 inputs")
+            .downcast::<String>()
+            .unwrap();
+        assert!(message.contains("_linear_pointwise"), "{message}");
+    }
+}
