@@ -12,7 +12,7 @@ use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
 use crate::error::ModelError;
-use crate::matmul::{onednn_runs_on, MatmulKernel};
+use crate::matmul::{from_onednn, onednn_runs_on, to_onednn, MatmulKernel};
 use crate::plain_onednn;
 
 /// One step's products: `((m, k, n), count)` for `count` products of an `m × k` and a
@@ -33,8 +33,11 @@ pub struct ProductTimes {
     pub flops: f64,
     pub blas_seconds: f64,
     /// `None` where oneDNN cannot run. Its dense-layer form (`mkldnn_linear`, input already
-    /// in oneDNN's layout), what `auto` weighs against BLAS.
+    /// in oneDNN's layout).
     pub onednn_seconds: Option<f64>,
+    /// The same with the copies into and out of oneDNN's layout that a dense layer run
+    /// through autograd pays around each product: what `auto` weighs against BLAS.
+    pub onednn_layer_seconds: Option<f64>,
     /// oneDNN's product on plain tensors (no layout conversions, see the chains of
     /// [`crate::manual`]), where this libtorch has it.
     pub plain_onednn_seconds: Option<f64>,
@@ -55,6 +58,7 @@ pub fn time_products(
         flops: 0.0,
         blas_seconds: 0.0,
         onednn_seconds: onednn.then_some(0.0),
+        onednn_layer_seconds: onednn.then_some(0.0),
         plain_onednn_seconds: (onednn && plain_onednn::available()).then_some(0.0),
         best_seconds: 0.0,
     };
@@ -74,6 +78,13 @@ pub fn time_products(
             });
             *total += seconds * count;
             best = best.min(seconds);
+        }
+        if let Some(total) = times.onednn_layer_seconds.as_mut() {
+            let w = b.tr().contiguous();
+            *total += count
+                * median_seconds(device, warmup, runs, || {
+                    let _ = from_onednn(&to_onednn(&a).mkldnn_linear(&w, None::<Tensor>));
+                });
         }
         if let Some(total) = times.plain_onednn_seconds.as_mut() {
             let (a, w) = (a.contiguous(), b.tr().contiguous());
@@ -170,6 +181,10 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| std::env::consts::ARCH.to_owned())
 }
 
+/// Marks keys measured the current way (oneDNN timed with its layout copies), so choices
+/// cached before are measured again rather than kept.
+const MEASURE_VERSION: &str = " | with copies";
+
 /// What the measurement depends on, as one line without tabs.
 pub fn cache_key(products: &Products) -> String {
     // FNV-1a over the shapes and counts: short, and stable across builds.
@@ -182,7 +197,7 @@ pub fn cache_key(products: &Products) -> String {
         }
     }
     format!(
-        "{} | libtorch {LIBTORCH_VERSION} | {} threads | products {hash:016x}",
+        "{} | libtorch {LIBTORCH_VERSION} | {} threads | products {hash:016x}{MEASURE_VERSION}",
         cpu_model().replace('\t', " "),
         tch::get_num_threads()
     )
@@ -249,9 +264,9 @@ pub fn tune(
         return Ok(found);
     }
     let times = tch::no_grad(|| time_products(products, device, 3, 7));
-    let onednn = times.onednn_seconds.unwrap_or(f64::INFINITY);
+    let onednn = times.onednn_layer_seconds.unwrap_or(f64::INFINITY);
     let measured = Tuning {
-        kernel: faster(times.blas_seconds, times.onednn_seconds),
+        kernel: faster(times.blas_seconds, times.onednn_layer_seconds),
         blas_ms: 1e3 * times.blas_seconds,
         onednn_ms: 1e3 * onednn,
         cached: false,
@@ -290,6 +305,10 @@ mod tests {
         {
             assert!(onednn > 0.0 && times.best_seconds <= onednn);
         }
+        assert_eq!(
+            times.onednn_layer_seconds.is_some(),
+            times.onednn_seconds.is_some()
+        );
         assert_eq!(
             times.plain_onednn_seconds.is_some(),
             times.onednn_seconds.is_some() && plain_onednn::available()

@@ -7,7 +7,9 @@
 //! squashing: its forward pass keeps what the backward pass needs, and its backward pass
 //! forms the input's and the parameters' gradients itself, with one fused pass per layer
 //! each way (module `kernels`) between the products. Values and gradients equal autograd's up to
-//! rounding (tested against it). CPU only: the fused passes read the tensors' memory.
+//! rounding (tested against it). CPU only: the fused passes read the tensors' memory. With
+//! oneDNN the forward products run on plain tensors where libtorch has the op for it (module
+//! `plain_onednn`), so activations never change layout on the way forward.
 
 mod kernels;
 
