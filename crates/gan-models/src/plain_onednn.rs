@@ -118,6 +118,26 @@ mod tests {
         }
     }
 
+    /// Transposed operands as strided views, as the backward passes use them.
+    #[test]
+    fn takes_transposed_views() {
+        if !runs() {
+            return;
+        }
+        let (rows, fan_in, fan_out) = (128, 300, 200);
+        let xs = Tensor::randn([rows, fan_in], kind::FLOAT_CPU);
+        let ws = Tensor::randn([fan_out, fan_in], kind::FLOAT_CPU);
+        let grad = Tensor::randn([rows, fan_out], kind::FLOAT_CPU);
+        let cases = [
+            (linear(&grad, &ws.tr(), None), grad.mm(&ws)),
+            (linear(&grad.tr(), &xs.tr(), None), grad.tr().mm(&xs)),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got.size(), want.size());
+            assert!(got.allclose(&want, 1e-4, 1e-3, false));
+        }
+    }
+
     #[test]
     fn a_bad_shape_is_an_error_with_libtorchs_message() {
         if !runs() {

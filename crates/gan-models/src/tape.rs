@@ -13,6 +13,7 @@ use std::cell::RefCell;
 use tch::{Kind, Tensor};
 
 use crate::matmul::{from_onednn, to_onednn, MatmulKernel, ONEDNN_WEIGHT_PRIMITIVE_MIN_BATCH};
+use crate::plain_onednn;
 
 /// A dense layer `y = x·Wᵀ + b` whose parameters live in a var store.
 #[derive(Debug)]
@@ -166,8 +167,10 @@ impl Tape {
 impl Record {
     /// `(∂L/∂W, ∂L/∂b)` from `grad = ∂L/∂y`.
     fn parameter_gradients(&self, grad: &Tensor) -> (Tensor, Tensor) {
-        let grad_onednn = (self.input_onednn.is_some() && uses_weight_primitive(&self.input))
-            .then(|| to_onednn(grad));
+        let grad_onednn = (self.input_onednn.is_some()
+            && uses_weight_primitive(&self.input)
+            && !plain_products(self.kernel))
+        .then(|| to_onednn(grad));
         dense_parameter_gradients(
             &self.input,
             self.input_onednn.as_ref(),
@@ -179,14 +182,22 @@ impl Record {
     }
 }
 
-/// Whether a oneDNN layer with this input takes its weight gradient from oneDNN's primitive.
+/// Whether a oneDNN layer with this input takes its weight gradient from oneDNN's primitive
+/// (when products on plain tensors are not to be had).
 pub(crate) fn uses_weight_primitive(input: &Tensor) -> bool {
     input.size()[0] >= ONEDNN_WEIGHT_PRIMITIVE_MIN_BATCH
 }
 
+/// Whether products with `kernel` run on plain tensors ([`crate::plain_onednn`]), transposed
+/// operands included (as strided views, without copies).
+pub(crate) fn plain_products(kernel: MatmulKernel) -> bool {
+    kernel == MatmulKernel::OneDnn && plain_onednn::available()
+}
+
 /// A dense layer's `(∂L/∂W, ∂L/∂b)` from its input and `grad = ∂L/∂y` (also in oneDNN's
-/// layout when the layer ran there), with the faster of oneDNN's weight-gradient primitive
-/// and a product on transposed operands. Call without gradients.
+/// layout when the layer ran there and the primitive is used): with oneDNN, a product on plain
+/// tensors where libtorch has it, else the faster of oneDNN's weight-gradient primitive and a
+/// product on transposed operands. Call without gradients.
 pub(crate) fn dense_parameter_gradients(
     input: &Tensor,
     input_onednn: Option<&Tensor>,
@@ -195,6 +206,10 @@ pub(crate) fn dense_parameter_gradients(
     grad: &Tensor,
     grad_onednn: Option<&Tensor>,
 ) -> (Tensor, Tensor) {
+    let bias = || grad.sum_dim_intlist(0, false, Kind::Float);
+    if plain_products(kernel) {
+        return (plain_onednn::linear(&grad.tr(), &input.tr(), None), bias());
+    }
     if let (Some(input_onednn), Some(grad), true) =
         (input_onednn, grad_onednn, uses_weight_primitive(input))
     {
@@ -204,8 +219,7 @@ pub(crate) fn dense_parameter_gradients(
     // (∂L/∂y)ᵀ·x as a product with a transposed right operand, the form both kernels
     // take without copying their result.
     let weight = kernel.product_with_transpose(&grad.tr(), &input.tr());
-    let bias = grad.sum_dim_intlist(0, false, Kind::Float);
-    (weight, bias)
+    (weight, bias())
 }
 
 #[cfg(test)]

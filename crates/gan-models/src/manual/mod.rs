@@ -18,7 +18,7 @@ use tch::{nn, Kind, Tensor};
 use crate::config::OutputActivation;
 use crate::matmul::{from_onednn, to_onednn, MatmulKernel};
 use crate::plain_onednn;
-use crate::tape::{dense_parameter_gradients, uses_weight_primitive, Dense};
+use crate::tape::{dense_parameter_gradients, plain_products, uses_weight_primitive, Dense};
 use kernels::{Buffer, NormBackward, NormBuffers, Shape};
 
 /// A network as a chain of dense layers; see the module docs.
@@ -153,7 +153,8 @@ impl<'a> Chain<'a> {
             for (i, (layer, saved)) in self.layers.iter().zip(&pass.layers).enumerate().rev() {
                 // `grad` is ∂L/∂(this layer's output), fresh and ours to overwrite.
                 parameters.extend(activation_backward(layer, saved, &grad, wanted));
-                let on_onednn = self.kernel == MatmulKernel::OneDnn;
+                let plain = plain_products(self.kernel);
+                let on_onednn = self.kernel == MatmulKernel::OneDnn && !plain;
                 let grad_onednn = on_onednn.then(|| to_onednn(&grad));
                 if wanted == Wanted::Parameters {
                     let primitive = on_onednn && uses_weight_primitive(&saved.input);
@@ -175,6 +176,7 @@ impl<'a> Chain<'a> {
                 }
                 if i > 0 || wanted == Wanted::Input {
                     grad = match &grad_onednn {
+                        _ if plain => plain_onednn::linear(&grad, &layer.dense.ws.tr(), None),
                         Some(g) => from_onednn(&Tensor::mkldnn_linear_backward_input(
                             saved.input.size(),
                             g,
@@ -195,7 +197,7 @@ impl<'a> Chain<'a> {
     fn dense_forward(&self, dense: &Dense, xs: &Tensor) -> (Tensor, Option<Tensor>) {
         match self.kernel {
             MatmulKernel::Blas => (xs.linear(&dense.ws, Some(&dense.bs)), None),
-            MatmulKernel::OneDnn if plain_onednn::available() => {
+            MatmulKernel::OneDnn if plain_products(self.kernel) => {
                 (plain_onednn::linear(xs, &dense.ws, Some(&dense.bs)), None)
             }
             MatmulKernel::OneDnn => {
