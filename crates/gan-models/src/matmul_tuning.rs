@@ -45,21 +45,32 @@ pub struct ProductTimes {
     pub best_seconds: f64,
 }
 
-/// Times each product `runs` times after `warmup` calls, with each library, and weighs the
-/// medians by the counts.
+/// What [`time_products`] is for, and so which forms it times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timing {
+    /// `auto`'s choice: BLAS and oneDNN's dense layer with its copies.
+    KernelChoice,
+    /// The bench's ceilings: every form, the fastest counting.
+    Ceiling,
+}
+
+/// Times each product `runs` times after `warmup` calls, in the forms `timing` asks for, and
+/// weighs the medians by the counts.
 pub fn time_products(
     products: &Products,
     device: Device,
     warmup: usize,
     runs: usize,
+    timing: Timing,
 ) -> ProductTimes {
     let onednn = onednn_runs_on(device);
+    let ceiling = timing == Timing::Ceiling;
     let mut times = ProductTimes {
         flops: 0.0,
         blas_seconds: 0.0,
-        onednn_seconds: onednn.then_some(0.0),
+        onednn_seconds: (onednn && ceiling).then_some(0.0),
         onednn_layer_seconds: onednn.then_some(0.0),
-        plain_onednn_seconds: (onednn && plain_onednn::available()).then_some(0.0),
+        plain_onednn_seconds: (onednn && ceiling && plain_onednn::available()).then_some(0.0),
         best_seconds: 0.0,
     };
     for &((m, k, n), count) in products {
@@ -81,16 +92,28 @@ pub fn time_products(
         }
         if let Some(total) = times.onednn_layer_seconds.as_mut() {
             let w = b.tr().contiguous();
-            *total += count
-                * median_seconds(device, warmup, runs, || {
-                    let _ = from_onednn(&to_onednn(&a).mkldnn_linear(&w, None::<Tensor>));
-                });
+            let seconds = median_seconds(device, warmup, runs, || {
+                let _ = from_onednn(&to_onednn(&a).mkldnn_linear(&w, None::<Tensor>));
+            });
+            *total += seconds * count;
+            best = best.min(seconds);
         }
         if let Some(total) = times.plain_onednn_seconds.as_mut() {
-            let (a, w) = (a.contiguous(), b.tr().contiguous());
-            let seconds = median_seconds(device, warmup, runs, || {
-                let _ = plain_onednn::linear(&a, &w, None);
-            });
+            // The operand layouts the chains use: a weight as stored (forward), a weight's
+            // transpose as a view (input gradient), and both operands as transposed views of
+            // row-major matrices (weight gradient); the fastest counts.
+            let w = b.tr().contiguous();
+            let a_view = Tensor::randn([k, m], (Kind::Float, device));
+            let a_view = a_view.tr();
+            let layouts = [(&a, &w), (&a, &b.tr()), (&a_view, &b.tr())];
+            let seconds = layouts
+                .into_iter()
+                .map(|(a, w)| {
+                    median_seconds(device, warmup, runs, || {
+                        let _ = plain_onednn::linear(a, w, None);
+                    })
+                })
+                .fold(f64::INFINITY, f64::min);
             *total += seconds * count;
             best = best.min(seconds);
         }
@@ -263,7 +286,7 @@ pub fn tune(
     if let Some(found) = cache.and_then(|c| read_cached(c, &key)) {
         return Ok(found);
     }
-    let times = tch::no_grad(|| time_products(products, device, 3, 7));
+    let times = tch::no_grad(|| time_products(products, device, 3, 7, Timing::KernelChoice));
     let onednn = times.onednn_layer_seconds.unwrap_or(f64::INFINITY);
     let measured = Tuning {
         kernel: faster(times.blas_seconds, times.onednn_layer_seconds),
@@ -293,7 +316,7 @@ mod tests {
 
     #[test]
     fn products_are_timed_and_counted() {
-        let times = time_products(PRODUCTS, Device::Cpu, 1, 3);
+        let times = time_products(PRODUCTS, Device::Cpu, 1, 3, Timing::Ceiling);
         assert_eq!(
             times.flops,
             2.0 * (16.0 * 32.0 * 8.0 * 2.0 + 8.0 * 16.0 * 32.0)
@@ -312,6 +335,17 @@ mod tests {
         assert_eq!(
             times.plain_onednn_seconds.is_some(),
             times.onednn_seconds.is_some() && plain_onednn::available()
+        );
+    }
+
+    #[test]
+    fn a_kernel_choice_times_only_what_it_weighs() {
+        let times = time_products(PRODUCTS, Device::Cpu, 1, 3, Timing::KernelChoice);
+        assert_eq!(times.onednn_seconds, None);
+        assert_eq!(times.plain_onednn_seconds, None);
+        assert_eq!(
+            times.onednn_layer_seconds.is_some(),
+            onednn_runs_on(Device::Cpu)
         );
     }
 

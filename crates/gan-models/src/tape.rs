@@ -208,7 +208,7 @@ pub(crate) fn dense_parameter_gradients(
 ) -> (Tensor, Tensor) {
     let bias = || grad.sum_dim_intlist(0, false, Kind::Float);
     if plain_products(kernel) {
-        return (plain_onednn::linear(&grad.tr(), &input.tr(), None), bias());
+        return (plain_onednn::weight_gradient(grad, input), bias());
     }
     if let (Some(input_onednn), Some(grad), true) =
         (input_onednn, grad_onednn, uses_weight_primitive(input))

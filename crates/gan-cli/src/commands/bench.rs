@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use gan_data::{default_data_dir, Mnist, DATA_DIR_ENV};
-use gan_models::matmul_tuning::{time_products, ProductTimes};
+use gan_models::matmul_tuning::{time_products, ProductTimes, Timing};
 use gan_models::MatmulChoice;
 use gan_training::{Backprop, DeviceChoice, TrainConfig, Trainer, DEFAULT_PRESET};
 use tch::Device;
@@ -124,7 +124,7 @@ fn synchronize(device: Device) {
 /// Each of the step's products warmed up, then the median of 20 runs, per library.
 fn gemm_ceiling(config: &TrainConfig, device: Device) -> ProductTimes {
     let products = config.model.step_products(config.batch_size as i64);
-    tch::no_grad(|| time_products(&products, device, 5, 20))
+    tch::no_grad(|| time_products(&products, device, 5, 20, Timing::Ceiling))
 }
 
 /// This process's peak resident set size (Linux `VmHWM`), if known.
