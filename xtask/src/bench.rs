@@ -279,7 +279,7 @@ fn markdown(machine: &Value, rows: &[Value]) -> String {
         )
     };
     out.push_str(&format!(
-        "\ngan-rs multiplies with {} (`--matmul auto`) and forms gradients {backprop}. Full MNIST load (70,000 images, gzipped, validated): {:.0} ms. GEMM ceilings: the step's matrix products ({:.2} GFLOP at batch 128) timed alone at the same shapes, with libtorch's BLAS (what `torch.mm` uses), and with the fastest for each product of BLAS, oneDNN's dense layer (`mkldnn_linear`) and oneDNN's product on plain tensors (`mkldnn::_linear_pointwise`, which the fused MLP steps use for their forward products).\n",
+        "\ngan-rs multiplies with {} (`--matmul auto`) and forms gradients {backprop}. Full MNIST load (70,000 images, gzipped, validated): {:.0} ms. GEMM ceilings: the step's matrix products ({:.2} GFLOP at batch 128) timed alone at the same shapes, with libtorch's BLAS (what `torch.mm` uses), and with the fastest for each product of BLAS, oneDNN's dense layer (`mkldnn_linear`) and oneDNN's product on plain tensors (`mkldnn::_linear_pointwise`, in the operand layouts the fused MLP steps use).\n",
         rows.first()
             .and_then(|r| r["gan_rs"]["matmul"].as_str())
             .map_or("?", |m| if m == "onednn" { "oneDNN" } else { "BLAS" }),
