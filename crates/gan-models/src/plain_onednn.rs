@@ -4,8 +4,9 @@
 //! oneDNN's own tensor type: every product then pays a copy in (`to_mkldnn`), a copy out
 //! (`to_dense`) and a reorder of the weights into a blocked layout. libtorch also has
 //! `mkldnn::_linear_pointwise` (what `torch.compile` emits for CPU linears), which runs the
-//! product on plain row-major tensors as they are; the shim calls it through libtorch's
-//! dispatcher. Without gradients: the op has no backward.
+//! product on plain tensors as they are, a transposed weight given as a strided view
+//! included; the shim calls it through libtorch's dispatcher. Without gradients: the op has
+//! no backward, so the chains of [`crate::manual`] and the tape's weight gradients use it.
 
 use tch::{Device, Kind, Tensor};
 
