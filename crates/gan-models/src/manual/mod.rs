@@ -8,8 +8,8 @@
 //! forms the input's and the parameters' gradients itself, with one fused pass per layer
 //! each way (module `kernels`) between the products. Values and gradients equal autograd's up to
 //! rounding (tested against it). CPU only: the fused passes read the tensors' memory. With
-//! oneDNN the forward products run on plain tensors where libtorch has the op for it (module
-//! `plain_onednn`), so activations never change layout on the way forward.
+//! oneDNN every product runs on plain tensors where libtorch has the op for it (module
+//! `plain_onednn`), so activations and gradients never change layout.
 
 mod kernels;
 
@@ -150,11 +150,11 @@ impl<'a> Chain<'a> {
                 None => grad.copy(),
             };
             let mut parameters = Vec::new();
+            let plain = plain_products(self.kernel);
+            let on_onednn = self.kernel == MatmulKernel::OneDnn && !plain;
             for (i, (layer, saved)) in self.layers.iter().zip(&pass.layers).enumerate().rev() {
                 // `grad` is ∂L/∂(this layer's output), fresh and ours to overwrite.
                 parameters.extend(activation_backward(layer, saved, &grad, wanted));
-                let plain = plain_products(self.kernel);
-                let on_onednn = self.kernel == MatmulKernel::OneDnn && !plain;
                 let grad_onednn = on_onednn.then(|| to_onednn(&grad));
                 if wanted == Wanted::Parameters {
                     let primitive = on_onednn && uses_weight_primitive(&saved.input);
@@ -176,7 +176,7 @@ impl<'a> Chain<'a> {
                 }
                 if i > 0 || wanted == Wanted::Input {
                     grad = match &grad_onednn {
-                        _ if plain => plain_onednn::linear(&grad, &layer.dense.ws.tr(), None),
+                        None if plain => plain_onednn::linear(&grad, &layer.dense.ws.tr(), None),
                         Some(g) => from_onednn(&Tensor::mkldnn_linear_backward_input(
                             saved.input.size(),
                             g,
