@@ -1,6 +1,7 @@
 // `mkldnn::_linear_pointwise`, which tch's generated C API does not reach: a oneDNN inner
 // product on plain (dense) tensors, without the reorders that `to_mkldnn`, `mkldnn_linear`
-// and `to_dense` cost around every product. Called through the dispatcher, boxed, so the
+// and `to_dense` cost around every product, with an activation applied as the results are
+// written (oneDNN's post-ops). Called through the dispatcher, boxed, so the
 // op's C++ signature is not compiled in here.
 
 #include <ATen/core/dispatch/Dispatcher.h>
@@ -33,9 +34,12 @@ extern "C" {
 // Whether this libtorch has the op (built with oneDNN).
 int gan_onednn_linear_available() { return linear_pointwise() != nullptr; }
 
-// `input · weightᵀ + bias` (bias may be null) as a new tensor, or null with the reason in
-// `error`. The arguments are tch's tensors (`at::Tensor*`).
-void* gan_onednn_linear(const void* input, const void* weight, const void* bias, char* error,
+// `input · weightᵀ + bias` (bias may be null), then the elementwise `post_op` that oneDNN
+// applies as the product's results are written ("none", "relu", "leaky_relu" with
+// `post_op_scalar` as its slope, "tanh", "sigmoid"), as a new tensor; or null with the reason
+// in `error`. The tensor arguments are tch's (`at::Tensor*`).
+void* gan_onednn_linear(const void* input, const void* weight, const void* bias,
+                        const char* post_op, double post_op_scalar, char* error,
                         size_t error_len) {
   try {
     const c10::OperatorHandle* op = linear_pointwise();
@@ -52,8 +56,11 @@ void* gan_onednn_linear(const void* input, const void* weight, const void* bias,
     } else {
       stack.emplace_back();
     }
-    stack.emplace_back(std::string("none"));
-    stack.emplace_back(c10::List<std::optional<at::Scalar>>());
+    const std::string attr(post_op);
+    c10::List<std::optional<at::Scalar>> scalars;
+    if (attr == "leaky_relu") scalars.push_back(at::Scalar(post_op_scalar));
+    stack.emplace_back(attr);
+    stack.emplace_back(std::move(scalars));
     stack.emplace_back();
     op->callBoxed(&stack);
     return new at::Tensor(std::move(stack.at(0)).toTensor());

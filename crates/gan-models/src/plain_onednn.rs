@@ -5,7 +5,8 @@
 //! (`to_dense`) and a reorder of the weights into a blocked layout. libtorch also has
 //! `mkldnn::_linear_pointwise` (what `torch.compile` emits for CPU linears), which runs the
 //! product on plain tensors as they are, a transposed weight given as a strided view
-//! included; the shim calls it through libtorch's dispatcher. Without gradients: the op has
+//! included, and can apply an activation to the results as it writes them (oneDNN's
+//! post-ops); the shim calls it through libtorch's dispatcher. Without gradients: the op has
 //! no backward, so the chains of [`crate::manual`] and the tape's weight gradients use it.
 
 use tch::{Device, Kind, Tensor};
@@ -22,6 +23,8 @@ mod ffi {
             input: *const c_void,
             weight: *const c_void,
             bias: *const c_void,
+            post_op: *const c_char,
+            post_op_scalar: f64,
             error: *mut c_char,
             error_len: usize,
         ) -> *mut c_void;
@@ -44,17 +47,66 @@ pub(crate) fn available() -> bool {
     }
 }
 
+/// An elementwise function that oneDNN applies to a product's results as it writes them,
+/// sparing a pass over the output.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum PostOp {
+    None,
+    /// `max(x, 0)`.
+    Relu,
+    /// `x` for positive `x`, else `slope · x`.
+    LeakyRelu {
+        slope: f64,
+    },
+    Tanh,
+    Sigmoid,
+}
+
+impl PostOp {
+    /// The activation with this slope for negative inputs (0: ReLU).
+    pub(crate) fn leaky(slope: f64) -> Self {
+        if slope == 0.0 {
+            PostOp::Relu
+        } else {
+            PostOp::LeakyRelu { slope }
+        }
+    }
+
+    /// libtorch's name for it (`mkldnn::_linear_pointwise`'s `attr`) and its scalar.
+    #[cfg(gan_onednn_shim)]
+    fn attr(self) -> (&'static std::ffi::CStr, f64) {
+        match self {
+            PostOp::None => (c"none", 0.0),
+            PostOp::Relu => (c"relu", 0.0),
+            PostOp::LeakyRelu { slope } => (c"leaky_relu", slope),
+            PostOp::Tanh => (c"tanh", 0.0),
+            PostOp::Sigmoid => (c"sigmoid", 0.0),
+        }
+    }
+}
+
 /// `xs · wsᵀ + bs` for float CPU matrices `xs` `(N, in)` and `ws` `(out, in)`, computed by
 /// oneDNN without layout conversions. Call without gradients, where [`available`].
 ///
 /// # Panics
 /// When libtorch refuses (as tch's own ops do), with its message.
 pub(crate) fn linear(xs: &Tensor, ws: &Tensor, bs: Option<&Tensor>) -> Tensor {
+    linear_then(xs, ws, bs, PostOp::None)
+}
+
+/// [`linear`], then `post_op` on every value, in one pass.
+pub(crate) fn linear_then(
+    xs: &Tensor,
+    ws: &Tensor,
+    bs: Option<&Tensor>,
+    post_op: PostOp,
+) -> Tensor {
     #[cfg(gan_onednn_shim)]
     {
         use std::ffi::{c_char, c_void, CStr};
         let mut error = [0 as c_char; 512];
         let bias = bs.map_or(std::ptr::null(), |b| b.as_ptr() as *const c_void);
+        let (attr, scalar) = post_op.attr();
         // SAFETY: the pointers are live tch tensors (`at::Tensor*`) for the call's duration;
         // the result is a new `at::Tensor*` that the returned `Tensor` owns.
         unsafe {
@@ -62,6 +114,8 @@ pub(crate) fn linear(xs: &Tensor, ws: &Tensor, bs: Option<&Tensor>) -> Tensor {
                 xs.as_ptr() as *const c_void,
                 ws.as_ptr() as *const c_void,
                 bias,
+                attr.as_ptr(),
+                scalar,
                 error.as_mut_ptr(),
                 error.len(),
             );
@@ -74,7 +128,7 @@ pub(crate) fn linear(xs: &Tensor, ws: &Tensor, bs: Option<&Tensor>) -> Tensor {
     }
     #[cfg(not(gan_onednn_shim))]
     {
-        let _ = (xs, ws, bs);
+        let _ = (xs, ws, bs, post_op);
         panic!("gan-models was built without its oneDNN shim (no libtorch headers)")
     }
 }
@@ -156,6 +210,34 @@ mod tests {
                     "{rows}×{fan_in}→{fan_out}: {error}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn applies_post_ops_as_libtorch_does() {
+        if !runs() {
+            return;
+        }
+        let xs = Tensor::randn([64, 100], kind::FLOAT_CPU);
+        let ws = Tensor::randn([30, 100], kind::FLOAT_CPU) * 0.1;
+        let bs = Tensor::randn([30], kind::FLOAT_CPU);
+        let product = linear(&xs, &ws, Some(&bs));
+        let cases = [
+            (PostOp::leaky(0.0), product.relu()),
+            (
+                PostOp::leaky(0.2),
+                product.clamp_min(0.0) + product.clamp_max(0.0) * 0.2,
+            ),
+            (PostOp::Tanh, product.tanh()),
+            (PostOp::Sigmoid, product.sigmoid()),
+        ];
+        for (post_op, want) in cases {
+            let got = linear_then(&xs, &ws, Some(&bs), post_op);
+            assert!(
+                got.allclose(&want, 1e-6, 1e-6, false),
+                "{post_op:?}: {}",
+                (&got - &want).abs().max().double_value(&[])
+            );
         }
     }
 

@@ -9,7 +9,9 @@
 //! each way (module `kernels`) between the products. Values and gradients equal autograd's up to
 //! rounding (tested against it). CPU only: the fused passes read the tensors' memory. With
 //! oneDNN every product runs on plain tensors where libtorch has the op for it (module
-//! `plain_onednn`), so activations and gradients never change layout.
+//! `plain_onednn`), so activations and gradients never change layout, and the products
+//! apply the activation of a layer without BatchNorm and the output squashing themselves as
+//! they write their results, sparing those passes.
 
 mod kernels;
 
@@ -17,7 +19,7 @@ use tch::{nn, Kind, Tensor};
 
 use crate::config::OutputActivation;
 use crate::matmul::{from_onednn, to_onednn, MatmulKernel};
-use crate::plain_onednn;
+use crate::plain_onednn::{self, PostOp};
 use crate::tape::{dense_parameter_gradients, plain_products, uses_weight_primitive, Dense};
 use kernels::{Buffer, NormBackward, NormBuffers, Shape};
 
@@ -105,8 +107,10 @@ impl<'a> Chain<'a> {
         tch::no_grad(|| {
             let mut xs = xs.contiguous();
             let mut saved = Vec::with_capacity(self.layers.len());
-            for layer in &self.layers {
-                let (outputs, input_onednn) = self.dense_forward(layer.dense, &xs);
+            let mut squashed = false;
+            for (i, layer) in self.layers.iter().enumerate() {
+                let post_op = self.post_op(layer, i + 1 == self.layers.len());
+                let (outputs, input_onednn) = self.dense_forward(layer.dense, &xs, post_op);
                 let mut record = SavedLayer {
                     input: xs,
                     input_onednn,
@@ -114,6 +118,10 @@ impl<'a> Chain<'a> {
                     statistics: None,
                 };
                 xs = match layer.slope {
+                    Some(_) if post_op != PostOp::None => {
+                        record.activated = Some(outputs.shallow_clone());
+                        outputs
+                    }
                     Some(slope) => {
                         let (normalized, statistics) =
                             activate_normalize(&outputs, slope, layer.norm.as_ref(), train);
@@ -121,11 +129,15 @@ impl<'a> Chain<'a> {
                         record.statistics = statistics;
                         normalized
                     }
-                    None => outputs,
+                    None => {
+                        squashed = post_op != PostOp::None;
+                        outputs
+                    }
                 };
                 saved.push(record);
             }
             let output = match self.output {
+                _ if squashed => xs,
                 Some(OutputActivation::Tanh) => xs.tanh(),
                 Some(OutputActivation::Sigmoid) => xs.sigmoid(),
                 None => xs,
@@ -193,13 +205,38 @@ impl<'a> Chain<'a> {
         })
     }
 
-    /// The layer's product, and its input in oneDNN's layout when the product made one.
-    fn dense_forward(&self, dense: &Dense, xs: &Tensor) -> (Tensor, Option<Tensor>) {
+    /// What the layer's product applies to its results as it writes them, when products run
+    /// on plain tensors: the activation of a layer without BatchNorm, or the chain's output
+    /// squashing after its last layer when that is linear.
+    fn post_op(&self, layer: &ChainLayer, last: bool) -> PostOp {
+        if !plain_products(self.kernel) {
+            return PostOp::None;
+        }
+        match (layer.slope, &layer.norm) {
+            (Some(slope), None) => PostOp::leaky(slope),
+            (None, None) if last => match self.output {
+                Some(OutputActivation::Tanh) => PostOp::Tanh,
+                Some(OutputActivation::Sigmoid) => PostOp::Sigmoid,
+                None => PostOp::None,
+            },
+            _ => PostOp::None,
+        }
+    }
+
+    /// The layer's product followed by `post_op` (only where products run on plain
+    /// tensors), and its input in oneDNN's layout when the product made one.
+    fn dense_forward(
+        &self,
+        dense: &Dense,
+        xs: &Tensor,
+        post_op: PostOp,
+    ) -> (Tensor, Option<Tensor>) {
         match self.kernel {
             MatmulKernel::Blas => (xs.linear(&dense.ws, Some(&dense.bs)), None),
-            MatmulKernel::OneDnn if plain_products(self.kernel) => {
-                (plain_onednn::linear(xs, &dense.ws, Some(&dense.bs)), None)
-            }
+            MatmulKernel::OneDnn if plain_products(self.kernel) => (
+                plain_onednn::linear_then(xs, &dense.ws, Some(&dense.bs), post_op),
+                None,
+            ),
             MatmulKernel::OneDnn => {
                 let x = to_onednn(xs);
                 let y = from_onednn(&x.mkldnn_linear(&dense.ws, Some(&dense.bs)));
