@@ -423,15 +423,22 @@ mod tests {
     }
 
     /// The fused passes form autograd's gradients up to rounding: ten steps of the MLP GANs
-    /// (the tutorial's with inference-mode fakes and a sigmoid, `mlp` with an EMA) end at
-    /// nearly the same losses, and fused runs repeat bit for bit. A conditional GAN is no
-    /// chain and trains through autograd whatever the choice.
+    /// (the tutorial's with inference-mode fakes and a sigmoid, `mlp` with an EMA, with D's
+    /// two updates and with one joint update) end at nearly the same losses, and fused runs
+    /// repeat bit for bit. A conditional GAN is no chain and trains through autograd
+    /// whatever the choice.
     #[test]
     fn fused_and_autograd_gradients_train_alike() {
-        use crate::family::Backprop;
-        for preset in ["tutorial", "mlp"] {
+        use crate::family::{Backprop, DiscriminatorUpdate};
+        let cases = [
+            ("tutorial", DiscriminatorUpdate::Separate),
+            ("mlp", DiscriminatorUpdate::Separate),
+            ("mlp", DiscriminatorUpdate::Joint),
+        ];
+        for (preset, update) in cases {
             let losses = |backprop| {
                 let mut c = small_config(preset);
+                crate::test_support::gan(&mut c).discriminator_update = update;
                 c.backprop = backprop;
                 let mut t = Trainer::new(&c, &toy_data(64)).unwrap();
                 let mut last = None;
@@ -450,7 +457,7 @@ mod tests {
             for (a, b) in fused.1.iter().zip(&autograd.1) {
                 assert!(
                     (a - b).abs() < 1e-3 * a.abs().max(1.0),
-                    "{preset}: {:?} vs {:?}",
+                    "{preset} {update:?}: {:?} vs {:?}",
                     fused.1,
                     autograd.1
                 );

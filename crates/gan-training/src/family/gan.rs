@@ -451,6 +451,9 @@ impl GanFamily {
         real: (&Tensor, Option<&Tensor>),
         fake: (&Tensor, Option<&Tensor>),
     ) -> Result<CriticStep, TrainError> {
+        if self.by_hand {
+            return Ok(self.update_discriminator_jointly_by_hand(real.0, fake.0));
+        }
         let loss_kind = self.config.loss;
         let penalty_weight = self.config.penalty_weight();
         let tape = Tape::new();

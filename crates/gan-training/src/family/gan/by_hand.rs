@@ -1,12 +1,14 @@
 //! The GAN step with both networks run by hand ([`gan_models::manual`]) instead of through
 //! autograd: the same updates, with the losses' gradients with respect to D's scores
-//! written out. Used when both networks are chains, the loss is the non-saturating one
-//! and D takes its two updates separately; every other setting goes through autograd.
+//! written out. Used when both networks are chains and the loss is the non-saturating one,
+//! with D's two updates taken separately or, when D has no batch statistics, as one update
+//! on the real and the fake batch scored together; every other setting goes through
+//! autograd.
 
 use gan_models::manual::Wanted;
 use tch::Tensor;
 
-use super::{DiscriminatorUpdate, GanFamily};
+use super::{CriticStep, DiscriminatorUpdate, GanFamily};
 use crate::loss::GanLoss;
 
 impl GanFamily {
@@ -14,7 +16,8 @@ impl GanFamily {
     pub(super) fn supports_by_hand(&self, batch_size: usize) -> bool {
         self.config.loss == GanLoss::NonSaturating
             && self.config.gradient_penalty.is_none()
-            && self.config.discriminator_update == DiscriminatorUpdate::Separate
+            && (self.config.discriminator_update == DiscriminatorUpdate::Separate
+                || self.config.scores_batches_together())
             && batch_size >= 2
             && self.generator.chain().is_some()
             && self.discriminator.chain().is_some()
@@ -43,6 +46,39 @@ impl GanFamily {
         let grads = in_order(gradients.parameters, self.discriminator_part.params());
         self.discriminator_part.apply_gradients(&grads);
         (loss, scores)
+    }
+
+    /// [`GanFamily::update_discriminator_jointly`] by hand, for a D without batch
+    /// statistics: both batches in one pass, one update on the sum of the two mean losses.
+    pub(super) fn update_discriminator_jointly_by_hand(
+        &mut self,
+        real: &Tensor,
+        fake: &Tensor,
+    ) -> CriticStep {
+        let chain = self.discriminator.chain().expect("checked: D is a chain");
+        let images = Tensor::cat(&[real.flatten(1, -1), fake.flatten(1, -1)], 0);
+        let (scores, pass) = chain.forward(&images, true);
+        let (reals, fakes) = (real.size()[0], fake.size()[0]);
+        let real_scores = scores.narrow(0, 0, reals);
+        let fake_scores = scores.narrow(0, reals, fakes);
+        // Each loss is a mean over its own batch, so each half's gradient has its own 1/N.
+        let grad = Tensor::cat(
+            &[
+                logit_gradient(&real_scores, 1.0),
+                logit_gradient(&fake_scores, 0.0),
+            ],
+            0,
+        );
+        let gradients = chain.backward(pass, &grad, Wanted::Parameters);
+        let grads = in_order(gradients.parameters, self.discriminator_part.params());
+        self.discriminator_part.apply_gradients(&grads);
+        CriticStep {
+            real_loss: self.config.loss.real(&real_scores),
+            fake_loss: self.config.loss.fake(&fake_scores),
+            real_scores,
+            fake_scores,
+            penalty: None,
+        }
     }
 
     /// [`GanFamily::update_generator`] by hand: ∂L/∂images from D's backward pass (D's
