@@ -49,6 +49,7 @@ pub mod omp;
 mod plain_onednn;
 mod summary;
 mod tape;
+mod transpose;
 pub mod vae;
 pub mod weights;
 
