@@ -1,5 +1,6 @@
-//! `--matmul auto` by measurement: a run's own matrix products, timed with BLAS and with
-//! oneDNN at start-up, choose the kernel of its dense layers. Which library wins depends on
+//! `--matmul auto` by measurement: a run's own matrix products, timed at start-up with BLAS
+//! and with oneDNN's dense layer (with the copies into and out of oneDNN's layout that a
+//! layer pays around each product), choose the kernel of its dense layers. Which library wins depends on
 //! the CPU (MKL's AVX-512 paths run on Intel only; oneDNN's on any AVX-512 CPU), on the
 //! shapes and on the thread count, so the choice is measured rather than ruled; it is cached
 //! per CPU model, libtorch version, thread count and set of shapes, and the first choice
