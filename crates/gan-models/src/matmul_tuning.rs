@@ -1,10 +1,11 @@
 //! `--matmul auto` by measurement: a run's own matrix products, timed at start-up with BLAS
 //! and with oneDNN's dense layer (with the copies into and out of oneDNN's layout that a
-//! layer pays around each product), choose the kernel of its dense layers. Which library wins depends on
-//! the CPU (MKL's AVX-512 paths run on Intel only; oneDNN's on any AVX-512 CPU), on the
-//! shapes and on the thread count, so the choice is measured rather than ruled; it is cached
-//! per CPU model, libtorch version, thread count and set of shapes, and the first choice
-//! written for a key stays (runs and their resumes on one machine multiply the same way).
+//! layer pays around each product), choose the kernel of its dense layers. Which library
+//! wins depends on the CPU (MKL's AVX-512 paths run on Intel only; oneDNN's on any AVX-512
+//! CPU), on the shapes and on the thread count, so the choice is measured rather than ruled;
+//! it is cached per CPU model, libtorch version, thread count and set of shapes, and the
+//! first choice written for a key stays (runs and their resumes on one machine multiply the
+//! same way).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -13,6 +13,9 @@ use crate::omp;
 /// The side of the blocks moved at a time; edges go value by value.
 const BLOCK: usize = 8;
 
+/// Below this many values the calling thread transposes alone: waking the team costs more.
+const PARALLEL_MIN_VALUES: usize = 16_384;
+
 /// `xs` `(rows, cols)` transposed into a new row-major `(cols, rows)` tensor.
 pub(crate) fn transposed(xs: &Tensor) -> Tensor {
     let xs = xs.contiguous();
@@ -24,20 +27,28 @@ pub(crate) fn transposed(xs: &Tensor) -> Tensor {
     let out = Tensor::empty([cols as i64, rows as i64], (Kind::Float, Device::Cpu));
     // Addresses as integers, to share them with the team; each thread writes its own rows.
     let (src, dst) = (xs.data_ptr() as usize, out.data_ptr() as usize);
-    omp::on_each_thread(&|index, count| {
+    let part = |index, count| {
         // Whole blocks of the result's rows per thread, so blocks never straddle two threads.
         let (start, end) = omp::share(cols.div_ceil(BLOCK), index, count);
-        let (start, end) = (start * BLOCK, (end * BLOCK).min(cols));
+        let (start, end) = ((start * BLOCK).min(cols), (end * BLOCK).min(cols));
+        if start == end {
+            return;
+        }
         let matrix = Matrix {
             src: src as *const f32,
             dst: dst as *mut f32,
             rows,
             cols,
         };
-        // SAFETY: both matrices live until on_each_thread returns; this thread writes only
+        // SAFETY: both matrices live until this function returns; this thread writes only
         // rows start..end of the result.
         unsafe { matrix.columns(start, end) };
-    });
+    };
+    if rows * cols < PARALLEL_MIN_VALUES {
+        part(0, 1);
+    } else {
+        omp::on_each_thread(&part);
+    }
     out
 }
 
@@ -165,7 +176,8 @@ mod tests {
     use tch::kind;
 
     /// Shapes with and without whole blocks, edges on either side, one thread's share not a
-    /// multiple of the block, and a single row or column.
+    /// multiple of the block, a single row or column, and large enough to split over the
+    /// team with fewer blocks than threads (one thread then has none) or a partial last one.
     #[test]
     fn equals_libtorchs_transpose() {
         for (rows, cols) in [
