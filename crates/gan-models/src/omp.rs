@@ -84,6 +84,20 @@ pub fn on_each_thread(work: &(dyn Fn(usize, usize) + Sync)) {
     };
 }
 
+/// Below this many values a pass runs on the calling thread alone: waking the team costs
+/// more than it saves.
+const PARALLEL_MIN_VALUES: usize = 16_384;
+
+/// [`on_each_thread`] for a pass over `values` values, or `work(0, 1)` on the calling thread
+/// alone when they are too few to pay for waking the team.
+pub fn on_each_thread_or_alone(values: usize, work: &(dyn Fn(usize, usize) + Sync)) {
+    if values < PARALLEL_MIN_VALUES {
+        work(0, 1);
+    } else {
+        on_each_thread(work);
+    }
+}
+
 /// The part `[start, end)` of `0..len` that worker `index` of `count` takes: contiguous,
 /// disjoint, covering, sizes differing by at most one.
 pub fn share(len: usize, index: usize, count: usize) -> (usize, usize) {

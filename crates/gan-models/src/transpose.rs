@@ -13,9 +13,6 @@ use crate::omp;
 /// The side of the blocks moved at a time; edges go value by value.
 const BLOCK: usize = 8;
 
-/// Below this many values the calling thread transposes alone: waking the team costs more.
-const PARALLEL_MIN_VALUES: usize = 16_384;
-
 /// `xs` `(rows, cols)` transposed into a new row-major `(cols, rows)` tensor.
 pub(crate) fn transposed(xs: &Tensor) -> Tensor {
     let xs = xs.contiguous();
@@ -44,11 +41,7 @@ pub(crate) fn transposed(xs: &Tensor) -> Tensor {
         // rows start..end of the result.
         unsafe { matrix.columns(start, end) };
     };
-    if rows * cols < PARALLEL_MIN_VALUES {
-        part(0, 1);
-    } else {
-        omp::on_each_thread(&part);
-    }
+    omp::on_each_thread_or_alone(rows * cols, &part);
     out
 }
 

@@ -6,9 +6,6 @@
 
 use crate::omp;
 
-/// Below this many values a pass runs on the calling thread: waking the team costs more.
-const PARALLEL_MIN_VALUES: usize = 16_384;
-
 /// A buffer shared by the threads of one pass, each touching its own columns only.
 #[derive(Clone, Copy)]
 pub(crate) struct Buffer(*mut f32);
@@ -62,12 +59,7 @@ trait ColumnPass: Sync {
 /// # Safety
 /// As [`ColumnPass::columns`] for the whole matrix.
 unsafe fn by_columns<P: ColumnPass>(rows: usize, cols: usize, pass: &P) {
-    if rows * cols < PARALLEL_MIN_VALUES {
-        // SAFETY: the caller's promise; one thread takes every column.
-        unsafe { vectorised(pass, 0, cols) };
-        return;
-    }
-    omp::on_each_thread(&|index, count| {
+    omp::on_each_thread_or_alone(rows * cols, &|index, count| {
         let (lo, hi) = omp::share(cols, index, count);
         if lo < hi {
             // SAFETY: the caller's promise; the shares are disjoint.
