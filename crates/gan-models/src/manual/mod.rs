@@ -29,6 +29,8 @@ pub struct Chain<'a> {
     layers: Vec<ChainLayer<'a>>,
     output: Option<OutputActivation>,
     kernel: MatmulKernel,
+    /// Whether every product runs on plain tensors (oneDNN's op is there for `kernel`).
+    plain: bool,
 }
 
 /// A dense layer, then optionally an activation and a BatchNorm over its features.
@@ -97,6 +99,7 @@ impl<'a> Chain<'a> {
             layers,
             output,
             kernel,
+            plain: plain_products(kernel),
         }
     }
 
@@ -162,7 +165,7 @@ impl<'a> Chain<'a> {
                 None => grad.copy(),
             };
             let mut parameters = Vec::new();
-            let plain = plain_products(self.kernel);
+            let plain = self.plain;
             let on_onednn = self.kernel == MatmulKernel::OneDnn && !plain;
             for (i, (layer, saved)) in self.layers.iter().zip(&pass.layers).enumerate().rev() {
                 // `grad` is ∂L/∂(this layer's output), fresh and ours to overwrite.
@@ -209,7 +212,7 @@ impl<'a> Chain<'a> {
     /// on plain tensors: the activation of a layer without BatchNorm, or the chain's output
     /// squashing after its last layer when that is linear.
     fn post_op(&self, layer: &ChainLayer, last: bool) -> PostOp {
-        if !plain_products(self.kernel) {
+        if !self.plain {
             return PostOp::None;
         }
         match (layer.slope, &layer.norm) {
@@ -233,7 +236,7 @@ impl<'a> Chain<'a> {
     ) -> (Tensor, Option<Tensor>) {
         match self.kernel {
             MatmulKernel::Blas => (xs.linear(&dense.ws, Some(&dense.bs)), None),
-            MatmulKernel::OneDnn if plain_products(self.kernel) => (
+            MatmulKernel::OneDnn if self.plain => (
                 plain_onednn::linear_then(xs, &dense.ws, Some(&dense.bs), post_op),
                 None,
             ),
