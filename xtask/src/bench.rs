@@ -280,15 +280,53 @@ fn markdown(machine: &Value, rows: &[Value]) -> String {
     };
     out.push_str(&format!(
         "\ngan-rs multiplies with {} (`--matmul auto`) and forms gradients {backprop}. Full MNIST load (70,000 images, gzipped, validated): {:.0} ms. GEMM ceilings: the step's matrix products ({:.2} GFLOP at batch 128) timed alone at the same shapes, with libtorch's BLAS (what `torch.mm` uses), and with the fastest for each product of BLAS, oneDNN's dense layer (`mkldnn_linear`) and oneDNN's product on plain tensors (`mkldnn::_linear_pointwise`, in the operand layouts the fused MLP steps use).\n",
-        rows.first()
-            .and_then(|r| r["gan_rs"]["matmul"].as_str())
-            .map_or("?", |m| if m == "onednn" { "oneDNN" } else { "BLAS" }),
+        matmul_choices(rows),
         load * 1e3,
         rows.iter()
             .find(|r| r["gan_rs"]["batch_size"] == 128)
             .map_or(f64::NAN, |r| number(&r["gan_rs"]["step_gemm_flops"]) / 1e9)
     ));
     out
+}
+
+/// The kernel `--matmul auto` chose: the one most rows ran, and the rows that ran another
+/// (it measures each run's own shapes, so one table can hold both).
+fn matmul_choices(rows: &[Value]) -> String {
+    let kernel = |r: &Value| match r["gan_rs"]["matmul"].as_str() {
+        Some("onednn") => "oneDNN",
+        Some(_) => "BLAS",
+        None => "?",
+    };
+    // Each kernel in order of first appearance, with the rows that ran it.
+    let mut chosen: Vec<(&str, Vec<String>)> = Vec::new();
+    for row in rows {
+        let label = format!(
+            "{} at batch {}",
+            row["gan_rs"]["preset"].as_str().unwrap_or("?"),
+            row["gan_rs"]["batch_size"]
+        );
+        match chosen.iter_mut().find(|(k, _)| *k == kernel(row)) {
+            Some((_, labels)) => labels.push(label),
+            None => chosen.push((kernel(row), vec![label])),
+        }
+    }
+    let Some(most) = chosen.iter().map(|(_, l)| l.len()).max() else {
+        return "?".to_owned();
+    };
+    let main = chosen
+        .iter()
+        .position(|(_, l)| l.len() == most)
+        .expect("the max");
+    let (kernel, _) = chosen.remove(main);
+    let others: Vec<String> = chosen
+        .iter()
+        .map(|(k, labels)| format!("{k} for {}", labels.join(" and ")))
+        .collect();
+    if others.is_empty() {
+        kernel.to_owned()
+    } else {
+        format!("{kernel}, and {}", others.join(", "))
+    }
 }
 
 #[cfg(test)]
@@ -320,5 +358,21 @@ mod tests {
             table.contains("multiplies with oneDNN") && table.contains("90 ms"),
             "{table}"
         );
+    }
+
+    #[test]
+    fn footnote_names_the_rows_that_chose_the_other_kernel() {
+        let row = |preset: &str, batch: u32, matmul: &str| json!({ "gan_rs": { "preset": preset, "batch_size": batch, "matmul": matmul } });
+        let mixed = [
+            row("mlp", 128, "onednn"),
+            row("vae-binarized", 100, "blas"),
+            row("vae", 128, "onednn"),
+        ];
+        assert_eq!(
+            matmul_choices(&mixed),
+            "oneDNN, and BLAS for vae-binarized at batch 100"
+        );
+        assert_eq!(matmul_choices(&mixed[..1]), "oneDNN");
+        assert_eq!(matmul_choices(&[]), "?");
     }
 }
