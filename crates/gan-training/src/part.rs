@@ -100,6 +100,26 @@ impl Part {
         }
     }
 
+    /// [`Part::apply_gradients`] with the gradients named (full var-store names, in any
+    /// order), as a network run by hand returns them.
+    ///
+    /// # Panics
+    /// If a parameter of the part has no gradient among `gradients`.
+    pub fn apply_named_gradients(&mut self, mut gradients: Vec<(String, Tensor)>) {
+        let grads: Vec<Tensor> = self
+            .params
+            .iter()
+            .map(|(name, _)| {
+                let at = gradients
+                    .iter()
+                    .position(|(n, _)| n == name)
+                    .unwrap_or_else(|| panic!("no gradient for parameter {name}"));
+                gradients.swap_remove(at).1
+            })
+            .collect();
+        self.apply_gradients(&grads);
+    }
+
     /// Every tensor of the part by checkpoint name.
     pub fn state_tensors(&self) -> Vec<(String, Tensor)> {
         let mut all = named_tensors(&self.vs, &format!("{}.", self.name));
@@ -261,6 +281,45 @@ mod tests {
                 "{name} missing from {names:?}"
             );
         }
+    }
+
+    /// Named gradients land on their own parameters whatever their order.
+    #[test]
+    fn named_gradients_are_matched_by_name() {
+        let mut by_order = Part::new("net", store(), adam(), None);
+        let mut by_name = Part::new("net", store(), adam(), None);
+        let grads: Vec<Tensor> = by_order
+            .params()
+            .iter()
+            .map(|(_, p)| p.detach() * 2.0 + 1.0)
+            .collect();
+        let mut named: Vec<(String, Tensor)> = by_order
+            .params()
+            .iter()
+            .zip(&grads)
+            .map(|((name, _), g)| (name.clone(), g.copy()))
+            .collect();
+        named.reverse();
+        by_order.apply_gradients(&grads);
+        by_name.apply_named_gradients(named);
+        let (ordered, matched) = (by_order.vars().variables(), by_name.vars().variables());
+        for name in ["w", "b"] {
+            assert!(ordered[name].equal(&matched[name]), "{name}");
+            assert!(
+                !ordered[name].equal(&store().variables()[name]),
+                "{name} moved"
+            );
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "no gradient for parameter")]
+    fn a_missing_named_gradient_is_named() {
+        let mut part = Part::new("net", store(), adam(), None);
+        part.apply_named_gradients(vec![(
+            "w".into(),
+            Tensor::ones([3], (Kind::Float, Device::Cpu)),
+        )]);
     }
 
     #[test]

@@ -43,8 +43,8 @@ impl GanFamily {
             (self.config.loss.fake(&scores), 0.0)
         };
         let gradients = chain.backward(pass, &logit_gradient(&scores, target), Wanted::Parameters);
-        let grads = in_order(gradients.parameters, self.discriminator_part.params());
-        self.discriminator_part.apply_gradients(&grads);
+        self.discriminator_part
+            .apply_named_gradients(gradients.parameters);
         (loss, scores)
     }
 
@@ -70,8 +70,8 @@ impl GanFamily {
             0,
         );
         let gradients = chain.backward(pass, &grad, Wanted::Parameters);
-        let grads = in_order(gradients.parameters, self.discriminator_part.params());
-        self.discriminator_part.apply_gradients(&grads);
+        self.discriminator_part
+            .apply_named_gradients(gradients.parameters);
         CriticStep {
             real_loss: self.config.loss.real(&real_scores),
             fake_loss: self.config.loss.fake(&fake_scores),
@@ -96,8 +96,8 @@ impl GanFamily {
         );
         let grad_images = through_d.input.expect("asked for the input's gradient");
         let gradients = generator.backward(generator_pass, &grad_images, Wanted::Parameters);
-        let grads = in_order(gradients.parameters, self.generator_part.params());
-        self.generator_part.apply_gradients(&grads);
+        self.generator_part
+            .apply_named_gradients(gradients.parameters);
         loss
     }
 }
@@ -106,18 +106,4 @@ impl GanFamily {
 fn logit_gradient(scores: &Tensor, target: f64) -> Tensor {
     let n = scores.size()[0] as f64;
     tch::no_grad(|| (scores.sigmoid() - target) / n)
-}
-
-/// `gradients` in the order of `params` (matched by full name).
-fn in_order(mut gradients: Vec<(String, Tensor)>, params: &[(String, Tensor)]) -> Vec<Tensor> {
-    params
-        .iter()
-        .map(|(name, _)| {
-            let at = gradients
-                .iter()
-                .position(|(n, _)| n == name)
-                .unwrap_or_else(|| panic!("no gradient for parameter {name}"));
-            gradients.swap_remove(at).1
-        })
-        .collect()
 }
