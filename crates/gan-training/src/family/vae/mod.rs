@@ -25,7 +25,7 @@ use objective::{
     bernoulli_log_likelihood, gaussian_kl, importance_weighted_bound, log_normal,
     log_standard_normal, reparameterize,
 };
-use prior::Mixture;
+use prior::FittedPrior;
 pub use prior::PriorConfig;
 
 /// The VAE family's settings.
@@ -259,7 +259,7 @@ pub struct VaeFamily {
     kernel: MatmulKernel,
     /// The fitted prior that samples, if the config asks for one (held in the part's store,
     /// so checkpoints carry it).
-    mixture: Option<Mixture>,
+    fitted_prior: Option<FittedPrior>,
     /// Draws of q(z | x) the prior is fitted to.
     prior_noise: DeviceRng,
 }
@@ -270,14 +270,8 @@ impl VaeFamily {
         let device = context.device;
         let vs = VarStore::new(device);
         let live = Networks::new(config, &vs, context)?;
-        let mixture = match config.prior {
-            PriorConfig::StandardNormal => None,
-            PriorConfig::FittedMixture { components, .. } => Some(Mixture::new(
-                &(vs.root() / "prior"),
-                components,
-                config.latent_dim,
-            )),
-        };
+        let fitted_prior =
+            FittedPrior::for_config(config.prior, &(vs.root() / "prior"), config.latent_dim);
         let (averaged, ema) = match config.ema {
             Some(ema) => {
                 let shadow = VarStore::new(device);
@@ -297,7 +291,7 @@ impl VaeFamily {
             noise: DeviceRng::new(context.seed),
             binarization: DeviceRng::new(stream_seed(context.seed, BINARIZATION_STREAM)),
             kernel: context.matmul,
-            mixture,
+            fitted_prior,
             prior_noise: DeviceRng::new(stream_seed(context.seed, PRIOR_FIT_STREAM)),
         })
     }
@@ -378,8 +372,8 @@ impl Family for VaeFamily {
     /// (the noise itself under `N(0, I)`). A fitted prior is the one fitted to the scored
     /// (averaged) encoder's codes, and samples the live weights too.
     fn generate(&self, noise: &Tensor, labels: Option<&Tensor>, weights: SampleWeights) -> Tensor {
-        let z = match &self.mixture {
-            Some(mixture) => tch::no_grad(|| mixture.transform(noise)),
+        let z = match &self.fitted_prior {
+            Some(prior) => tch::no_grad(|| prior.mixture.transform(noise)),
             None => noise.shallow_clone(),
         };
         self.decode_with(weights, &z, labels)
@@ -390,12 +384,10 @@ impl Family for VaeFamily {
     /// aggregate posterior the decoder was trained on (a fit to the code means alone gives
     /// samples of less variety). The draw's noise is the run's own fixed stream.
     fn fit_sampling(&self, images: &Tensor, labels: Option<&Tensor>) -> Result<(), TrainError> {
-        let (Some(mixture), PriorConfig::FittedMixture { fit_images, .. }) =
-            (&self.mixture, self.config.prior)
-        else {
+        let Some(prior) = &self.fitted_prior else {
             return Ok(());
         };
-        let count = fit_images.min(images.size()[0]);
+        let count = prior.fit_images.min(images.size()[0]);
         let mut images = images.narrow(0, 0, count);
         if self.config.binarize {
             images = crate::likelihood::binarize_images(&images)?;
@@ -404,7 +396,9 @@ impl Family for VaeFamily {
         let started = std::time::Instant::now();
         let (mean, log_var) = self.encode(&images, labels.as_ref());
         let noise = self.prior_noise.normal(0, &mean.size(), self.device)?;
-        let mean_log_density = mixture.fit(&reparameterize(&mean, &log_var, &noise))?;
+        let mean_log_density = prior
+            .mixture
+            .fit(&reparameterize(&mean, &log_var, &noise))?;
         tracing::debug!(
             count,
             mean_log_density,

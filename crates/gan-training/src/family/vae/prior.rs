@@ -60,6 +60,30 @@ impl PriorConfig {
     }
 }
 
+/// The prior a run samples from when its config asks for a fitted one: the mixture and how
+/// many training images it is fitted to.
+#[derive(Debug)]
+pub struct FittedPrior {
+    pub mixture: Mixture,
+    pub fit_images: i64,
+}
+
+impl FittedPrior {
+    /// The fitted prior `config` asks for, held under `path`; none for `N(0, I)`.
+    pub fn for_config(config: PriorConfig, path: &Path, latent_dim: i64) -> Option<FittedPrior> {
+        match config {
+            PriorConfig::StandardNormal => None,
+            PriorConfig::FittedMixture {
+                components,
+                fit_images,
+            } => Some(FittedPrior {
+                mixture: Mixture::new(path, components, latent_dim),
+                fit_images,
+            }),
+        }
+    }
+}
+
 /// EM passes at most; the fit stops sooner once the mean log-density gains less than
 /// [`TOLERANCE`] nats in a pass (scikit-learn's default).
 const MAX_ITERATIONS: usize = 100;
