@@ -1,6 +1,8 @@
 //! `--matmul auto` by measurement: a run's own matrix products, timed at start-up with BLAS
-//! and with oneDNN's dense layer (with the copies into and out of oneDNN's layout that a
-//! layer pays around each product), choose the kernel of its dense layers. Which library
+//! and with oneDNN in the form the run would use it (a dense layer run through autograd pays
+//! copies into and out of oneDNN's layout around each product; a chain of [`crate::manual`]
+//! multiplies plain tensors, its operands laid out as each product's role gives them),
+//! choose the kernel of its dense layers. Which library
 //! wins depends on the CPU (MKL's AVX-512 paths run on Intel only; oneDNN's on any AVX-512
 //! CPU), on the shapes and on the thread count, so the choice is measured rather than ruled;
 //! it is cached per CPU model, libtorch version, thread count and set of shapes, and the
@@ -17,12 +19,72 @@ use crate::error::ModelError;
 use crate::matmul::{from_onednn, onednn_runs_on, to_onednn, MatmulKernel};
 use crate::plain_onednn;
 
-/// One step's products: `((m, k, n), count)` for `count` products of an `m × k` and a
-/// `k × n` matrix.
-pub type Products = [((i64, i64, i64), u32)];
+/// What a product does in a step, which fixes how a chain lays out its operands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProductRole {
+    /// A layer's output: its input times its weight as stored.
+    Forward,
+    /// A layer's weight gradient `gᵀ·x`: the right operand is the input, as a transposed view.
+    WeightGradient,
+    /// A layer's input gradient `g·W`: the right operand is the weight, as a transposed view.
+    InputGradient,
+}
 
-/// oneDNN is chosen only when it is at least this much faster: within it, the libraries tie
-/// and BLAS (libtorch's default) keeps the run like everyone else's.
+/// `count` products of an `m × k` and a `k × n` matrix in one step, each doing `role`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepProduct {
+    pub shape: (i64, i64, i64),
+    pub count: u32,
+    pub role: ProductRole,
+}
+
+impl StepProduct {
+    pub fn new(shape: (i64, i64, i64), count: u32, role: ProductRole) -> StepProduct {
+        StepProduct { shape, count, role }
+    }
+
+    /// Floating-point operations of all `count` products.
+    pub fn flops(&self) -> f64 {
+        let (m, k, n) = self.shape;
+        2.0 * (m * k * n) as f64 * f64::from(self.count)
+    }
+}
+
+/// One step's products.
+pub type Products = [StepProduct];
+
+/// How a run's dense layers would use oneDNN, and so what `auto` times for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OneDnnForm {
+    /// Layers run through autograd: each product pays copies into and out of oneDNN's layout.
+    Layer,
+    /// Chains ([`crate::manual`]) on plain tensors: no copies, each product's operands as its
+    /// role lays them out. Where this libtorch lacks the op, chains run as layers do.
+    Plain,
+}
+
+impl OneDnnForm {
+    /// The form chains take with this libtorch: [`OneDnnForm::Plain`] where it has the op.
+    pub fn of_chains() -> OneDnnForm {
+        if plain_onednn::available() {
+            OneDnnForm::Plain
+        } else {
+            OneDnnForm::Layer
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            OneDnnForm::Layer => "with its layout copies",
+            OneDnnForm::Plain => "on plain tensors",
+        }
+    }
+}
+
+/// For layers, oneDNN is chosen only when it is at least this much faster: within it, the
+/// libraries tie and BLAS (libtorch's default) keeps the run like everyone else's. Chains
+/// have no such margin: their oneDNN products also apply the activations that a BLAS chain
+/// runs as passes of their own, so at equal product times the oneDNN step is the faster.
 pub const ONEDNN_MARGIN: f64 = 0.95;
 
 /// The libtorch the build linked, for the cache key.
@@ -41,7 +103,8 @@ pub struct ProductTimes {
     /// through autograd pays around each product: what `auto` weighs against BLAS.
     pub onednn_layer_seconds: Option<f64>,
     /// oneDNN's product on plain tensors (no layout conversions, see the chains of
-    /// [`crate::manual`]), where this libtorch has it.
+    /// [`crate::manual`]), where this libtorch has it: for the ceiling the fastest of the
+    /// operand layouts, for a kernel choice the layout of each product's role.
     pub plain_onednn_seconds: Option<f64>,
     /// Each product with the fastest of these: the step's GEMM limit on this machine.
     pub best_seconds: f64,
@@ -50,8 +113,8 @@ pub struct ProductTimes {
 /// What [`time_products`] is for, and so which forms it times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Timing {
-    /// `auto`'s choice: BLAS and oneDNN's dense layer with its copies.
-    KernelChoice,
+    /// `auto`'s choice: BLAS and oneDNN in the run's form.
+    KernelChoice(OneDnnForm),
     /// The bench's ceilings: every form, the fastest counting.
     Ceiling,
 }
@@ -67,16 +130,21 @@ pub fn time_products(
 ) -> ProductTimes {
     let onednn = onednn_runs_on(device);
     let ceiling = timing == Timing::Ceiling;
+    let plain = match timing {
+        Timing::Ceiling => plain_onednn::available(),
+        Timing::KernelChoice(form) => form == OneDnnForm::Plain && plain_onednn::available(),
+    };
     let mut times = ProductTimes {
         flops: 0.0,
         blas_seconds: 0.0,
         onednn_seconds: (onednn && ceiling).then_some(0.0),
-        onednn_layer_seconds: onednn.then_some(0.0),
-        plain_onednn_seconds: (onednn && ceiling && plain_onednn::available()).then_some(0.0),
+        onednn_layer_seconds: (onednn && (ceiling || !plain)).then_some(0.0),
+        plain_onednn_seconds: (onednn && plain).then_some(0.0),
         best_seconds: 0.0,
     };
-    for &((m, k, n), count) in products {
-        let count = f64::from(count);
+    for product in products {
+        let (m, k, n) = product.shape;
+        let count = f64::from(product.count);
         let a = Tensor::randn([m, k], (Kind::Float, device));
         let b = Tensor::randn([k, n], (Kind::Float, device));
         let blas = median_seconds(device, warmup, runs, || {
@@ -101,13 +169,19 @@ pub fn time_products(
             best = best.min(seconds);
         }
         if let Some(total) = times.plain_onednn_seconds.as_mut() {
-            // The operand layouts the chains use: a weight as stored (forward), a weight's
-            // transpose as a view (input gradient), and both operands as transposed views of
-            // row-major matrices (weight gradient); the fastest counts.
+            // Operand layouts: a weight as stored (forward), a right operand as a transposed
+            // view (the gradients), and both operands as transposed views of row-major
+            // matrices. The ceiling takes the fastest; a choice, the one the chains use for
+            // the product's role.
             let w = b.tr().contiguous();
             let a_view = Tensor::randn([k, m], (Kind::Float, device));
             let a_view = a_view.tr();
-            let layouts = [(&a, &w), (&a, &b.tr()), (&a_view, &b.tr())];
+            let b_view = b.tr();
+            let layouts = match (ceiling, product.role) {
+                (true, _) => vec![(&a, &w), (&a, &b_view), (&a_view, &b_view)],
+                (false, ProductRole::Forward) => vec![(&a, &w)],
+                (false, _) => vec![(&a, &b_view)],
+            };
             let seconds = layouts
                 .into_iter()
                 .map(|(a, w)| {
@@ -121,7 +195,7 @@ pub fn time_products(
         }
         times.blas_seconds += blas * count;
         times.best_seconds += best * count;
-        times.flops += 2.0 * (m * k * n) as f64 * count;
+        times.flops += product.flops();
     }
     times
 }
@@ -144,10 +218,15 @@ fn median_seconds(device: Device, warmup: usize, runs: usize, mut product: impl 
     times[times.len() / 2]
 }
 
-/// The kernel for measured times: oneDNN when it beats BLAS by [`ONEDNN_MARGIN`].
-pub fn faster(blas_seconds: f64, onednn_seconds: Option<f64>) -> MatmulKernel {
+/// The kernel for measured times, oneDNN's in `form`: for layers, oneDNN when it beats BLAS
+/// by [`ONEDNN_MARGIN`]; for chains, the faster.
+pub fn faster(blas_seconds: f64, onednn_seconds: Option<f64>, form: OneDnnForm) -> MatmulKernel {
+    let margin = match form {
+        OneDnnForm::Layer => ONEDNN_MARGIN,
+        OneDnnForm::Plain => 1.0,
+    };
     match onednn_seconds {
-        Some(onednn) if onednn < ONEDNN_MARGIN * blas_seconds => MatmulKernel::OneDnn,
+        Some(onednn) if onednn < margin * blas_seconds => MatmulKernel::OneDnn,
         _ => MatmulKernel::Blas,
     }
 }
@@ -156,9 +235,10 @@ pub fn faster(blas_seconds: f64, onednn_seconds: Option<f64>) -> MatmulKernel {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tuning {
     pub kernel: MatmulKernel,
-    /// A step's products with BLAS and with oneDNN, milliseconds.
+    /// A step's products with BLAS and with oneDNN in `form`, milliseconds.
     pub blas_ms: f64,
     pub onednn_ms: f64,
+    pub form: OneDnnForm,
     /// Read from the cache rather than measured now.
     pub cached: bool,
 }
@@ -167,7 +247,7 @@ impl Tuning {
     /// One line for logs and `gan info`.
     pub fn reason(&self) -> String {
         format!(
-            "{} ({}: a step's products take {:.2} ms with BLAS, {:.2} ms with oneDNN)",
+            "{} ({}: a step's products take {:.2} ms with BLAS, {:.2} ms with oneDNN {})",
             self.kernel.name(),
             if self.cached {
                 "measured earlier on this machine"
@@ -175,7 +255,8 @@ impl Tuning {
                 "measured now"
             },
             self.blas_ms,
-            self.onednn_ms
+            self.onednn_ms,
+            self.form.describe()
         )
     }
 }
@@ -206,29 +287,30 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| std::env::consts::ARCH.to_owned())
 }
 
-/// Marks keys measured the current way (oneDNN timed with its layout copies), so choices
-/// cached before are measured again rather than kept.
-const MEASURE_VERSION: &str = " | with copies";
-
-/// What the measurement depends on, as one line without tabs.
-pub fn cache_key(products: &Products) -> String {
-    // FNV-1a over the shapes and counts: short, and stable across builds.
+/// What the measurement depends on, as one line without tabs. The form's words also mark
+/// keys measured the current way, so choices cached by older builds (which timed oneDNN
+/// with its copies for every run) are measured again rather than kept.
+pub fn cache_key(products: &Products, form: OneDnnForm) -> String {
+    // FNV-1a over the shapes, counts and roles: short, and stable across builds.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &((m, k, n), count) in products {
-        for v in [m, k, n, i64::from(count)] {
+    for product in products {
+        let (m, k, n) = product.shape;
+        let role = product.role as i64;
+        for v in [m, k, n, i64::from(product.count), role] {
             for byte in v.to_le_bytes() {
                 hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
             }
         }
     }
     format!(
-        "{} | libtorch {LIBTORCH_VERSION} | {} threads | products {hash:016x}{MEASURE_VERSION}",
+        "{} | libtorch {LIBTORCH_VERSION} | {} threads | products {hash:016x} | oneDNN {}",
         cpu_model().replace('\t', " "),
-        tch::get_num_threads()
+        tch::get_num_threads(),
+        form.describe()
     )
 }
 
-fn read_cached(cache: &Path, key: &str) -> Option<Tuning> {
+fn read_cached(cache: &Path, key: &str, form: OneDnnForm) -> Option<Tuning> {
     let text = std::fs::read_to_string(cache).ok()?;
     text.lines().find_map(|line| {
         let fields: Vec<&str> = line.split('\t').collect();
@@ -244,6 +326,7 @@ fn read_cached(cache: &Path, key: &str) -> Option<Tuning> {
             kernel,
             blas_ms: blas.parse().ok()?,
             onednn_ms: onednn.parse().ok()?,
+            form,
             cached: true,
         })
     })
@@ -268,32 +351,45 @@ fn append_cached(cache: &Path, key: &str, tuning: &Tuning) -> std::io::Result<()
         .write_all(line.as_bytes())
 }
 
-/// `auto`'s kernel for a run whose steps multiply `products` on `device`: BLAS where oneDNN
-/// cannot run; else the cached choice for this machine, or a measurement (then cached). A
-/// cache that cannot be read or written only costs the measurement.
+/// `auto`'s kernel for a run whose steps multiply `products` on `device`, using oneDNN in
+/// `form` if chosen: BLAS where oneDNN cannot run; else the cached choice for this machine,
+/// or a measurement (then cached). A cache that cannot be read or written only costs the
+/// measurement.
 pub fn tune(
     products: &Products,
+    form: OneDnnForm,
     device: Device,
     cache: Option<&Path>,
 ) -> Result<Tuning, ModelError> {
+    // Without the op, chains multiply as layers do.
+    let form = match form {
+        OneDnnForm::Plain => OneDnnForm::of_chains(),
+        OneDnnForm::Layer => OneDnnForm::Layer,
+    };
     if !onednn_runs_on(device) {
         return Ok(Tuning {
             kernel: MatmulKernel::Blas,
             blas_ms: 0.0,
             onednn_ms: 0.0,
+            form,
             cached: false,
         });
     }
-    let key = cache_key(products);
-    if let Some(found) = cache.and_then(|c| read_cached(c, &key)) {
+    let key = cache_key(products, form);
+    if let Some(found) = cache.and_then(|c| read_cached(c, &key, form)) {
         return Ok(found);
     }
-    let times = tch::no_grad(|| time_products(products, device, 3, 7, Timing::KernelChoice));
-    let onednn = times.onednn_layer_seconds.unwrap_or(f64::INFINITY);
+    let timing = Timing::KernelChoice(form);
+    let times = tch::no_grad(|| time_products(products, device, 3, 7, timing));
+    let onednn_seconds = match form {
+        OneDnnForm::Layer => times.onednn_layer_seconds,
+        OneDnnForm::Plain => times.plain_onednn_seconds,
+    };
     let measured = Tuning {
-        kernel: faster(times.blas_seconds, times.onednn_layer_seconds),
+        kernel: faster(times.blas_seconds, onednn_seconds, form),
         blas_ms: 1e3 * times.blas_seconds,
-        onednn_ms: 1e3 * onednn,
+        onednn_ms: 1e3 * onednn_seconds.unwrap_or(f64::INFINITY),
+        form,
         cached: false,
     };
     let Some(cache) = cache else {
@@ -304,7 +400,7 @@ pub fn tune(
         return Ok(measured);
     }
     // Another process may have cached this key first; its choice wins for everyone.
-    Ok(match read_cached(cache, &key) {
+    Ok(match read_cached(cache, &key, form) {
         Some(first) if first.kernel != measured.kernel => first,
         _ => measured,
     })
@@ -314,7 +410,18 @@ pub fn tune(
 mod tests {
     use super::*;
 
-    const PRODUCTS: &Products = &[((16, 32, 8), 2), ((8, 16, 32), 1)];
+    const PRODUCTS: &Products = &[
+        StepProduct {
+            shape: (16, 32, 8),
+            count: 2,
+            role: ProductRole::Forward,
+        },
+        StepProduct {
+            shape: (8, 16, 32),
+            count: 1,
+            role: ProductRole::WeightGradient,
+        },
+    ];
 
     #[test]
     fn products_are_timed_and_counted() {
@@ -342,20 +449,73 @@ mod tests {
 
     #[test]
     fn a_kernel_choice_times_only_what_it_weighs() {
-        let times = time_products(PRODUCTS, Device::Cpu, 1, 3, Timing::KernelChoice);
+        let onednn = onednn_runs_on(Device::Cpu);
+        let layer = Timing::KernelChoice(OneDnnForm::Layer);
+        let times = time_products(PRODUCTS, Device::Cpu, 1, 3, layer);
         assert_eq!(times.onednn_seconds, None);
         assert_eq!(times.plain_onednn_seconds, None);
-        assert_eq!(
-            times.onednn_layer_seconds.is_some(),
-            onednn_runs_on(Device::Cpu)
+        assert_eq!(times.onednn_layer_seconds.is_some(), onednn);
+        let plain = Timing::KernelChoice(OneDnnForm::Plain);
+        let times = time_products(PRODUCTS, Device::Cpu, 1, 3, plain);
+        let has_op = plain_onednn::available();
+        assert_eq!(times.onednn_seconds, None);
+        assert_eq!(times.plain_onednn_seconds.is_some(), onednn && has_op);
+        assert_eq!(times.onednn_layer_seconds.is_some(), onednn && !has_op);
+    }
+
+    /// Each form is measured and cached on its own, and says which it timed.
+    #[test]
+    fn forms_are_measured_apart() {
+        if !onednn_runs_on(Device::Cpu) {
+            return;
+        }
+        assert_ne!(
+            cache_key(PRODUCTS, OneDnnForm::Layer),
+            cache_key(PRODUCTS, OneDnnForm::Plain)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("matmul-auto.tsv");
+        let layer = tune(PRODUCTS, OneDnnForm::Layer, Device::Cpu, Some(&cache)).unwrap();
+        let chains = tune(PRODUCTS, OneDnnForm::Plain, Device::Cpu, Some(&cache)).unwrap();
+        assert!(!layer.cached && !chains.cached);
+        assert_eq!(chains.form, OneDnnForm::of_chains());
+        assert!(
+            layer.reason().contains("layout copies"),
+            "{}",
+            layer.reason()
+        );
+        if plain_onednn::available() {
+            assert!(
+                chains.reason().contains("plain tensors"),
+                "{}",
+                chains.reason()
+            );
+        }
+        let again = tune(PRODUCTS, OneDnnForm::Plain, Device::Cpu, Some(&cache)).unwrap();
+        assert!(again.cached && again.form == chains.form);
+    }
+
+    /// Roles change the key: the same shapes laid out otherwise are another measurement.
+    #[test]
+    fn roles_are_part_of_the_key() {
+        let mut other = PRODUCTS.to_vec();
+        other[1].role = ProductRole::InputGradient;
+        assert_ne!(
+            cache_key(PRODUCTS, OneDnnForm::Plain),
+            cache_key(&other, OneDnnForm::Plain)
         );
     }
 
     #[test]
-    fn onednn_must_win_by_the_margin() {
-        assert_eq!(faster(1.0, Some(0.9)), MatmulKernel::OneDnn);
-        assert_eq!(faster(1.0, Some(0.97)), MatmulKernel::Blas);
-        assert_eq!(faster(1.0, None), MatmulKernel::Blas);
+    fn onednn_must_win_by_the_margin_for_layers() {
+        let layer = OneDnnForm::Layer;
+        assert_eq!(faster(1.0, Some(0.9), layer), MatmulKernel::OneDnn);
+        assert_eq!(faster(1.0, Some(0.97), layer), MatmulKernel::Blas);
+        assert_eq!(faster(1.0, None, layer), MatmulKernel::Blas);
+        let chains = OneDnnForm::Plain;
+        assert_eq!(faster(1.0, Some(0.97), chains), MatmulKernel::OneDnn);
+        assert_eq!(faster(1.0, Some(1.02), chains), MatmulKernel::Blas);
+        assert_eq!(faster(1.0, None, chains), MatmulKernel::Blas);
     }
 
     #[test]
@@ -365,20 +525,21 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let cache = dir.path().join("sub").join("matmul-auto.tsv");
-        let first = tune(PRODUCTS, Device::Cpu, Some(&cache)).unwrap();
+        let form = OneDnnForm::Layer;
+        let first = tune(PRODUCTS, form, Device::Cpu, Some(&cache)).unwrap();
         assert!(!first.cached && first.blas_ms > 0.0);
-        let again = tune(PRODUCTS, Device::Cpu, Some(&cache)).unwrap();
+        let again = tune(PRODUCTS, form, Device::Cpu, Some(&cache)).unwrap();
         assert!(again.cached);
         assert_eq!(again.kernel, first.kernel);
         // A line written first by another process for the same key decides.
-        let key = cache_key(PRODUCTS);
+        let key = cache_key(PRODUCTS, form);
         let other = if first.kernel == MatmulKernel::Blas {
             "onednn"
         } else {
             "blas"
         };
         std::fs::write(&cache, format!("garbage line\n{key}\t{other}\t1.0\t2.0\n")).unwrap();
-        let decided = tune(PRODUCTS, Device::Cpu, Some(&cache)).unwrap();
+        let decided = tune(PRODUCTS, form, Device::Cpu, Some(&cache)).unwrap();
         assert_eq!(decided.kernel.name(), other);
         assert!(
             decided.reason().contains("measured earlier"),
@@ -386,9 +547,9 @@ mod tests {
             decided.reason()
         );
         // A different set of shapes is measured on its own.
-        let other_shapes: &Products = &[((4, 4, 4), 1)];
+        let other_shapes = &[StepProduct::new((4, 4, 4), 1, ProductRole::Forward)];
         assert!(
-            !tune(other_shapes, Device::Cpu, Some(&cache))
+            !tune(other_shapes, form, Device::Cpu, Some(&cache))
                 .unwrap()
                 .cached
         );

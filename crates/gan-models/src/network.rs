@@ -138,6 +138,14 @@ impl GeneratorConfig {
         }
     }
 
+    /// Whether the network runs as a [`crate::manual::Chain`] on the CPU.
+    pub fn runs_as_chain(&self) -> bool {
+        match self {
+            GeneratorConfig::Mlp(c) => c.runs_as_chain(),
+            GeneratorConfig::Conv(_) => false,
+        }
+    }
+
     /// The last nonlinearity, which fixes the range the data must be scaled to.
     pub fn output(&self) -> OutputActivation {
         match self {
@@ -197,6 +205,14 @@ impl DiscriminatorConfig {
         match self {
             DiscriminatorConfig::Mlp(c) => c.conditional,
             DiscriminatorConfig::Conv(c) => c.conditional,
+        }
+    }
+
+    /// Whether the network runs as a [`crate::manual::Chain`] on the CPU.
+    pub fn runs_as_chain(&self) -> bool {
+        match self {
+            DiscriminatorConfig::Mlp(c) => c.runs_as_chain(),
+            DiscriminatorConfig::Conv(_) => false,
         }
     }
 
@@ -260,6 +276,53 @@ mod tests {
         let d = DiscriminatorConfig::Mlp(MlpDiscriminatorConfig::mlp());
         let text = toml::to_string(&d).unwrap();
         assert_eq!(toml::from_str::<DiscriminatorConfig>(&text).unwrap(), d);
+    }
+
+    /// A network is a chain exactly where its config says it runs as one (on the CPU).
+    #[test]
+    fn configs_know_which_networks_are_chains() {
+        use crate::config::Activation;
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let (mut conditional_g, mut tanh_g) =
+            (MlpGeneratorConfig::mlp(), MlpGeneratorConfig::mlp());
+        conditional_g.conditional = true;
+        tanh_g.activation = Activation::Tanh;
+        let (mut conditional_d, mut tanh_d) =
+            (MlpDiscriminatorConfig::mlp(), MlpDiscriminatorConfig::mlp());
+        conditional_d.conditional = true;
+        tanh_d.activation = Activation::Tanh;
+        let generators = [
+            GeneratorConfig::Mlp(MlpGeneratorConfig::tutorial()),
+            GeneratorConfig::Mlp(MlpGeneratorConfig::mlp()),
+            GeneratorConfig::Mlp(conditional_g),
+            GeneratorConfig::Mlp(tanh_g),
+            GeneratorConfig::Conv(ConvGeneratorConfig::dcgan()),
+        ];
+        let chains: Vec<bool> = generators
+            .iter()
+            .map(GeneratorConfig::runs_as_chain)
+            .collect();
+        assert_eq!(chains, [true, true, false, false, false]);
+        for (i, config) in generators.iter().enumerate() {
+            let net = config.build(&(vs.root() / format!("g{i}")), 1).unwrap();
+            assert_eq!(net.chain().is_some(), chains[i], "{config:?}");
+        }
+        let discriminators = [
+            DiscriminatorConfig::Mlp(MlpDiscriminatorConfig::tutorial()),
+            DiscriminatorConfig::Mlp(MlpDiscriminatorConfig::mlp()),
+            DiscriminatorConfig::Mlp(conditional_d),
+            DiscriminatorConfig::Mlp(tanh_d),
+            DiscriminatorConfig::Conv(ConvDiscriminatorConfig::dcgan()),
+        ];
+        let chains: Vec<bool> = discriminators
+            .iter()
+            .map(DiscriminatorConfig::runs_as_chain)
+            .collect();
+        assert_eq!(chains, [true, true, false, false, false]);
+        for (i, config) in discriminators.iter().enumerate() {
+            let net = config.build(&(vs.root() / format!("d{i}")), 1).unwrap();
+            assert_eq!(net.chain().is_some(), chains[i], "{config:?}");
+        }
     }
 
     #[test]

@@ -50,9 +50,11 @@ fn auto_tuning(config: &TrainConfig, device: Device) -> Result<Option<Tuning>, T
         tch::set_num_threads(config.threads as i32);
     }
     let products = config.model.step_products(config.batch_size as i64);
+    let form = config.model.onednn_form(config.batch_size, config.backprop);
     let cache = matmul_tuning::default_cache_path();
     Ok(Some(matmul_tuning::tune(
         &products,
+        form,
         device,
         cache.as_deref(),
     )?))

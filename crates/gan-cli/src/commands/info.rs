@@ -1,6 +1,5 @@
 //! `gan info`: versions, threads and devices, for bug reports and setup checks.
 
-use gan_models::matmul_tuning;
 use gan_training::{TrainConfig, DEFAULT_PRESET};
 use tch::{utils, Cuda};
 
@@ -78,10 +77,10 @@ fn gpu_names() -> Vec<String> {
 /// What `--matmul auto` chooses for the default preset on this machine, and why (measured
 /// now, or read from the cache a run left).
 fn matmul_line() -> anyhow::Result<()> {
-    let config = TrainConfig::preset(DEFAULT_PRESET)?;
-    let products = config.model.step_products(config.batch_size as i64);
-    let cache = matmul_tuning::default_cache_path();
-    let tuning = matmul_tuning::tune(&products, tch::Device::Cpu, cache.as_deref())?;
+    let mut config = TrainConfig::preset(DEFAULT_PRESET)?;
+    let Some(tuning) = gan_training::pin_matmul(&mut config, tch::Device::Cpu)? else {
+        anyhow::bail!("preset {DEFAULT_PRESET} does not ask for --matmul auto");
+    };
     println!(
         "matmul    --matmul auto on the CPU, preset {DEFAULT_PRESET} at batch {}: {}",
         config.batch_size,

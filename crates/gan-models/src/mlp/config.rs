@@ -82,6 +82,12 @@ impl MlpGeneratorConfig {
         self.latent_dim + if self.conditional { CLASSES } else { 0 }
     }
 
+    /// Whether the network runs as a [`crate::manual::Chain`] (on the CPU): unconditional,
+    /// with a (leaky) ReLU.
+    pub fn runs_as_chain(&self) -> bool {
+        !self.conditional && self.activation.slope().is_some()
+    }
+
     /// Checks every field; the error names it. Building a [`super::MlpGenerator`] does this too.
     pub fn validate(&self) -> Result<(), ModelError> {
         check_widths("generator.latent_dim", &[self.latent_dim])?;
@@ -125,6 +131,12 @@ impl MlpDiscriminatorConfig {
     /// Whether a learned vector per class scores the last hidden features.
     pub fn projects_labels(&self) -> bool {
         self.conditional && self.label_input == LabelInput::Projection
+    }
+
+    /// Whether the network runs as a [`crate::manual::Chain`] (on the CPU): unconditional,
+    /// with a (leaky) ReLU.
+    pub fn runs_as_chain(&self) -> bool {
+        !self.conditional && self.activation.slope().is_some()
     }
 
     /// Width of the first layer's input: the flattened image, and the one-hot label when

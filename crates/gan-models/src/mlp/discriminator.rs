@@ -137,11 +137,11 @@ impl Discriminator for MlpDiscriminator {
     }
 
     fn chain(&self) -> Option<Chain<'_>> {
-        let slope = self.config.activation.slope()?;
         let (head, hidden) = self.layers.split_last().expect("at least one layer");
-        if self.config.conditional || head.ws.device() != Device::Cpu {
+        if !self.config.runs_as_chain() || head.ws.device() != Device::Cpu {
             return None;
         }
+        let slope = self.config.activation.slope()?;
         let mut layers: Vec<ChainLayer> = hidden
             .iter()
             .map(|dense| ChainLayer {

@@ -194,10 +194,10 @@ impl Generator for MlpGenerator {
     }
 
     fn chain(&self) -> Option<Chain<'_>> {
-        let slope = self.config.activation.slope()?;
-        if self.config.conditional || self.output.ws.device() != Device::Cpu {
+        if !self.config.runs_as_chain() || self.output.ws.device() != Device::Cpu {
             return None;
         }
+        let slope = self.config.activation.slope()?;
         let mut layers: Vec<ChainLayer> = self
             .hidden
             .iter()

@@ -8,6 +8,7 @@ use gan_data::rng::stream_seed;
 use gan_data::DeviceRng;
 use gan_models::conditioning::balanced_labels;
 use gan_models::conditioning::CLASSES;
+use gan_models::matmul_tuning::{ProductRole::*, StepProduct};
 use gan_models::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, Summary, Tape};
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
@@ -265,6 +266,19 @@ impl GanConfig {
             && !self.discriminator.uses_batch_statistics()
     }
 
+    /// Whether steps at `batch_size` run both networks by hand (`by_hand`): both are chains,
+    /// the loss is the non-saturating one without a gradient penalty, and D's update is two
+    /// separate ones or one scoring both batches together.
+    pub(crate) fn runs_by_hand(&self, batch_size: usize) -> bool {
+        self.loss == GanLoss::NonSaturating
+            && self.gradient_penalty.is_none()
+            && (self.discriminator_update == DiscriminatorUpdate::Separate
+                || self.scores_batches_together())
+            && batch_size >= 2
+            && self.generator.runs_as_chain()
+            && self.discriminator.runs_as_chain()
+    }
+
     /// What a step reports, which depends on the loss.
     pub fn metrics(&self) -> &'static [Metric] {
         match self.loss {
@@ -294,32 +308,38 @@ impl GanConfig {
         let n = self.n_critic;
         let per_step = |count: u32| count.div_ceil(n);
         let mut products = Vec::new();
+        let mut push = |shape, count, role| products.push(StepProduct::new(shape, count, role));
         for (i, (rows, fan_in, fan_out)) in self.generator.gemm_shapes().into_iter().enumerate() {
             let m = b * rows;
-            products.push(((m, fan_in, fan_out), per_step(n + 1))); // fakes, G update
-            products.push(((fan_out, m, fan_in), per_step(1))); // weight gradient
+            push((m, fan_in, fan_out), per_step(n + 1), Forward); // fakes, G update
+            push((fan_out, m, fan_in), per_step(1), WeightGradient);
             if i > 0 {
-                products.push(((m, fan_out, fan_in), per_step(1))); // input gradient
+                push((m, fan_out, fan_in), per_step(1), InputGradient);
             }
         }
         for (i, (rows, fan_in, fan_out)) in self.discriminator.gemm_shapes().into_iter().enumerate()
         {
             let has_input_gradient = u32::from(i > 0);
             let m = pass_batch * rows;
-            products.push(((m, fan_in, fan_out), per_step(n * passes)));
-            products.push(((fan_out, m, fan_in), per_step(n * passes)));
-            products.push((
+            push((m, fan_in, fan_out), per_step(n * passes), Forward);
+            push((fan_out, m, fan_in), per_step(n * passes), WeightGradient);
+            push(
                 (m, fan_out, fan_in),
                 per_step(n * passes * has_input_gradient),
-            ));
+                InputGradient,
+            );
             let m = b * rows;
             let penalty_passes = n * 3 * penalty;
-            products.push(((m, fan_in, fan_out), per_step(n * penalty + 1)));
-            products.push(((fan_out, m, fan_in), per_step(penalty_passes)));
+            push((m, fan_in, fan_out), per_step(n * penalty + 1), Forward);
+            push(
+                (fan_out, m, fan_in),
+                per_step(penalty_passes),
+                WeightGradient,
+            );
             let input_grads = penalty_passes * has_input_gradient + 1;
-            products.push(((m, fan_out, fan_in), per_step(input_grads)));
+            push((m, fan_out, fan_in), per_step(input_grads), InputGradient);
         }
-        products.retain(|&(_, count)| count > 0);
+        products.retain(|p| p.count > 0);
         products
     }
 }
@@ -1074,7 +1094,7 @@ mod tests {
         let flops: f64 = gan(&mut config)
             .step_products(128)
             .iter()
-            .map(|((m, k, n), count)| 2.0 * (m * k * n) as f64 * f64::from(*count))
+            .map(StepProduct::flops)
             .sum();
         // 9.37 M multiply-adds per sample (see step_products), × 2 FLOPs × 128.
         assert!((flops / 1e9 - 2.398).abs() < 0.01, "{flops}");

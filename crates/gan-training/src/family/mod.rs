@@ -13,6 +13,7 @@
 mod gan;
 pub mod vae;
 
+use gan_models::matmul_tuning::OneDnnForm;
 use gan_models::{MatmulKernel, OutputActivation, Summary};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
@@ -178,8 +179,8 @@ pub enum ModelConfig {
     Vae(VaeConfig),
 }
 
-/// Matrix products of one training step as `((m, k, n), count)`, for speed ceilings.
-pub type StepProducts = Vec<((i64, i64, i64), u32)>;
+/// Matrix products of one training step, for speed ceilings and `--matmul auto`.
+pub type StepProducts = Vec<gan_models::matmul_tuning::StepProduct>;
 
 impl ModelConfig {
     pub fn build(&self, context: &BuildContext) -> Result<Box<dyn Family>, TrainError> {
@@ -269,6 +270,17 @@ impl ModelConfig {
         match self {
             ModelConfig::Gan(c) => c.step_products(batch),
             ModelConfig::Vae(c) => c.step_products(batch),
+        }
+    }
+
+    /// How this model's dense layers would use oneDNN at `batch` with `backprop`: as chains
+    /// on plain tensors where its steps run by hand, else as layers through autograd.
+    pub fn onednn_form(&self, batch: usize, backprop: Backprop) -> OneDnnForm {
+        match self {
+            ModelConfig::Gan(c) if backprop == Backprop::Fused && c.runs_by_hand(batch) => {
+                OneDnnForm::of_chains()
+            }
+            _ => OneDnnForm::Layer,
         }
     }
 }

@@ -8,17 +8,13 @@
 use gan_models::manual::Wanted;
 use tch::Tensor;
 
-use super::{CriticStep, DiscriminatorUpdate, GanFamily};
-use crate::loss::GanLoss;
+use super::{CriticStep, GanFamily};
 
 impl GanFamily {
-    /// Whether this configuration's steps can run by hand (see the module docs).
+    /// Whether this configuration's steps can run by hand (see the module docs): as its
+    /// config says, where the networks live on the CPU.
     pub(super) fn supports_by_hand(&self, batch_size: usize) -> bool {
-        self.config.loss == GanLoss::NonSaturating
-            && self.config.gradient_penalty.is_none()
-            && (self.config.discriminator_update == DiscriminatorUpdate::Separate
-                || self.config.scores_batches_together())
-            && batch_size >= 2
+        self.config.runs_by_hand(batch_size)
             && self.generator.chain().is_some()
             && self.discriminator.chain().is_some()
     }

@@ -21,6 +21,7 @@ use crate::ema::EmaConfig;
 use crate::error::TrainError;
 use crate::part::Part;
 use crate::schedule::LrDecay;
+use gan_models::matmul_tuning::{ProductRole::*, StepProduct};
 use objective::{
     bernoulli_log_likelihood, gaussian_kl, importance_weighted_bound, log_normal,
     log_standard_normal, reparameterize,
@@ -166,17 +167,18 @@ impl VaeConfig {
         let shape = self.shape();
         let rows = b * i64::from(self.importance_samples);
         let mut products = Vec::new();
+        let mut push = |shape, role| products.push(StepProduct::new(shape, 1, role));
         for (i, (fan_in, fan_out)) in self.encoder.dense_shapes(shape).into_iter().enumerate() {
-            products.push(((b, fan_in, fan_out), 1));
-            products.push(((fan_out, b, fan_in), 1));
+            push((b, fan_in, fan_out), Forward);
+            push((fan_out, b, fan_in), WeightGradient);
             if i > 0 {
-                products.push(((b, fan_out, fan_in), 1));
+                push((b, fan_out, fan_in), InputGradient);
             }
         }
         for (fan_in, fan_out) in self.decoder.dense_shapes(shape) {
-            products.push(((rows, fan_in, fan_out), 1));
-            products.push(((fan_out, rows, fan_in), 1));
-            products.push(((rows, fan_out, fan_in), 1));
+            push((rows, fan_in, fan_out), Forward);
+            push((fan_out, rows, fan_in), WeightGradient);
+            push((rows, fan_out, fan_in), InputGradient);
         }
         products
     }
