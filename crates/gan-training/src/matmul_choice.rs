@@ -63,6 +63,29 @@ fn auto_tuning(config: &TrainConfig, device: Device) -> Result<Option<Tuning>, T
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::family::Backprop;
+    use gan_models::matmul_tuning::OneDnnForm;
+
+    /// `auto` times oneDNN on plain tensors exactly for the runs whose steps go by hand.
+    #[test]
+    fn the_timed_form_follows_how_the_steps_run() {
+        let form = |preset: &str, batch: usize, backprop: Backprop| {
+            let config = TrainConfig::preset(preset).unwrap();
+            config.model.onednn_form(batch, backprop)
+        };
+        let chains = OneDnnForm::of_chains();
+        assert_eq!(form("mlp", 128, Backprop::Fused), chains);
+        assert_eq!(form("tutorial", 1024, Backprop::Fused), chains);
+        assert_eq!(form("mlp", 128, Backprop::Autograd), OneDnnForm::Layer);
+        assert_eq!(form("mlp", 1, Backprop::Fused), OneDnnForm::Layer);
+        for preset in ["cgan", "dcgan", "wgan-gp", "vae", "cvae"] {
+            assert_eq!(
+                form(preset, 128, Backprop::Fused),
+                OneDnnForm::Layer,
+                "{preset}"
+            );
+        }
+    }
 
     #[test]
     fn auto_is_pinned_once_and_explicit_choices_are_kept() {
