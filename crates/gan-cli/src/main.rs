@@ -53,10 +53,23 @@ enum Command {
 
 fn main() {
     allocator::keep_freed_memory();
-    let log = logging::init();
     let cli = Cli::parse();
+    // Before any thread starts: see the module docs of `interrupt`.
+    let interrupt = match &cli.command {
+        Command::Train(_) => match interrupt::Interrupt::install() {
+            Ok(interrupt) => Some(interrupt),
+            Err(err) => {
+                eprintln!("error: installing the Ctrl-C handling: {err}");
+                std::process::exit(1);
+            }
+        },
+        _ => None,
+    };
+    let log = logging::init();
     let result = match &cli.command {
-        Command::Train(args) => commands::train::run(args, &log),
+        Command::Train(args) => {
+            commands::train::run(args, &log, interrupt.expect("installed for train above"))
+        }
         Command::Generate(args) => commands::generate::run(args).map(|()| 0),
         Command::Eval(args) => commands::eval::run(args).map(|()| 0),
         Command::Interpolate(args) => commands::interpolate::run(args).map(|()| 0),

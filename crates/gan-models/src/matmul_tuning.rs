@@ -5,7 +5,7 @@
 //! choose the kernel of its dense layers. Which library
 //! wins depends on the CPU (MKL's AVX-512 paths run on Intel only; oneDNN's on any AVX-512
 //! CPU), on the shapes and on the thread count, so the choice is measured rather than ruled;
-//! it is cached per CPU model, libtorch version, thread count and set of shapes, and the
+//! it is cached per CPU model, libtorch version, thread count, set of products and form, and the
 //! first choice written for a key stays (runs and their resumes on one machine multiply the
 //! same way).
 
@@ -19,15 +19,16 @@ use crate::error::ModelError;
 use crate::matmul::{from_onednn, onednn_runs_on, to_onednn, MatmulKernel};
 use crate::plain_onednn;
 
-/// What a product does in a step, which fixes how a chain lays out its operands.
+/// What a product does in a step, which fixes how a chain lays out its operands. (The
+/// values are part of cache keys.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProductRole {
     /// A layer's output: its input times its weight as stored.
-    Forward,
+    Forward = 0,
     /// A layer's weight gradient `gᵀ·x`: the right operand is the input, as a transposed view.
-    WeightGradient,
+    WeightGradient = 1,
     /// A layer's input gradient `g·W`: the right operand is the weight, as a transposed view.
-    InputGradient,
+    InputGradient = 2,
 }
 
 /// `count` products of an `m × k` and a `k × n` matrix in one step, each doing `role`.

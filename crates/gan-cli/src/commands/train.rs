@@ -100,7 +100,9 @@ fn positive_number(value: &str) -> Result<f64, String> {
 }
 
 /// Trains; returns the exit code (0, or 130/143 after Ctrl-C/SIGTERM).
-pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
+/// Trains as `args` ask; `interrupt` is armed (a first Ctrl-C then stops after a step) once
+/// the training loop is about to start.
+pub fn run(args: &TrainArgs, log: &LogFile, interrupt: Interrupt) -> Result<i32> {
     // Data first: a failed fetch must not leave an empty run directory behind.
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
     let mnist = load_or_fetch(&data_dir, args.quiet)?;
@@ -182,7 +184,7 @@ pub fn run(args: &TrainArgs, log: &LogFile) -> Result<i32> {
     if evaluator.is_some() {
         trainer.set_held_out(&mnist.test)?;
     }
-    let interrupt = Interrupt::install().context("installing the Ctrl-C handler")?;
+    interrupt.arm();
     let mut observer = CliObserver::new(&run_dir, &config, args.quiet, interrupt)?;
     let (event, detail) = if resuming {
         (RunEventKind::Resumed, "")
