@@ -108,24 +108,26 @@ fn take_signals(signals: &libc::sigset_t, state: &State) {
 mod tests {
     use super::*;
 
+    /// Whether the calling thread blocks SIGINT and SIGTERM.
+    fn blocks_both() -> bool {
+        // SAFETY: reads this thread's mask into an initialised set.
+        unsafe {
+            let mut mask: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut mask);
+            libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut mask);
+            libc::sigismember(&mask, libc::SIGINT) == 1
+                && libc::sigismember(&mask, libc::SIGTERM) == 1
+        }
+    }
+
     /// Sent to the signal thread itself: one to the whole test process could land on a
     /// thread of the test harness, which does not block it and would end the process.
     #[test]
     fn the_signal_thread_takes_them_and_compute_threads_never_do() {
         let interrupt = Interrupt::install().unwrap();
         interrupt.arm();
-        let blocked_in = |_: ()| {
-            // SAFETY: reads this thread's mask into an initialised set.
-            unsafe {
-                let mut mask: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut mask);
-                libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut mask);
-                libc::sigismember(&mask, libc::SIGINT) == 1
-                    && libc::sigismember(&mask, libc::SIGTERM) == 1
-            }
-        };
-        assert!(blocked_in(()), "blocked where installed");
-        let later = std::thread::spawn(move || blocked_in(())).join().unwrap();
+        assert!(blocks_both(), "blocked where installed");
+        let later = std::thread::spawn(blocks_both).join().unwrap();
         assert!(later, "inherited by threads created afterwards");
         assert!(!interrupt.requested());
         // SAFETY: the thread is alive (it loops for the life of the process) and blocks the

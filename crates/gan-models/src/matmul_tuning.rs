@@ -66,7 +66,7 @@ pub enum OneDnnForm {
 
 impl OneDnnForm {
     /// The form chains take with this libtorch: [`OneDnnForm::Plain`] where it has the op.
-    pub fn of_chains() -> OneDnnForm {
+    fn of_chains() -> OneDnnForm {
         if plain_onednn::available() {
             OneDnnForm::Plain
         } else {

@@ -73,7 +73,7 @@ mod tests {
             let config = TrainConfig::preset(preset).unwrap();
             config.model.onednn_form(batch, backprop)
         };
-        let chains = OneDnnForm::of_chains();
+        let chains = OneDnnForm::Plain;
         assert_eq!(form("mlp", 128, Backprop::Fused), chains);
         assert_eq!(form("tutorial", 1024, Backprop::Fused), chains);
         assert_eq!(form("mlp", 128, Backprop::Autograd), OneDnnForm::Layer);

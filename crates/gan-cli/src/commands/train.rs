@@ -99,9 +99,8 @@ fn positive_number(value: &str) -> Result<f64, String> {
     }
 }
 
-/// Trains; returns the exit code (0, or 130/143 after Ctrl-C/SIGTERM).
-/// Trains as `args` ask; `interrupt` is armed (a first Ctrl-C then stops after a step) once
-/// the training loop is about to start.
+/// Trains; returns the exit code (0, or 130/143 after Ctrl-C/SIGTERM). `interrupt` is armed
+/// (a first Ctrl-C then stops after a step) once the training loop is about to start.
 pub fn run(args: &TrainArgs, log: &LogFile, interrupt: Interrupt) -> Result<i32> {
     // Data first: a failed fetch must not leave an empty run directory behind.
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);

@@ -274,11 +274,12 @@ impl ModelConfig {
     }
 
     /// How this model's dense layers would use oneDNN at `batch` with `backprop`: as chains
-    /// on plain tensors where its steps run by hand, else as layers through autograd.
+    /// where its steps run by hand, else as layers through autograd (whether this libtorch
+    /// lets chains multiply plain tensors is [`gan_models::matmul_tuning::tune`]'s to say).
     pub fn onednn_form(&self, batch: usize, backprop: Backprop) -> OneDnnForm {
         match self {
             ModelConfig::Gan(c) if backprop == Backprop::Fused && c.runs_by_hand(batch) => {
-                OneDnnForm::of_chains()
+                OneDnnForm::Plain
             }
             _ => OneDnnForm::Layer,
         }
