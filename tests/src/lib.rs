@@ -63,11 +63,67 @@ pub fn succeed(cmd: &mut Command) -> Output {
     out
 }
 
-/// Runs `cmd`, which must fail, and returns its standard error.
+/// Runs `cmd`, which must fail with exit code 1 or 2 and one clean error message (see
+/// [`assert_clean_error`]), and returns its standard error.
 pub fn fail(cmd: &mut Command) -> String {
     let out = cmd.output().expect("gan runs");
     assert!(!out.status.success(), "{cmd:?} should have failed");
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        matches!(out.status.code(), Some(1 | 2)),
+        "{cmd:?} ended with {} instead of exit code 1 or 2:\n{stderr}",
+        out.status
+    );
+    assert_clean_error(&stderr);
+    stderr
+}
+
+/// The error in `stderr` (from its `error:` on) says each thing once, in words: no operating
+/// system error twice, nothing in Rust's `Debug` form (`Os { code: 28, … }`, `{ `), no name of
+/// a temporary file.
+pub fn assert_clean_error(stderr: &str) {
+    let Some(at) = stderr.find("error:") else {
+        panic!("no `error:` in:\n{stderr}");
+    };
+    let error = &stderr[at..];
+    let os_errors: Vec<&str> = error
+        .match_indices("(os error ")
+        .map(|(i, _)| &error[i..error[i..].find(')').map_or(error.len(), |j| i + j + 1)])
+        .collect();
+    let mut unique = os_errors.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        os_errors.len(),
+        unique.len(),
+        "an OS error said twice:\n{error}"
+    );
+    for pattern in ["Os {", "{ ", "Kind(", ".tmp-", " at path \"", "panicked"] {
+        assert!(
+            !error.contains(pattern),
+            "{pattern:?} in the error:\n{error}"
+        );
+    }
+}
+
+/// Every file under `dir` with its contents, to compare a run directory before and after a
+/// command.
+pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                files.push((path, bytes));
+            }
+        }
+    }
+    files.sort();
+    files
 }
 
 /// Writes a small MNIST-shaped data set (`count` training and test images of blobs, labels

@@ -66,10 +66,40 @@ fn main() {
         _ => None,
     };
     let log = logging::init();
-    let result = match &cli.command {
-        Command::Train(args) => {
-            commands::train::run(args, &log, interrupt.expect("installed for train above"))
+    let result = match (&cli.command, interrupt) {
+        (Command::Train(args), Some(interrupt)) => commands::train::run(args, &log, interrupt),
+        (command, _) => run_other(command),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(err) => {
+            eprintln!("error: {}", error_message(&err));
+            std::process::exit(1);
         }
+    }
+}
+
+/// The error and its causes on one line, each cause once: an error that already quotes its
+/// source (`path: No space left on device (os error 28)`) is not followed by that source again.
+fn error_message(err: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
+}
+
+/// Every command but `train`; returns the exit code.
+fn run_other(command: &Command) -> anyhow::Result<i32> {
+    match command {
+        Command::Train(_) => Err(anyhow::anyhow!("training needs its Ctrl-C handling")),
         Command::Generate(args) => commands::generate::run(args).map(|()| 0),
         Command::Eval(args) => commands::eval::run(args).map(|()| 0),
         Command::Interpolate(args) => commands::interpolate::run(args).map(|()| 0),
@@ -80,13 +110,6 @@ fn main() {
         Command::Presets => commands::presets::run().map(|()| 0),
         Command::Info => commands::info::run().map(|()| 0),
         Command::Bench(args) => commands::bench::run(args).map(|()| 0),
-    };
-    match result {
-        Ok(code) => std::process::exit(code),
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            std::process::exit(1);
-        }
     }
 }
 
@@ -152,6 +175,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let io = std::io::Error::from_raw_os_error(28);
+        let quoting = anyhow::Error::new(gan_training::TrainError::BadMetrics {
+            path: "run/metrics.csv".into(),
+            line: 3,
+            why: "x".into(),
+        });
+        assert_eq!(error_message(&quoting), "run/metrics.csv line 3: x");
+        let text = io.to_string();
+        let doubled =
+            anyhow::Error::new(std::io::Error::other(format!("a: {text}"))).context("reading a");
+        let wrapped = anyhow::Error::new(io).context(format!("x: {text}"));
+        assert_eq!(error_message(&wrapped), format!("x: {text}"));
+        assert_eq!(error_message(&doubled), format!("reading a: a: {text}"));
     }
 
     #[test]

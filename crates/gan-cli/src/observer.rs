@@ -55,8 +55,13 @@ impl CliObserver {
             .unwrap_or_default();
         samples.sort();
         for path in &samples {
-            if let Some(step) = sample_step(path) {
-                frames.push((format!("step {step}"), Rgb::load_png(path)?));
+            let Some(step) = sample_step(path) else {
+                continue;
+            };
+            // A damaged grid costs the animation a frame, not the run.
+            match Rgb::load_png(path) {
+                Ok(frame) => frames.push((format!("step {step}"), frame)),
+                Err(e) => tracing::warn!("{e}; progress.gif goes without it"),
             }
         }
         frames.sort_by_key(|(caption, _)| caption_step(caption));
@@ -154,7 +159,11 @@ impl CliObserver {
         self.frames
             .retain(|(caption, _)| caption_step(caption) != step);
         self.frames.push((format!("step {step}"), picture));
-        save_gif(&self.run.root().join("progress.gif"), &self.frames, 600)?;
+        save_gif(
+            &self.run.root().join(gan_training::run_dir::PROGRESS_FILE),
+            &self.frames,
+            600,
+        )?;
         let table = metrics::read(metrics_path)?;
         if !table.rows.is_empty() {
             let title = format!("gan-rs, preset {}: training curves", self.preset);
@@ -162,7 +171,7 @@ impl CliObserver {
             let height = 320 * panels.len() as u32;
             let smoothing = (table.rows.len() / 50).max(1);
             save_chart(
-                &self.run.root().join("loss.png"),
+                &self.run.root().join(gan_training::run_dir::LOSS_CHART_FILE),
                 &title,
                 &panels,
                 (900, height),

@@ -205,7 +205,7 @@ impl Fetcher {
                     .prefix(&format!(".{name}."))
                     .suffix(".part")
                     .tempfile_in(dir)
-                    .map_err(|e| DataError::io(dir, e))?;
+                    .map_err(|e| DataError::io(dir, crate::install::without_temp_path(e)))?;
                 let result = self
                     .transfer(mirror, file, part.as_file_mut(), progress)
                     .and_then(|(bytes, installed_name)| {

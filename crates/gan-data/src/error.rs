@@ -11,13 +11,13 @@ pub enum IdxError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} is not a valid gzip stream ({source}); delete it and fetch it again")]
+    #[error("{path} is not a valid gzip stream ({source})")]
     Gzip {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} is empty; delete it and fetch it again")]
+    #[error("{path} is empty")]
     Empty { path: PathBuf },
     #[error("{path} ends inside its IDX header ({found} bytes, {expected} needed); the file is truncated")]
     HeaderTruncated {
@@ -40,7 +40,7 @@ pub enum IdxError {
     EmptyDimension { path: PathBuf, dims: Vec<u32> },
     #[error("{path} declares dimensions {dims:?}, whose size overflows memory")]
     SizeOverflow { path: PathBuf, dims: Vec<u32> },
-    #[error("{path} declares {expected} bytes of data after its header but holds only {found}; the file is truncated, fetch it again")]
+    #[error("{path} declares {expected} bytes of data after its header but holds only {found}; the file is truncated")]
     Truncated {
         path: PathBuf,
         expected: u64,
@@ -69,6 +69,13 @@ pub enum IdxError {
 pub enum DataError {
     #[error(transparent)]
     Idx(#[from] IdxError),
+    /// A file of the MNIST cache does not read: unlike a user's own file, it can be fetched
+    /// again.
+    #[error("{source}; delete it and MNIST's missing files are fetched again by the next `gan train` (or `cargo xtask fetch-data`)")]
+    DamagedMnist {
+        #[source]
+        source: IdxError,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

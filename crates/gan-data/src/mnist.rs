@@ -186,9 +186,10 @@ impl Mnist {
             let test = Split::load(&paths[2], &paths[3], MNIST_CLASSES);
             (train.join().expect("IDX reader thread panicked"), test)
         });
+        let damaged = |source| DataError::DamagedMnist { source };
         let mnist = Mnist {
-            train: train?,
-            test: test?,
+            train: train.map_err(damaged)?,
+            test: test.map_err(damaged)?,
         };
         tracing::debug!(
             dir = %dir.display(),

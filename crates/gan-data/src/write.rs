@@ -50,7 +50,8 @@ fn write_idx(path: &Path, dims: &[u32], data: &[u8]) -> Result<(), DataError> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| DataError::io(dir, e))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| DataError::io(path, crate::install::without_temp_path(e)))?;
     tmp.write_all(&bytes)
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| DataError::io(path, e))?;

@@ -28,9 +28,21 @@ pub fn write_atomic_with(
         .and_then(|()| sync_dir(path));
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(TrainError::io(path, e));
+        return Err(TrainError::io(path, without_temp_path(e, &tmp)));
     }
     Ok(())
+}
+
+/// `e` with the temporary file's path (which a writer such as libtorch's may quote) left out:
+/// the error names the file being written.
+fn without_temp_path(e: std::io::Error, tmp: &Path) -> std::io::Error {
+    let text = e.to_string();
+    let tmp = tmp.display().to_string();
+    if text.contains(&tmp) {
+        std::io::Error::new(e.kind(), text.replace(&tmp, "the temporary file"))
+    } else {
+        e
+    }
 }
 
 fn temp_path(path: &Path) -> PathBuf {
@@ -61,6 +73,24 @@ mod tests {
         write_atomic(&path, b"two").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn errors_do_not_name_the_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.safetensors");
+        let err = write_atomic_with(&path, |tmp| {
+            Err(std::io::Error::other(format!(
+                "cannot write {}",
+                tmp.display()
+            )))
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("a.safetensors") && !err.contains(".tmp-"),
+            "{err}"
+        );
     }
 
     #[test]

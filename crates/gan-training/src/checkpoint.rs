@@ -137,15 +137,42 @@ pub fn save_as(
         .map(|(n, t)| (n.clone(), t.to_device(tch::Device::Cpu).contiguous()))
         .collect();
     write_atomic_with(&tensor_path, |tmp| {
-        Tensor::write_safetensors(&on_cpu, tmp).map_err(std::io::Error::other)
+        Tensor::write_safetensors(&on_cpu, tmp).map_err(io_error_of)
     })?;
     manifest.format = FORMAT;
     manifest.tensors = format!("{stem}.safetensors");
     manifest.sha256 = sha256_file(&tensor_path)?;
     let manifest_path = dir.join(format!("{stem}.toml"));
-    let text = toml::to_string(&manifest).expect("a manifest always serializes");
+    let text = toml::to_string(&manifest).map_err(|e| TrainError::BadCheckpoint {
+        path: manifest_path.clone(),
+        why: format!("its manifest cannot be written as TOML: {e}"),
+    })?;
     write_atomic(&manifest_path, text.as_bytes())?;
     Ok(manifest_path)
+}
+
+/// The operating system's error inside a libtorch write error, which quotes it in Rust's
+/// `Debug` form (`IoError(Os { code: 28, kind: StorageFull, … })`); other errors as they are.
+fn io_error_of(error: tch::TchError) -> std::io::Error {
+    let text = error.to_string();
+    let code = text.split_once("Os { code: ").and_then(|(_, rest)| {
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    });
+    match code {
+        Some(code) => std::io::Error::from_raw_os_error(code),
+        None => std::io::Error::other(text),
+    }
+}
+
+/// Reads the manifest at `manifest_path` alone (its tensor file is not checked).
+pub fn read_manifest(manifest_path: &Path) -> Result<Manifest, TrainError> {
+    let text =
+        std::fs::read_to_string(manifest_path).map_err(|e| TrainError::io(manifest_path, e))?;
+    Manifest::parse(&text).map_err(|why| TrainError::BadCheckpoint {
+        path: manifest_path.to_owned(),
+        why,
+    })
 }
 
 /// Reads the checkpoint whose manifest is `manifest_path`, verifying the tensor file.
@@ -154,9 +181,7 @@ pub fn load(manifest_path: &Path) -> Result<Checkpoint, TrainError> {
         path: manifest_path.to_owned(),
         why,
     };
-    let text =
-        std::fs::read_to_string(manifest_path).map_err(|e| TrainError::io(manifest_path, e))?;
-    let manifest = Manifest::parse(&text).map_err(bad)?;
+    let manifest = read_manifest(manifest_path)?;
     if manifest.tensors.contains('/') || manifest.tensors.contains("..") {
         return Err(bad(format!(
             "tensor file {:?} must be a plain name",
@@ -244,6 +269,22 @@ fn sha256_file(path: &Path) -> Result<String, TrainError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn libtorch_io_errors_become_the_os_error() {
+        let full = tch::TchError::Torch(
+            "safetensors error /x/.a.tmp-1: IoError(Os { code: 28, kind: StorageFull, message: \"No space left on device\" })".to_owned(),
+        );
+        assert_eq!(
+            io_error_of(full).to_string(),
+            std::io::Error::from_raw_os_error(28).to_string()
+        );
+        let other = tch::TchError::Torch("something else".to_owned());
+        assert_eq!(
+            io_error_of(other).to_string(),
+            "Internal torch error: something else"
+        );
+    }
 
     fn manifest(step: u64) -> Manifest {
         let part = |steps| PartManifest {

@@ -109,6 +109,10 @@ pub(crate) fn default_eval_samples() -> usize {
     5_000
 }
 
+/// The largest step count, interval or seed a run stores: TOML integers are signed 64-bit, so
+/// `config.toml` and the checkpoint manifests hold nothing above `i64::MAX`.
+pub const MAX_STORED_INTEGER: u64 = i64::MAX as u64;
+
 impl TrainConfig {
     /// The named preset's config; see [`crate::presets`].
     pub fn preset(name: &str) -> Result<TrainConfig, TrainError> {
@@ -129,20 +133,47 @@ impl TrainConfig {
             tracing::info!(path = %path.display(), "converted a config of the first release");
             config
         } else {
-            toml::from_str::<TrainConfig>(&text).map_err(|e| parse_error(e.to_string()))?
+            toml::from_str::<TrainConfig>(&text)
+                .map_err(|e| parse_error(describe_toml_error(&text, &e)))?
         };
         config.validate()?;
         Ok(config)
     }
 
-    pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).expect("a TrainConfig always serializes")
+    /// The config as `config.toml` holds it. Fails only for a config that [`validate`]
+    /// refuses (an integer TOML cannot hold).
+    ///
+    /// [`validate`]: TrainConfig::validate
+    pub fn to_toml(&self) -> Result<String, TrainError> {
+        self.validate()?;
+        toml::to_string_pretty(self).map_err(|e| {
+            TrainError::invalid(
+                "config",
+                &self.preset,
+                format!("cannot be written as TOML: {e}"),
+            )
+        })
     }
 
     /// Checks every field a flag or file can set; the error names the field and the value.
     pub fn validate(&self) -> Result<(), TrainError> {
         if self.steps == 0 {
             return Err(TrainError::invalid("steps", 0, "must be at least 1"));
+        }
+        for (field, value) in [
+            ("steps", self.steps),
+            ("sample-every", self.sample_every),
+            ("checkpoint-every", self.checkpoint_every),
+            ("eval-every", self.eval_every),
+            ("seed", self.seed),
+        ] {
+            if value > MAX_STORED_INTEGER {
+                return Err(TrainError::invalid(
+                    field,
+                    value,
+                    format!("must be at most {MAX_STORED_INTEGER} (2^63 - 1)"),
+                ));
+            }
         }
         if let Some(minutes) = self.minutes {
             if !(minutes > 0.0 && minutes.is_finite()) {
@@ -170,11 +201,11 @@ impl TrainConfig {
                 "must be at least 1",
             ));
         }
-        if self.keep_checkpoints == 0 {
+        if !(1..=1_000_000).contains(&self.keep_checkpoints) {
             return Err(TrainError::invalid(
                 "keep-checkpoints",
-                0,
-                "must be at least 1",
+                self.keep_checkpoints,
+                "must be in 1..=1000000",
             ));
         }
         let [rows, cols] = self.grid;
@@ -214,6 +245,46 @@ impl TrainConfig {
     }
 }
 
+/// The parser's message, except for an unknown key inside a model table: the model's tables
+/// are read through the family's tag, which loses where the key stood, so the parser points
+/// at `[model]`. Then the key's own line and table are named instead.
+fn describe_toml_error(text: &str, error: &toml::de::Error) -> String {
+    let located = error
+        .message()
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split_once('`'))
+        .and_then(|(key, _)| {
+            let from = error.span().map_or(0, |s| s.start);
+            let first_line = text[..from.min(text.len())].lines().count().max(1);
+            locate_key(text, key, first_line)
+        });
+    match located {
+        Some((line, table)) => format!(
+            "TOML parse error at line {line}, in [{table}]: {}",
+            error.message().trim_end()
+        ),
+        None => error.to_string(),
+    }
+}
+
+/// The 1-based line of the first `key = …` at or after `first_line`, and the table it is in.
+fn locate_key(text: &str, key: &str, first_line: usize) -> Option<(usize, String)> {
+    let mut table = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            table = name.trim_matches(['[', ']']).trim().to_owned();
+        } else if i + 1 >= first_line
+            && line
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        {
+            return Some((i + 1, table));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,6 +309,23 @@ mod tests {
         let mut c = TrainConfig::preset("mlp").unwrap();
         c.minutes = Some(-2.0);
         assert!(c.validate().unwrap_err().to_string().contains("minutes"));
+        for too_large in [MAX_STORED_INTEGER + 1, u64::MAX] {
+            let mut c = TrainConfig::preset("mlp").unwrap();
+            c.seed = too_large;
+            let err = c.to_toml().unwrap_err().to_string();
+            assert!(
+                err.contains("seed") && err.contains("9223372036854775807"),
+                "{err}"
+            );
+            let mut c = TrainConfig::preset("mlp").unwrap();
+            c.steps = too_large;
+            assert!(c.validate().unwrap_err().to_string().contains("steps"));
+        }
+        let mut c = TrainConfig::preset("mlp").unwrap();
+        (c.steps, c.seed, c.sample_every) =
+            (MAX_STORED_INTEGER, MAX_STORED_INTEGER, MAX_STORED_INTEGER);
+        let back: TrainConfig = toml::from_str(&c.to_toml().unwrap()).unwrap();
+        assert_eq!(back, c, "the largest stored values round-trip");
         let mut c = TrainConfig::preset("mlp").unwrap();
         gan(&mut c).generator_ema.as_mut().unwrap().decay = 1.5;
         assert!(c.validate().unwrap_err().to_string().contains("ema.decay"));
@@ -257,7 +345,7 @@ mod tests {
             if let Ok(c) = toml::from_str::<TrainConfig>(&text) {
                 let _ = c.validate();
             }
-            let mut bytes = PRESETS[preset].config().to_toml().into_bytes();
+            let mut bytes = PRESETS[preset].config().to_toml().unwrap().into_bytes();
             for (at, byte) in edits {
                 let i = at.index(bytes.len());
                 bytes[i] = byte;
@@ -283,9 +371,25 @@ mod tests {
         }
     }
 
+    /// An unknown key in a nested model table is reported at its own line, in its table.
+    #[test]
+    fn unknown_keys_in_model_tables_name_their_line() {
+        let text = TrainConfig::preset("mlp").unwrap().to_toml().unwrap();
+        let text = text.replacen("[model.generator]\n", "[model.generator]\nbogus = 3\n", 1);
+        let line = text.lines().position(|l| l == "bogus = 3").unwrap() + 1;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, &text).unwrap();
+        let err = TrainConfig::from_toml_file(&path).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("line {line}, in [model.generator]")) && err.contains("bogus"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn unknown_and_missing_fields_are_refused() {
-        let mut text = TrainConfig::preset("tutorial").unwrap().to_toml();
+        let mut text = TrainConfig::preset("tutorial").unwrap().to_toml().unwrap();
         text = text.replacen("steps = 10000", "stepz = 10000", 1);
         let err = toml::from_str::<TrainConfig>(&text)
             .unwrap_err()
@@ -299,7 +403,7 @@ mod tests {
     fn backprop_is_written_and_older_configs_keep_autograd() {
         let config = TrainConfig::preset("mlp").unwrap();
         assert_eq!(config.backprop, Backprop::Fused);
-        let text = config.to_toml();
+        let text = config.to_toml().unwrap();
         assert!(text.contains("backprop = \"fused\""), "{text}");
         let older: String = text
             .lines()

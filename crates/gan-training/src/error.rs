@@ -33,10 +33,16 @@ pub enum TrainError {
         step: u64,
         steps: u64,
     },
-    #[error("{path} has no complete checkpoint to resume from")]
+    #[error("{path} has no complete checkpoint to resume from: each one there is damaged (named above); delete them to start the run again from step 0")]
     NoCheckpoint { path: PathBuf },
     #[error("{path} is not a valid checkpoint: {why}")]
     BadCheckpoint { path: PathBuf, why: String },
+    #[error("{path} line {line}: {why}")]
+    BadMetrics {
+        path: PathBuf,
+        line: usize,
+        why: String,
+    },
     #[error("device {0} is not available on this machine (see `gan info`); use --device cpu")]
     DeviceUnavailable(String),
     #[error(transparent)]
@@ -55,10 +61,24 @@ pub enum TrainError {
         "this {family} model has no likelihood to score or images to reconstruct; train a VAE (e.g. --preset vae)"
     )]
     NotALikelihoodModel { family: &'static str },
-    #[error(
-        "training diverged at step {step}: {what} is {value}; the last good checkpoint is kept"
-    )]
-    NonFinite { step: u64, what: String, value: f64 },
+    /// `checkpoint` is the step of the newest checkpoint left in the run, where known.
+    #[error("training diverged at step {step}: {what} is {value}; {}", kept(*.checkpoint))]
+    NonFinite {
+        step: u64,
+        what: String,
+        value: f64,
+        checkpoint: Option<u64>,
+    },
+}
+
+/// What a diverged run still has.
+fn kept(checkpoint: Option<u64>) -> String {
+    match checkpoint {
+        Some(step) => format!("the last good checkpoint (step {step}) is kept"),
+        None => "no checkpoint was written before it; change the config (a lower learning rate, \
+                 say) and train again with --overwrite"
+            .to_owned(),
+    }
 }
 
 impl TrainError {

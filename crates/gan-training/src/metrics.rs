@@ -98,8 +98,10 @@ pub struct MetricsLog {
 
 impl MetricsLog {
     /// Opens `path` for a run that has completed `completed` steps: rows after that step
-    /// (written after the checkpoint being resumed) are dropped. The header names `metrics`,
-    /// the `eval` columns and, with `likelihood`, [`LIKELIHOOD_COLUMNS`].
+    /// (written after the checkpoint being resumed) are dropped, and so are rows that do not
+    /// parse, with a warning ([`check_resumable`] refuses those before a resume starts). The
+    /// header names `metrics`, the `eval` columns and, with `likelihood`,
+    /// [`LIKELIHOOD_COLUMNS`].
     pub fn open(
         path: &Path,
         completed: u64,
@@ -107,21 +109,7 @@ impl MetricsLog {
         eval: EvalColumns,
         likelihood: bool,
     ) -> Result<MetricsLog, TrainError> {
-        let kept: Vec<String> = match std::fs::read_to_string(path) {
-            Ok(text) => text
-                .lines()
-                .skip(1)
-                .filter(|line| {
-                    line.split(',')
-                        .next()
-                        .and_then(|s| s.parse::<u64>().ok())
-                        .is_some_and(|step| step <= completed)
-                })
-                .map(str::to_owned)
-                .collect(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(TrainError::io(path, e)),
-        };
+        let kept = resumable_rows(path, completed, UnreadableRows::Drop)?;
         let mut text = header(metrics, eval, likelihood);
         text.push('\n');
         for line in kept {
@@ -185,6 +173,91 @@ impl MetricsLog {
     }
 }
 
+/// What a resume does with lines of `metrics.csv` that are not metrics rows (damaged by an
+/// edit, a copy or a crash) at or before the checkpoint it resumes. Lines past the checkpoint
+/// are dropped either way, as the rows of steps it will train again are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnreadableRows {
+    /// Refuse to resume, naming the first such line.
+    #[default]
+    Refuse,
+    /// Drop them, with a warning naming each.
+    Drop,
+}
+
+/// Fails, naming the line, if resuming after `completed` steps would meet a line of `path`
+/// that is not a metrics row before reaching that step (unless `unreadable` drops them).
+/// Reads only.
+pub fn check_resumable(
+    path: &Path,
+    completed: u64,
+    unreadable: UnreadableRows,
+) -> Result<(), TrainError> {
+    match unreadable {
+        UnreadableRows::Refuse => resumable_rows(path, completed, unreadable).map(drop),
+        // [`MetricsLog::open`] drops them, warning once for each.
+        UnreadableRows::Drop => Ok(()),
+    }
+}
+
+/// The lines of `path` a run resumed after `completed` steps keeps: its rows up to that step.
+fn resumable_rows(
+    path: &Path,
+    completed: u64,
+    unreadable: UnreadableRows,
+) -> Result<Vec<String>, TrainError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(TrainError::io(path, e)),
+    };
+    let way_out = "mend or delete that line, or resume with --drop-bad-metrics to drop the \
+                   lines that are not rows";
+    let layout = match Layout::of_header(text.lines().next().unwrap_or("")) {
+        Ok(layout) => layout,
+        Err(why) if unreadable == UnreadableRows::Refuse => {
+            return Err(TrainError::BadMetrics {
+                path: path.to_owned(),
+                line: 1,
+                why: format!("{why}; {way_out}"),
+            })
+        }
+        Err(why) => {
+            tracing::warn!("{} line 1: {why}; dropping its rows", path.display());
+            return Ok(Vec::new());
+        }
+    };
+    let mut kept = Vec::new();
+    let mut last_step = 0;
+    for (i, line) in text.lines().enumerate().skip(1) {
+        match parse_row(line, &layout) {
+            Some(row) if row.step > completed => break,
+            Some(row) => {
+                last_step = row.step;
+                kept.push(line.to_owned());
+            }
+            // Past the checkpoint: a row cut short by a crash, say.
+            None if last_step >= completed => break,
+            None if unreadable == UnreadableRows::Refuse => {
+                return Err(TrainError::BadMetrics {
+                    path: path.to_owned(),
+                    line: i + 1,
+                    why: format!(
+                        "not a metrics row: {line:?}, before the checkpoint at step \
+                         {completed} that the run resumes from; {way_out}"
+                    ),
+                });
+            }
+            None => tracing::warn!(
+                "{} line {}: dropping {line:?}, which is not a metrics row",
+                path.display(),
+                i + 1
+            ),
+        }
+    }
+    Ok(kept)
+}
+
 /// Parses a metrics file; any line that is not a row is an error naming it.
 pub fn read(path: &Path) -> Result<Table, TrainError> {
     let (table, bad_line) = read_partial(path)?;
@@ -199,23 +272,14 @@ pub fn read(path: &Path) -> Result<Table, TrainError> {
 /// without a usable header is an error.
 pub fn read_partial(path: &Path) -> Result<(Table, Option<TrainError>), TrainError> {
     let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-    let bad = |line: usize, why: String| TrainError::BadCheckpoint {
+    let bad = |line: usize, why: String| TrainError::BadMetrics {
         path: path.to_owned(),
-        why: format!("line {line}: {why}"),
+        line,
+        why,
     };
-    let header: Vec<&str> = text.lines().next().unwrap_or("").split(',').collect();
-    let Some(elapsed_at) = header.iter().position(|c| *c == "elapsed_s") else {
-        return Err(bad(1, "the header has no elapsed_s column".to_owned()));
-    };
-    if header[0] != "step" {
-        return Err(bad(1, "the header does not start with step".to_owned()));
-    }
-    let layout = Layout {
-        elapsed_at,
-        label_accuracy_at: header.iter().position(|c| *c == LABEL_ACCURACY_COLUMN),
-        likelihood_at: header.iter().position(|c| *c == LIKELIHOOD_COLUMNS[0]),
-    };
-    let columns: Vec<String> = header[1..elapsed_at]
+    let header = text.lines().next().unwrap_or("");
+    let layout = Layout::of_header(header).map_err(|why| bad(1, why))?;
+    let columns: Vec<String> = header.split(',').collect::<Vec<_>>()[1..layout.elapsed_at]
         .iter()
         .map(|c| c.to_string())
         .collect();
@@ -238,6 +302,24 @@ struct Layout {
     elapsed_at: usize,
     label_accuracy_at: Option<usize>,
     likelihood_at: Option<usize>,
+}
+
+impl Layout {
+    /// The layout a header line names, or why it is not a metrics header.
+    fn of_header(header: &str) -> Result<Layout, String> {
+        let columns: Vec<&str> = header.split(',').collect();
+        let Some(elapsed_at) = columns.iter().position(|c| *c == "elapsed_s") else {
+            return Err("the header has no elapsed_s column".to_owned());
+        };
+        if columns[0] != "step" {
+            return Err("the header does not start with step".to_owned());
+        }
+        Ok(Layout {
+            elapsed_at,
+            label_accuracy_at: columns.iter().position(|c| *c == LABEL_ACCURACY_COLUMN),
+            likelihood_at: columns.iter().position(|c| *c == LIKELIHOOD_COLUMNS[0]),
+        })
+    }
 }
 
 fn parse_row(line: &str, layout: &Layout) -> Option<Row> {
@@ -291,6 +373,46 @@ mod tests {
             .config()
             .model
             .metrics()
+    }
+
+    /// A damaged line before the resumed checkpoint is refused (naming the line and the way
+    /// out) or dropped when asked; one past it goes with the rows past it.
+    #[test]
+    fn unreadable_lines_before_the_checkpoint_are_refused_or_dropped_on_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.csv");
+        let header = "step,d_loss,d_acc,g_loss,elapsed_s\n";
+        std::fs::write(
+            &path,
+            format!("{header}1,0.5,0.5,0.5,1.0\n2,oops\n3,0.5,0.5,0.5,3.0\n4,0.5,0.5"),
+        )
+        .unwrap();
+        let err = check_resumable(&path, 3, UnreadableRows::Refuse)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("metrics.csv line 3") && err.contains("--drop-bad-metrics"),
+            "{err}"
+        );
+        assert_eq!(
+            resumable_rows(&path, 3, UnreadableRows::Drop).unwrap(),
+            ["1,0.5,0.5,0.5,1.0", "3,0.5,0.5,0.5,3.0"]
+        );
+        // Resuming at step 1, line 3 lies past the checkpoint.
+        assert_eq!(
+            resumable_rows(&path, 1, UnreadableRows::Refuse).unwrap(),
+            ["1,0.5,0.5,0.5,1.0"]
+        );
+        std::fs::write(&path, "garbage\n1,2,3\n").unwrap();
+        let err = check_resumable(&path, 1, UnreadableRows::Refuse)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 1") && err.contains("header"), "{err}");
+        assert!(resumable_rows(&path, 1, UnreadableRows::Drop)
+            .unwrap()
+            .is_empty());
+        let table_err = read(&path).unwrap_err().to_string();
+        assert!(!table_err.contains("checkpoint"), "{table_err}");
     }
 
     #[test]

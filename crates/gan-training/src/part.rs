@@ -197,6 +197,7 @@ impl Part {
                         step,
                         what: format!("parameter {name}"),
                         value,
+                        checkpoint: None,
                     });
                 }
             }

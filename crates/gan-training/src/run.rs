@@ -10,7 +10,7 @@ use gan_eval::{EvalReport, Evaluator};
 use crate::checkpoint;
 use crate::error::TrainError;
 use crate::likelihood::LikelihoodReport;
-use crate::metrics::{EvalColumns, MetricsLog};
+use crate::metrics::{self, EvalColumns, MetricsLog, UnreadableRows};
 use crate::run_dir::RunDir;
 use crate::trainer::{StepMetrics, Trainer};
 
@@ -62,17 +62,34 @@ pub struct RunOutcome {
     pub last: Option<StepMetrics>,
 }
 
-/// Restores the newest checkpoint of `run` into `trainer`; returns the elapsed seconds it
-/// recorded.
-pub fn resume(trainer: &mut Trainer, run: &RunDir) -> Result<f64, TrainError> {
-    let checkpoint = checkpoint::latest(&run.checkpoints_dir())?;
-    trainer.restore(&checkpoint)?;
-    tracing::info!(
-        step = checkpoint.manifest.step,
-        path = %checkpoint.path.display(),
-        "resuming"
-    );
-    Ok(checkpoint.manifest.elapsed_seconds)
+/// Restores the newest checkpoint of `run` into `trainer` and checks that the run's metrics
+/// can be continued from it; returns the elapsed seconds it recorded. A run stopped before
+/// its first checkpoint resumes from step 0 (its config is complete). Writes nothing, so a
+/// refused resume leaves the run as it was.
+pub fn resume(
+    trainer: &mut Trainer,
+    run: &RunDir,
+    unreadable_metrics: UnreadableRows,
+) -> Result<f64, TrainError> {
+    let elapsed = if checkpoint::list(&run.checkpoints_dir()).is_empty() {
+        tracing::info!(run = %run.root().display(), "no checkpoint yet: starting from step 0");
+        0.0
+    } else {
+        let checkpoint = checkpoint::latest(&run.checkpoints_dir())?;
+        trainer.restore(&checkpoint)?;
+        tracing::info!(
+            step = checkpoint.manifest.step,
+            path = %checkpoint.path.display(),
+            "resuming"
+        );
+        checkpoint.manifest.elapsed_seconds
+    };
+    metrics::check_resumable(
+        &run.metrics_path(),
+        trainer.steps_done(),
+        unreadable_metrics,
+    )?;
+    Ok(elapsed)
 }
 
 /// Random stream of the images generated for evaluations (the same at every evaluation, so
@@ -85,6 +102,34 @@ const EVAL_STREAM: u64 = u64::MAX - 16;
 /// set, `evaluator` measures the generator on that schedule and the lowest-FID checkpoint is
 /// kept as `checkpoints/best`.
 pub fn train(
+    trainer: &mut Trainer,
+    run: &RunDir,
+    observer: &mut dyn TrainObserver,
+    elapsed_before: f64,
+    evaluator: Option<&Evaluator>,
+) -> Result<RunOutcome, TrainError> {
+    train_on_schedule(trainer, run, observer, elapsed_before, evaluator).map_err(|e| match e {
+        TrainError::NonFinite {
+            step, what, value, ..
+        } => TrainError::NonFinite {
+            step,
+            what,
+            value,
+            checkpoint: newest_checkpoint_step(run),
+        },
+        other => other,
+    })
+}
+
+/// The step of the newest checkpoint in `run`, if it has one.
+fn newest_checkpoint_step(run: &RunDir) -> Option<u64> {
+    let newest = checkpoint::list(&run.checkpoints_dir())
+        .into_iter()
+        .next()?;
+    Some(checkpoint::read_manifest(&newest).ok()?.step)
+}
+
+fn train_on_schedule(
     trainer: &mut Trainer,
     run: &RunDir,
     observer: &mut dyn TrainObserver,
@@ -240,14 +285,10 @@ fn evaluate(
 
 /// FID of the run's `best` checkpoint, if it has one.
 fn best_fid(run: &RunDir) -> Option<f64> {
-    let text = std::fs::read_to_string(
-        run.checkpoints_dir()
-            .join(format!("{}.toml", checkpoint::BEST)),
-    )
-    .ok()?;
-    toml::from_str::<checkpoint::Manifest>(&text)
-        .ok()?
-        .frechet_distance
+    let best = run
+        .checkpoints_dir()
+        .join(format!("{}.toml", checkpoint::BEST));
+    checkpoint::read_manifest(&best).ok()?.frechet_distance
 }
 
 fn sample(

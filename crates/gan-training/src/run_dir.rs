@@ -31,6 +31,9 @@ const SAMPLE_PREFIX: &str = "image_at_epoch_";
 pub const EVAL_FILE: &str = "eval.json";
 pub const REPORT_FILE: &str = "report.html";
 pub const TENSORBOARD_DIR: &str = "tb";
+/// The loss chart and the animation of the sample grids that `gan train` redraws as it goes.
+pub const LOSS_CHART_FILE: &str = "loss.png";
+pub const PROGRESS_FILE: &str = "progress.gif";
 /// A VAE's pictures (drawn at the end of training and by `gan figures`), with what each shows.
 pub const RECONSTRUCTIONS_FILE: &str = "reconstructions.png";
 pub const MANIFOLD_FILE: &str = "manifold.png";
@@ -55,24 +58,88 @@ pub struct RunDir {
 
 impl RunDir {
     /// Starts a new run in `root` (created if needed): checks it is writable and not already a
-    /// run, then writes the config.
+    /// run, then writes the config. A config that cannot be written is refused before
+    /// anything is created.
     pub fn create(root: &Path, config: &TrainConfig) -> Result<RunDir, TrainError> {
-        let run = RunDir {
-            root: root.to_owned(),
-        };
-        if run.config_path().exists() {
-            return Err(TrainError::invalid(
-                "out",
-                root.display(),
-                "it already holds a run; resume it with --resume, or choose another --out",
-            ));
-        }
+        let text = config.to_toml()?;
+        Self::check_free(root)?;
+        let run = RunDir::at(root);
         for dir in [run.root.clone(), run.samples_dir(), run.checkpoints_dir()] {
             std::fs::create_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
         }
         run.probe_write()?;
-        write_atomic(&run.config_path(), config.to_toml().as_bytes())?;
+        write_atomic(&run.config_path(), text.as_bytes())?;
         Ok(run)
+    }
+
+    /// The layout of a run directory at `root`, whether or not one is there yet: nothing is
+    /// read or checked ([`RunDir::create`] and [`RunDir::open`] do that).
+    pub fn at(root: &Path) -> RunDir {
+        RunDir {
+            root: root.to_owned(),
+        }
+    }
+
+    /// Whether `root` holds a run (its `config.toml`).
+    pub fn holds_run(root: &Path) -> bool {
+        RunDir::at(root).config_path().exists()
+    }
+
+    /// Refuses a `root` that already holds a run, saying how to continue or replace it.
+    pub fn check_free(root: &Path) -> Result<(), TrainError> {
+        if Self::holds_run(root) {
+            return Err(TrainError::invalid(
+                "out",
+                root.display(),
+                "it already holds a run; continue it with --resume, replace it with \
+                 --overwrite, or choose another --out",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Deletes what a run writes into `root` (config, metrics, samples, checkpoints, logs,
+    /// history, evaluation, report, pictures, TensorBoard events), so that [`RunDir::create`]
+    /// can start a new run there; other files are left alone. The caller holds the run's
+    /// [`crate::RunLock`].
+    pub fn clear(root: &Path) -> Result<(), TrainError> {
+        let run = RunDir {
+            root: root.to_owned(),
+        };
+        let files = [
+            CONFIG_FILE,
+            METRICS_FILE,
+            LOG_FILE,
+            HISTORY_FILE,
+            EVAL_FILE,
+            REPORT_FILE,
+            LOSS_CHART_FILE,
+            PROGRESS_FILE,
+        ]
+        .into_iter()
+        .chain(FIGURES.iter().map(|(name, _)| *name));
+        for name in files {
+            let path = run.root.join(name);
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(TrainError::io(&path, e))
+                }
+                _ => {}
+            }
+        }
+        for dir in [
+            run.samples_dir(),
+            run.checkpoints_dir(),
+            run.tensorboard_dir(),
+        ] {
+            match std::fs::remove_dir_all(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(TrainError::io(&dir, e))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// Opens an existing run and reads its config.
@@ -163,7 +230,7 @@ impl RunDir {
 
     /// Rewrites the config (after flags changed what a resumed run does, e.g. `--steps`).
     pub fn write_config(&self, config: &TrainConfig) -> Result<(), TrainError> {
-        write_atomic(&self.config_path(), config.to_toml().as_bytes())
+        write_atomic(&self.config_path(), config.to_toml()?.as_bytes())
     }
 }
 
@@ -235,6 +302,35 @@ mod tests {
     }
 
     #[test]
+    fn a_config_that_cannot_be_stored_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("run");
+        let mut config = TrainConfig::preset("mlp").unwrap();
+        config.seed = u64::MAX;
+        let err = RunDir::create(&root, &config).unwrap_err().to_string();
+        assert!(err.contains("seed"), "{err}");
+        assert!(!root.exists());
+    }
+
+    #[test]
+    fn clear_removes_a_runs_files_and_keeps_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("run");
+        let config = TrainConfig::preset("mlp").unwrap();
+        let run = RunDir::create(&root, &config).unwrap();
+        std::fs::write(run.metrics_path(), "step\n").unwrap();
+        std::fs::write(run.sample_path(0), b"png").unwrap();
+        std::fs::write(root.join("notes.txt"), b"mine").unwrap();
+        RunDir::clear(&root).unwrap();
+        let left: Vec<_> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(left, ["notes.txt"]);
+        RunDir::create(&root, &config).unwrap();
+    }
+
+    #[test]
     fn create_then_open_and_refuse_to_overwrite() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("run");
@@ -243,10 +339,11 @@ mod tests {
         assert!(run.samples_dir().is_dir() && run.checkpoints_dir().is_dir());
         let (_, back) = RunDir::open(&root).unwrap();
         assert_eq!(back, config);
-        assert!(RunDir::create(&root, &config)
-            .unwrap_err()
-            .to_string()
-            .contains("--resume"));
+        let err = RunDir::create(&root, &config).unwrap_err().to_string();
+        assert!(
+            err.contains("--resume") && err.contains("--overwrite"),
+            "{err}"
+        );
         let err = RunDir::open(dir.path()).unwrap_err().to_string();
         assert!(err.contains("not a run directory"), "{err}");
     }

@@ -230,6 +230,7 @@ impl Trainer {
                     step: self.steps_done,
                     what: metric.label.to_owned(),
                     value,
+                    checkpoint: None,
                 });
             }
         }
@@ -321,12 +322,10 @@ impl Trainer {
     pub fn restore(&mut self, checkpoint: &Checkpoint) -> Result<(), TrainError> {
         let m = &checkpoint.manifest;
         if m.step > self.config.steps {
-            return Err(TrainError::BadCheckpoint {
+            return Err(TrainError::BeyondSteps {
                 path: checkpoint.path.clone(),
-                why: format!(
-                    "it is at step {}, beyond the configured {} steps",
-                    m.step, self.config.steps
-                ),
+                step: m.step,
+                steps: self.config.steps,
             });
         }
         for part in self.family.parts_mut() {
@@ -578,7 +577,12 @@ mod tests {
             drop(first);
             resumed_dir.write_config(&config).unwrap();
             let mut second = Trainer::new(&config, &data).unwrap();
-            let before = run::resume(&mut second, &resumed_dir).unwrap();
+            let before = run::resume(
+                &mut second,
+                &resumed_dir,
+                crate::metrics::UnreadableRows::Refuse,
+            )
+            .unwrap();
             assert_eq!(second.steps_done(), 20);
             run::train(&mut second, &resumed_dir, &mut Silent, before, None).unwrap();
 
@@ -660,7 +664,12 @@ mod tests {
         more.minutes = None;
         more.steps = 3;
         let mut resumed = Trainer::new(&more, &data).unwrap();
-        let before = run::resume(&mut resumed, &run_dir).unwrap();
+        let before = run::resume(
+            &mut resumed,
+            &run_dir,
+            crate::metrics::UnreadableRows::Refuse,
+        )
+        .unwrap();
         let outcome = run::train(&mut resumed, &run_dir, &mut Silent, before, None).unwrap();
         assert_eq!((outcome.steps_done, outcome.out_of_time), (3, false));
         assert_eq!(metric_rows(&run_dir).len(), 3);
@@ -680,7 +689,9 @@ mod tests {
         let mut wider = config.clone();
         mlp_generator(&mut wider).hidden = vec![24, 32];
         let mut other = Trainer::new(&wider, &data).unwrap();
-        let err = run::resume(&mut other, &run_dir).unwrap_err().to_string();
+        let err = run::resume(&mut other, &run_dir, crate::metrics::UnreadableRows::Refuse)
+            .unwrap_err()
+            .to_string();
         // Variables are checked in name order: bn1.bias is the first whose shape differs.
         assert!(
             err.contains("tensor generator.bn1.bias has shape [16]"),
@@ -692,9 +703,11 @@ mod tests {
         crate::test_support::gan(&mut with_ema).generator_ema =
             crate::test_support::gan(&mut mlp).generator_ema;
         let mut other = Trainer::new(&with_ema, &data).unwrap();
-        let err = run::resume(&mut other, &run_dir).unwrap_err().to_string();
+        let err = run::resume(&mut other, &run_dir, crate::metrics::UnreadableRows::Refuse)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no EMA of generator"), "{err}");
-        run::resume(&mut t, &run_dir).unwrap();
+        run::resume(&mut t, &run_dir, crate::metrics::UnreadableRows::Refuse).unwrap();
     }
 
     proptest::proptest! {

@@ -17,21 +17,22 @@ use gan_training::{Backprop, DeviceChoice, TrainConfig, Trainer, DEFAULT_PRESET}
 use tch::Device;
 
 #[derive(clap::Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct BenchArgs {
     #[arg(long, default_value = DEFAULT_PRESET, value_parser = super::presets::parser())]
     pub preset: String,
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=65_536))]
     pub batch_size: u64,
     /// Steps per timed repeat.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub steps: u64,
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     pub warmup: u64,
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1_000))]
     pub repeats: u64,
     /// libtorch threads (default: libtorch's choice).
-    #[arg(long)]
-    pub threads: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub threads: Option<u64>,
     #[arg(long, value_name = "DIR", env = DATA_DIR_ENV)]
     pub data_dir: Option<PathBuf>,
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda", "mps", "auto"])]
@@ -58,14 +59,15 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         load_seconds = load_seconds.min(started.elapsed().as_secs_f64());
         mnist = Some(loaded);
     }
-    let mnist = mnist.expect("loaded at least once");
+    let mnist = mnist.context("MNIST was not loaded")?;
 
     let mut config = TrainConfig::preset(&args.preset)?;
     config.batch_size = args.batch_size as usize;
     config.device = DeviceChoice::parse(&args.device)?;
     config.matmul = MatmulChoice::parse(&args.matmul)?;
-    config.backprop = Backprop::parse(&args.backprop).expect("clap checked the value");
-    config.threads = args.threads.unwrap_or(0);
+    config.backprop = Backprop::parse(&args.backprop)
+        .with_context(|| format!("--backprop {}: choose fused or autograd", args.backprop))?;
+    config.threads = args.threads.unwrap_or(0) as usize;
     config.steps = u64::MAX / 2;
     let mut trainer = Trainer::new(&config, &mnist.train)?;
     let device = trainer.device();

@@ -10,6 +10,7 @@ use gan_eval::{
 use gan_training::{DeviceChoice, LikelihoodReport, Samples, SavedEvaluation, TrainedGenerator};
 
 #[derive(clap::Args, Debug)]
+#[command(allow_negative_numbers = true)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct EvalArgs {
     #[command(subcommand)]
@@ -64,8 +65,8 @@ pub enum EvalAction {
     TrainClassifier {
         #[arg(long, default_value = "assets/mnist-lenet.safetensors")]
         out: PathBuf,
-        #[arg(long, default_value_t = 6)]
-        epochs: usize,
+        #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+        epochs: u64,
         #[arg(long, default_value_t = 1)]
         seed: u64,
         #[arg(long, value_name = "DIR", env = DATA_DIR_ENV)]
@@ -82,7 +83,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         data_dir,
     }) = &args.action
     {
-        return train(out, *epochs, *seed, data_dir.as_deref(), device);
+        return train(out, *epochs as usize, *seed, data_dir.as_deref(), device);
     }
     let mnist = load(args.data_dir.as_deref())?;
     let evaluator = Evaluator::new(&mnist.test, device).context("loading the classifier")?;

@@ -10,6 +10,7 @@ use gan_viz::{render_grid, GridStyle};
 use crate::observer::gray;
 
 #[derive(clap::Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct GenerateArgs {
     /// A run directory (its newest checkpoint) or a checkpoint file in its checkpoints/.
     #[arg(long, value_name = "RUN_DIR|FILE")]

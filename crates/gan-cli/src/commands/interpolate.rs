@@ -12,6 +12,7 @@ use gan_viz::{render_grid, save_gif, GridStyle, Rgb};
 use crate::observer::gray;
 
 #[derive(clap::Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct InterpolateArgs {
     /// A run directory (its newest checkpoint) or a checkpoint file in its checkpoints/.
     #[arg(long, value_name = "RUN_DIR|FILE")]

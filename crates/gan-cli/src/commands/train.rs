@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use gan_data::{default_data_dir, Fetcher, Mirror, Mnist, DATA_DIR_ENV, DATA_MIRROR_ENV};
 use gan_models::MatmulChoice;
+use gan_training::config::MAX_STORED_INTEGER;
 use gan_training::history::{RunEvent, RunEventKind};
+use gan_training::metrics::UnreadableRows;
 use gan_training::run_dir::default_run_name;
 use gan_training::{presets, run, Backprop, DeviceChoice, RunDir, RunLock, TrainConfig, Trainer};
 
@@ -14,6 +16,7 @@ use crate::logging::LogFile;
 use crate::observer::CliObserver;
 
 #[derive(clap::Args, Debug, Default)]
+#[command(allow_negative_numbers = true)]
 pub struct TrainArgs {
     /// Starting point [default: mlp]; `gan presets` lists and describes them.
     #[arg(long, value_parser = super::presets::parser(), conflicts_with_all = ["config", "resume"])]
@@ -21,12 +24,17 @@ pub struct TrainArgs {
     /// A complete config file (TOML, as written into run directories) instead of a preset.
     #[arg(long, value_name = "FILE", conflicts_with = "resume")]
     pub config: Option<PathBuf>,
-    /// Continue the run in this directory from its newest checkpoint.
+    /// Continue the run in this directory from its newest checkpoint (from step 0 if it was
+    /// stopped before its first).
     #[arg(long, value_name = "RUN_DIR")]
     pub resume: Option<PathBuf>,
+    /// With --resume: drop the lines of metrics.csv that are not metrics rows (damaged by an
+    /// edit or a copy) instead of refusing to resume.
+    #[arg(long, requires = "resume")]
+    pub drop_bad_metrics: bool,
     /// Training steps (for a GAN: two D updates, one G update). With --resume, extends the
     /// run. With --minutes and no --steps, unlimited.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_STORED_INTEGER))]
     pub steps: Option<u64>,
     /// A wall-clock budget in minutes: training stops after the step that crosses it (time
     /// before a resume counts), with a grid, an evaluation if on, and a checkpoint.
@@ -38,16 +46,16 @@ pub struct TrainArgs {
     #[arg(long, value_parser = positive_number, allow_negative_numbers = true, conflicts_with = "resume")]
     pub lr: Option<f64>,
     /// Save a sample grid every N steps.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_STORED_INTEGER))]
     pub sample_every: Option<u64>,
     /// Write a checkpoint every N steps (and at the end).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_STORED_INTEGER))]
     pub checkpoint_every: Option<u64>,
-    #[arg(long, conflicts_with = "resume")]
+    #[arg(long, conflicts_with = "resume", value_parser = clap::value_parser!(u64).range(0..=MAX_STORED_INTEGER))]
     pub seed: Option<u64>,
     /// Measure FID, IS, mode coverage, precision and recall every N steps (and at the end),
     /// into metrics.csv and the charts; the lowest-FID checkpoint is kept as checkpoints/best.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=MAX_STORED_INTEGER))]
     pub eval_every: Option<u64>,
     /// Images generated for each evaluation.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(4..=100_000))]
@@ -71,6 +79,10 @@ pub struct TrainArgs {
     /// Run directory [default: runs/TIME-PRESET, e.g. runs/20261129-124501-mlp].
     #[arg(long, value_name = "DIR", conflicts_with = "resume")]
     pub out: Option<PathBuf>,
+    /// Replace the run already in --out (its config, metrics, samples, checkpoints, logs and
+    /// report are deleted; other files are left alone).
+    #[arg(long, requires = "out")]
+    pub overwrite: bool,
     /// MNIST directory, fetched there on first use [default: ~/.cache/gan-rs/mnist].
     #[arg(long, value_name = "DIR", env = DATA_DIR_ENV)]
     pub data_dir: Option<PathBuf>,
@@ -99,79 +111,50 @@ fn positive_number(value: &str) -> Result<f64, String> {
     }
 }
 
+/// A run ready to train: everything checked, nothing written yet.
+struct Prepared {
+    run_dir: RunDir,
+    /// A resumed run's lock, taken before anything else is read from it.
+    lock: Option<RunLock>,
+    config: TrainConfig,
+    resuming: bool,
+    matmul_tuning: Option<gan_models::matmul_tuning::Tuning>,
+}
+
 /// Trains; returns the exit code (0, or 130/143 after Ctrl-C/SIGTERM). `interrupt` is armed
 /// (a first Ctrl-C then stops after a step) once the training loop is about to start.
+///
+/// Everything that can refuse the command (flags, config, data, the checkpoint, the metrics
+/// of a resumed run, the step and time budgets) is checked before the first write, so a
+/// refused command leaves the run directory as it was.
 pub fn run(args: &TrainArgs, log: &LogFile, interrupt: Interrupt) -> Result<i32> {
-    // Data first: a failed fetch must not leave an empty run directory behind.
+    let mut prepared = match &args.resume {
+        Some(dir) => prepare_resume(args, dir)?,
+        None => prepare_new_run(args)?,
+    };
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
     let mnist = load_or_fetch(&data_dir, args.quiet)?;
-    let mut matmul_tuning = None;
-    let (run_dir, config, resuming, _lock) = match &args.resume {
-        Some(dir) => {
-            let (run_dir, mut config) =
-                RunDir::open(dir).with_context(|| format!("cannot resume {}", dir.display()))?;
-            // Before touching anything in the directory: another process may be training there.
-            let lock = RunLock::acquire(run_dir.root())?;
-            apply_schedule_flags(args, &mut config);
-            config.validate()?;
-            config.matmul.resolve(config.device.resolve()?)?;
-            run_dir.probe_write()?;
-            run_dir.write_config(&config)?;
-            (run_dir, config, true, lock)
-        }
-        None => {
-            let mut config = new_run_config(args)?;
-            // Refuse an unavailable device or kernel before anything is written.
-            let device = config.device.resolve()?;
-            config.matmul.resolve(device)?;
-            matmul_tuning = gan_training::pin_matmul(&mut config, device)?;
-            let out = args
-                .out
-                .clone()
-                .unwrap_or_else(|| Path::new("runs").join(default_run_name(&config.preset)));
-            let run_dir = RunDir::create(&out, &config)
-                .with_context(|| format!("cannot use --out {}", out.display()))?;
-            let lock = RunLock::acquire(run_dir.root())?;
-            (run_dir, config, false, lock)
-        }
-    };
-    log.open(&run_dir.log_path())
-        .with_context(|| format!("opening {}", run_dir.log_path().display()))?;
-    if let Some(tuning) = &matmul_tuning {
-        tracing::info!("matmul auto chose {}", tuning.reason());
+    if !prepared.resuming {
+        // Timed on the run's own shapes: after the cheap checks and the data, which can fail.
+        let device = prepared.config.device.resolve()?;
+        prepared.matmul_tuning = gan_training::pin_matmul(&mut prepared.config, device)?;
     }
-
-    if !args.quiet {
-        println!("run directory: {}", run_dir.root().display());
-        let notice = presets::find(&config.preset).ok().and_then(|p| p.notice);
-        if let (Some(notice), false) = (notice, resuming) {
-            println!("{notice}");
-        }
-    }
-    let mut trainer = Trainer::new(&config, &mnist.train)?;
-    let elapsed_before = if resuming {
-        run::resume(&mut trainer, &run_dir)
-            .with_context(|| format!("cannot resume {}", run_dir.root().display()))?
+    let mut trainer = Trainer::new(&prepared.config, &mnist.train)?;
+    let elapsed_before = if prepared.resuming {
+        let unreadable = if args.drop_bad_metrics {
+            UnreadableRows::Drop
+        } else {
+            UnreadableRows::Refuse
+        };
+        let root = prepared.run_dir.root();
+        let elapsed = run::resume(&mut trainer, &prepared.run_dir, unreadable)
+            .with_context(|| format!("cannot resume {}", root.display()))?;
+        check_budget_left(&trainer, &prepared.config, root, elapsed)?;
+        elapsed
     } else {
         0.0
     };
-    if trainer.steps_done() >= config.steps {
-        bail!(
-            "{} is already at step {} of {}; pass --steps to train further",
-            run_dir.root().display(),
-            trainer.steps_done(),
-            config.steps
-        );
-    }
-    if let Some(minutes) = config.minutes.filter(|m| elapsed_before >= m * 60.0) {
-        bail!(
-            "{} has already trained {:.1} minutes of its {minutes} minute budget; pass a larger \
-             --minutes, or --steps alone, to train further",
-            run_dir.root().display(),
-            elapsed_before / 60.0
-        );
-    }
-    let evaluator = if config.eval_every > 0 {
+    let evaluator = if prepared.config.eval_every > 0 {
         let device = trainer.device();
         Some(
             gan_eval::Evaluator::new(&mnist.test, device)
@@ -182,6 +165,26 @@ pub fn run(args: &TrainArgs, log: &LogFile, interrupt: Interrupt) -> Result<i32>
     };
     if evaluator.is_some() {
         trainer.set_held_out(&mnist.test)?;
+    }
+    let _lock = start_writing(&mut prepared, args)?;
+    let Prepared {
+        run_dir,
+        config,
+        resuming,
+        matmul_tuning,
+        lock: _,
+    } = prepared;
+    log.open(&run_dir.log_path())
+        .with_context(|| format!("opening {}", run_dir.log_path().display()))?;
+    if let Some(tuning) = &matmul_tuning {
+        tracing::info!("matmul auto chose {}", tuning.reason());
+    }
+    if !args.quiet {
+        println!("run directory: {}", run_dir.root().display());
+        let notice = presets::find(&config.preset).ok().and_then(|p| p.notice);
+        if let (Some(notice), false) = (notice, resuming) {
+            println!("{notice}");
+        }
     }
     interrupt.arm();
     let mut observer = CliObserver::new(&run_dir, &config, args.quiet, interrupt)?;
@@ -274,6 +277,98 @@ pub fn run(args: &TrainArgs, log: &LogFile, interrupt: Interrupt) -> Result<i32>
     Ok(0)
 }
 
+/// Reads and checks a run to resume with the flags applied; writes nothing.
+fn prepare_resume(args: &TrainArgs, dir: &Path) -> Result<Prepared> {
+    let (run_dir, mut config) =
+        RunDir::open(dir).with_context(|| format!("cannot resume {}", dir.display()))?;
+    // Another process may be training there: refuse before reading further.
+    let lock = RunLock::acquire(run_dir.root())?;
+    apply_schedule_flags(args, &mut config)?;
+    config.validate()?;
+    config.matmul.resolve(config.device.resolve()?)?;
+    Ok(Prepared {
+        run_dir,
+        lock: Some(lock),
+        config,
+        resuming: true,
+        matmul_tuning: None,
+    })
+}
+
+/// The config of a new run, checked with its device and kernel and its --out; writes nothing.
+fn prepare_new_run(args: &TrainArgs) -> Result<Prepared> {
+    let config = new_run_config(args)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("runs").join(default_run_name(&config.preset)));
+    if !args.overwrite {
+        RunDir::check_free(&out)?;
+    }
+    config.matmul.resolve(config.device.resolve()?)?;
+    Ok(Prepared {
+        run_dir: RunDir::at(&out),
+        lock: None,
+        config,
+        resuming: false,
+        matmul_tuning: None,
+    })
+}
+
+/// Refuses a resume that would train no step: the run is at its step count or has used its
+/// time budget.
+fn check_budget_left(
+    trainer: &Trainer,
+    config: &TrainConfig,
+    root: &Path,
+    elapsed_before: f64,
+) -> Result<()> {
+    if trainer.steps_done() >= config.steps {
+        bail!(
+            "{} is already at step {} of {}; pass --steps to train further",
+            root.display(),
+            trainer.steps_done(),
+            config.steps
+        );
+    }
+    if let Some(minutes) = config.minutes.filter(|m| elapsed_before >= m * 60.0) {
+        bail!(
+            "{} has already trained {:.1} minutes of its {minutes} minute budget; pass a larger \
+             --minutes, or --steps alone, to train further",
+            root.display(),
+            elapsed_before / 60.0
+        );
+    }
+    Ok(())
+}
+
+/// The first writes: takes the directory's lock, then writes the config (a resume's, with its
+/// new schedule), replacing the run in --out with `--overwrite`. Returns the lock.
+fn start_writing(prepared: &mut Prepared, args: &TrainArgs) -> Result<RunLock> {
+    let root = prepared.run_dir.root().to_owned();
+    if let Some(lock) = prepared.lock.take() {
+        prepared.run_dir.probe_write()?;
+        prepared.run_dir.write_config(&prepared.config)?;
+        return Ok(lock);
+    }
+    let existing_lock = if args.overwrite && RunDir::holds_run(&root) {
+        let lock = RunLock::acquire(&root)?;
+        RunDir::clear(&root).with_context(|| format!("replacing the run in {}", root.display()))?;
+        if !args.quiet {
+            println!("replaced the run in {}", root.display());
+        }
+        Some(lock)
+    } else {
+        None
+    };
+    prepared.run_dir = RunDir::create(&root, &prepared.config)
+        .with_context(|| format!("cannot use --out {}", root.display()))?;
+    match existing_lock {
+        Some(lock) => Ok(lock),
+        None => Ok(RunLock::acquire(&root)?),
+    }
+}
+
 /// Scores the finished run as `gan eval --checkpoint` does (no likelihood), into its
 /// `eval.json`, and prints one line. A failure is a warning: the training itself succeeded.
 fn final_evaluation(
@@ -354,7 +449,7 @@ pub fn new_run_config(args: &TrainArgs) -> Result<TrainConfig> {
             TrainConfig::preset(preset.as_deref().unwrap_or(gan_training::DEFAULT_PRESET))?
         }
     };
-    apply_schedule_flags(args, &mut config);
+    apply_schedule_flags(args, &mut config)?;
     if let Some(b) = args.batch_size {
         config.batch_size = b as usize;
     }
@@ -369,7 +464,7 @@ pub fn new_run_config(args: &TrainArgs) -> Result<TrainConfig> {
 }
 
 /// Flags allowed both for new runs and for resumes: they change the schedule, not the model.
-fn apply_schedule_flags(args: &TrainArgs, config: &mut TrainConfig) {
+fn apply_schedule_flags(args: &TrainArgs, config: &mut TrainConfig) -> Result<()> {
     if let Some(steps) = args.steps {
         config.steps = steps;
         // `--steps` alone asks for that many steps, whatever budget the config had.
@@ -390,16 +485,17 @@ fn apply_schedule_flags(args: &TrainArgs, config: &mut TrainConfig) {
         config.checkpoint_every = n;
     }
     if let Some(device) = &args.device {
-        config.device = DeviceChoice::parse(device).expect("clap checked the value");
+        config.device = DeviceChoice::parse(device)?;
     }
     if let Some(threads) = args.threads {
         config.threads = threads as usize;
     }
     if let Some(matmul) = &args.matmul {
-        config.matmul = MatmulChoice::parse(matmul).expect("clap checked the value");
+        config.matmul = MatmulChoice::parse(matmul)?;
     }
     if let Some(backprop) = &args.backprop {
-        config.backprop = Backprop::parse(backprop).expect("clap checked the value");
+        config.backprop = Backprop::parse(backprop)
+            .with_context(|| format!("--backprop {backprop}: choose fused or autograd"))?;
     }
     if let Some(n) = args.eval_every {
         config.eval_every = n;
@@ -410,6 +506,7 @@ fn apply_schedule_flags(args: &TrainArgs, config: &mut TrainConfig) {
     if args.tensorboard {
         config.tensorboard = true;
     }
+    Ok(())
 }
 
 /// Loads MNIST from `dir`, fetching it first if files are missing (from `$GAN_DATA_MIRROR`,

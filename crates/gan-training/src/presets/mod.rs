@@ -155,7 +155,7 @@ mod tests {
             let config = preset.config();
             assert_eq!(config.preset, preset.name);
             config.validate().unwrap();
-            let back: TrainConfig = toml::from_str(&config.to_toml()).unwrap();
+            let back: TrainConfig = toml::from_str(&config.to_toml().unwrap()).unwrap();
             assert_eq!(back, config);
             assert!(!preset.description.is_empty());
         }
