@@ -240,7 +240,10 @@ fn divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("diverged at step 5"), "{stderr}");
-    assert!(stderr.contains("last good checkpoint is kept"), "{stderr}");
+    assert!(
+        stderr.contains("the last good checkpoint (step 4) is kept"),
+        "{stderr}"
+    );
     assert_eq!(checkpoint_step(&newest_checkpoint(&run)), 4);
     let report = std::fs::read_to_string(run.join("report.html")).unwrap();
     assert!(

@@ -57,4 +57,6 @@ pub use idx::{read_idx, read_images, read_labels, IdxArray, Images};
 pub use mnist::{DataFile, Mnist, MnistFile, Split, MNIST_CLASSES};
 pub use paths::{default_data_dir, local_mnist_dir, DATA_DIR_ENV, DATA_MIRROR_ENV};
 pub use scaling::Scaling;
+#[cfg(feature = "tensor")]
+pub use tensor::write_safetensors;
 pub use write::{write_images, write_labels};

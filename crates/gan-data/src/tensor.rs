@@ -1,11 +1,30 @@
 //! Conversion to libtorch tensors (feature `tensor`): done once, then batches are gathered on
 //! the device without copying the data set again.
 
+use std::path::Path;
+
 use tch::{Device, Kind, TchError, Tensor};
 
 use crate::idx::Images;
 use crate::mnist::Split;
 use crate::scaling::Scaling;
+
+/// Writes `tensors` as a safetensors file at `path`. A failure to write comes back as the
+/// operating system's error: libtorch quotes it in Rust's `Debug` form (`IoError(Os { code:
+/// 28, kind: StorageFull, … })`), which is no message for a person.
+pub fn write_safetensors(tensors: &[(String, Tensor)], path: &Path) -> std::io::Result<()> {
+    Tensor::write_safetensors(tensors, path).map_err(|error| {
+        let text = error.to_string();
+        let code = text.split_once("Os { code: ").and_then(|(_, rest)| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        });
+        match code {
+            Some(code) => std::io::Error::from_raw_os_error(code),
+            None => std::io::Error::other(text),
+        }
+    })
+}
 
 impl Images {
     /// All images as one `f32` tensor of shape `(count, 1, rows, cols)` on `device`, scaled.
@@ -68,6 +87,19 @@ impl Split {
 mod tests {
     use super::*;
     use crate::batch::{BatchSampler, Sampling};
+
+    /// A write into a folder that does not exist fails with the OS's words, not libtorch's
+    /// `Debug` text.
+    #[test]
+    fn safetensors_write_errors_are_the_os_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("no/such/folder/t.safetensors");
+        let tensors = vec![("x".to_owned(), Tensor::from_slice(&[1f32, 2.0]))];
+        let err = write_safetensors(&tensors, &path).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(2), "{err}");
+        assert!(!err.to_string().contains("Os {"), "{err}");
+        write_safetensors(&tensors, &dir.path().join("t.safetensors")).unwrap();
+    }
 
     fn images() -> Images {
         Images {

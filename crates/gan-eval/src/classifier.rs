@@ -70,7 +70,7 @@ impl Classifier {
         let file =
             safetensors::SafeTensors::deserialize(bytes).map_err(|e| EvalError::Weights {
                 what: "assets/mnist-lenet.safetensors".into(),
-                why: format!("{e:?}"),
+                why: e.to_string(),
             })?;
         let mut tensors = HashMap::new();
         for (name, view) in file.tensors() {
@@ -133,7 +133,10 @@ pub fn save(vs: &VarStore, path: &std::path::Path) -> Result<String, EvalError> 
         .into_iter()
         .map(|(n, t)| (n, t.to_device(Device::Cpu).contiguous()))
         .collect();
-    Tensor::write_safetensors(&named, path)?;
+    gan_data::write_safetensors(&named, path).map_err(|source| EvalError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
     let bytes = std::fs::read(path).map_err(|source| EvalError::Io {
         path: path.to_owned(),
         source,

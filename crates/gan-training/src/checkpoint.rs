@@ -137,7 +137,7 @@ pub fn save_as(
         .map(|(n, t)| (n.clone(), t.to_device(tch::Device::Cpu).contiguous()))
         .collect();
     write_atomic_with(&tensor_path, |tmp| {
-        Tensor::write_safetensors(&on_cpu, tmp).map_err(io_error_of)
+        gan_data::write_safetensors(&on_cpu, tmp)
     })?;
     manifest.format = FORMAT;
     manifest.tensors = format!("{stem}.safetensors");
@@ -149,20 +149,6 @@ pub fn save_as(
     })?;
     write_atomic(&manifest_path, text.as_bytes())?;
     Ok(manifest_path)
-}
-
-/// The operating system's error inside a libtorch write error, which quotes it in Rust's
-/// `Debug` form (`IoError(Os { code: 28, kind: StorageFull, … })`); other errors as they are.
-fn io_error_of(error: tch::TchError) -> std::io::Error {
-    let text = error.to_string();
-    let code = text.split_once("Os { code: ").and_then(|(_, rest)| {
-        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        digits.parse().ok()
-    });
-    match code {
-        Some(code) => std::io::Error::from_raw_os_error(code),
-        None => std::io::Error::other(text),
-    }
 }
 
 /// Reads the manifest at `manifest_path` alone (its tensor file is not checked).
@@ -269,51 +255,6 @@ fn sha256_file(path: &Path) -> Result<String, TrainError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn libtorch_io_errors_become_the_os_error() {
-        let full = tch::TchError::Torch(
-            "safetensors error /x/.a.tmp-1: IoError(Os { code: 28, kind: StorageFull, message: \"No space left on device\" })".to_owned(),
-        );
-        assert_eq!(
-            io_error_of(full).to_string(),
-            std::io::Error::from_raw_os_error(28).to_string()
-        );
-        let other = tch::TchError::Torch("something else".to_owned());
-        assert_eq!(
-            io_error_of(other).to_string(),
-            "Internal torch error: something else"
-        );
-    }
-
-    fn manifest(step: u64) -> Manifest {
-        let part = |steps| PartManifest {
-            optimizer_steps: steps,
-            ema_updates: None,
-        };
-        Manifest::new(
-            step,
-            1.5,
-            [
-                ("generator".to_owned(), part(step)),
-                ("discriminator".to_owned(), part(2 * step)),
-            ]
-            .into(),
-        )
-    }
-
-    fn tensors() -> Vec<(String, Tensor)> {
-        vec![
-            (
-                "generator.fc1.weight".to_owned(),
-                Tensor::from_slice(&[1.0f32, 2.0]).view([1, 2]),
-            ),
-            (
-                "d_adam.m.fc1.bias".to_owned(),
-                Tensor::from_slice(&[3.0f32]),
-            ),
-        ]
-    }
 
     #[test]
     fn save_load_round_trip() {

@@ -46,6 +46,8 @@ impl DrawFailure for BitMapBackendError {
                 }
             }
             BitMapBackendError::ImageError(e) => e.to_string(),
+            // Formats its I/O error as the OS does.
+            BitMapBackendError::GifEncodingError(e) => e.to_string(),
             BitMapBackendError::InvalidBuffer => "the pixel buffer has the wrong size".to_owned(),
             #[allow(unreachable_patterns)]
             other => other.to_string(),
