@@ -256,6 +256,35 @@ fn sha256_file(path: &Path) -> Result<String, TrainError> {
 mod tests {
     use super::*;
 
+    fn manifest(step: u64) -> Manifest {
+        let part = |steps| PartManifest {
+            optimizer_steps: steps,
+            ema_updates: None,
+        };
+        Manifest::new(
+            step,
+            1.5,
+            [
+                ("generator".to_owned(), part(step)),
+                ("discriminator".to_owned(), part(2 * step)),
+            ]
+            .into(),
+        )
+    }
+
+    fn tensors() -> Vec<(String, Tensor)> {
+        vec![
+            (
+                "generator.fc1.weight".to_owned(),
+                Tensor::from_slice(&[1.0f32, 2.0]).view([1, 2]),
+            ),
+            (
+                "d_adam.m.fc1.bias".to_owned(),
+                Tensor::from_slice(&[3.0f32]),
+            ),
+        ]
+    }
+
     #[test]
     fn save_load_round_trip() {
         let dir = tempfile::tempdir().unwrap();
