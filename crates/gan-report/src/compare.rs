@@ -73,7 +73,7 @@ impl Comparison {
         rows.iter().any(|r| r.label_accuracy.is_some())
     }
 
-    /// Header and cells, formatted as the README's results tables.
+    /// Header and cells, formatted as the results tables of docs/results.md.
     fn cells(&self) -> (Vec<&'static str>, Vec<Vec<String>>) {
         let rows = self.rows();
         let labels = Self::has_labels(&rows);

@@ -127,7 +127,7 @@ impl Generator for MlpGenerator {
 
     /// A dense layer's statistic has one value per sample. With 4,096 samples the EMA
     /// generator's FID moved by tenths from one draw of the estimating noise to another (see
-    /// the README's `mlp` results); from 16,384 on, by no more than the evaluation's own noise.
+    /// docs/results.md, `mlp`); from 16,384 on, by no more than the evaluation's own noise.
     fn normalization_samples(&self) -> i64 {
         16_384
     }

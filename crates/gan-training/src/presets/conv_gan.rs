@@ -58,7 +58,7 @@ fn conv_run(preset: &str, model: GanConfig) -> TrainConfig {
 /// Kurach et al. 2019), one D step on both batches, batch 64, Adam β1 0.5 at G 1e-3 and D
 /// 5e-4 (five times DCGAN's 2e-4 and a slower D: within a ten-minute budget both measured
 /// better); samples from an EMA of G. The penalty costs a third of a ten-minute run's steps
-/// and still measured better there (README).
+/// and still measured better there (docs/results.md).
 pub(super) fn dcgan() -> TrainConfig {
     conv_run(
         "dcgan",

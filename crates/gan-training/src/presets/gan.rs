@@ -50,7 +50,7 @@ pub(super) fn gan_adam() -> AdamConfig {
 /// BatchNorm (momentum 0.1, ε 1e-5); samples from an EMA of G's weights. The rate stays
 /// constant: the decay that helps `cgan` cost this model FID in ten-minute runs. Batches of
 /// 256: at batch 128 the EMA's FID levels off well above the floor however many steps a
-/// budget allows, at 256 it gets within a tenth of it (see the README's results).
+/// budget allows, at 256 it gets within a tenth of it (see docs/results.md).
 pub(super) fn mlp() -> TrainConfig {
     let generator = MlpGeneratorConfig {
         norm: Norm::BatchNorm {

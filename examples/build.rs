@@ -1,0 +1,5 @@
+include!("../build-support/libtorch_rpath.rs");
+
+fn main() {
+    link_libtorch();
+}
