@@ -3,31 +3,14 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use gan_tests::{fail, snapshot, succeed};
+use gan_tests::{fail, snapshot, succeed, TinySetup};
 
 fn gan() -> Command {
     gan_tests::gan(env!("CARGO_BIN_EXE_gan"))
 }
 
-struct Setup {
-    _tmp: tempfile::TempDir,
-    data: PathBuf,
-    root: PathBuf,
-}
-
-fn setup() -> Setup {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = gan_tests::write_tiny_mnist(&tmp.path().join("mnist"), 64);
-    let root = tmp.path().to_owned();
-    Setup {
-        _tmp: tmp,
-        data,
-        root,
-    }
-}
-
 /// `gan train` on one thread of the CPU with the tiny data, plus `args`.
-fn train(s: &Setup, args: &[&str]) -> Command {
+fn train(s: &TinySetup, args: &[&str]) -> Command {
     let mut cmd = gan();
     cmd.args(["train", "--device", "cpu", "--threads", "1", "--quiet"])
         .arg("--data-dir")
@@ -37,7 +20,7 @@ fn train(s: &Setup, args: &[&str]) -> Command {
 }
 
 /// A finished run of `steps` steps (batch 8), checkpointed every `every`.
-fn finished_run(s: &Setup, name: &str, steps: u64, every: u64) -> PathBuf {
+fn finished_run(s: &TinySetup, name: &str, steps: u64, every: u64) -> PathBuf {
     let run = s.root.join(name);
     succeed(
         train(
@@ -57,7 +40,7 @@ fn finished_run(s: &Setup, name: &str, steps: u64, every: u64) -> PathBuf {
     run
 }
 
-fn resume(s: &Setup, run: &Path, args: &[&str]) -> Command {
+fn resume(s: &TinySetup, run: &Path, args: &[&str]) -> Command {
     let mut cmd = train(s, args);
     cmd.arg("--resume").arg(run);
     cmd
@@ -67,7 +50,7 @@ fn resume(s: &Setup, run: &Path, args: &[&str]) -> Command {
 /// limit and the value; nothing is created.
 #[test]
 fn numbers_a_run_cannot_store_are_refused_naming_flag_and_limit() {
-    let s = setup();
+    let s = TinySetup::new();
     let out = s.root.join("never");
     for (flag, value) in [
         ("--steps", "18446744073709551614"),
@@ -102,7 +85,7 @@ fn numbers_a_run_cannot_store_are_refused_naming_flag_and_limit() {
 /// Every refusal of `train --resume` leaves every file of the run as it was.
 #[test]
 fn a_refused_resume_changes_no_file_of_the_run() {
-    let s = setup();
+    let s = TinySetup::new();
     let run = finished_run(&s, "run", 4, 2);
     let before = snapshot(&run);
     let refusals: [(&[&str], &str); 7] = [
@@ -146,7 +129,7 @@ fn a_refused_resume_changes_no_file_of_the_run() {
 /// rows resume drops anyway.
 #[test]
 fn a_malformed_metrics_row_is_refused_before_training_with_a_way_out() {
-    let s = setup();
+    let s = TinySetup::new();
     let run = finished_run(&s, "run", 4, 4);
     let metrics = run.join("metrics.csv");
     let mut lines: Vec<String> = std::fs::read_to_string(&metrics)
@@ -189,7 +172,7 @@ fn a_malformed_metrics_row_is_refused_before_training_with_a_way_out() {
 /// run resumes from step 0, or is replaced with `--overwrite`, whose absence is named.
 #[test]
 fn a_run_stopped_before_its_first_checkpoint_resumes_or_is_replaced() {
-    let s = setup();
+    let s = TinySetup::new();
     let donor = finished_run(&s, "donor", 1, 1);
     let run = s.root.join("early");
     std::fs::create_dir_all(run.join("checkpoints")).unwrap();
@@ -228,7 +211,7 @@ fn a_run_stopped_before_its_first_checkpoint_resumes_or_is_replaced() {
 /// A run that diverges before its first checkpoint does not claim one is kept.
 #[test]
 fn divergence_before_any_checkpoint_says_there_is_none() {
-    let s = setup();
+    let s = TinySetup::new();
     let run = s.root.join("diverge");
     let err = fail(
         train(
@@ -258,7 +241,7 @@ fn divergence_before_any_checkpoint_says_there_is_none() {
 /// user's own damaged sample file.
 #[test]
 fn file_errors_are_said_once_in_words() {
-    let s = setup();
+    let s = TinySetup::new();
     let missing = s.root.join("missing.toml");
     let err = fail(train(&s, &[]).arg("--config").arg(&missing));
     assert!(err.contains("missing.toml"), "{err}");
@@ -294,7 +277,7 @@ fn file_errors_are_said_once_in_words() {
 /// the last checkpoint. Needs a small tmpfs (root); skipped, loudly, where none can be mounted.
 #[test]
 fn a_full_disk_is_one_clean_error() {
-    let s = setup();
+    let s = TinySetup::new();
     let run = finished_run(&s, "run", 2, 2);
     let disk = s.root.join("disk");
     std::fs::create_dir_all(&disk).unwrap();

@@ -4,29 +4,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use gan_tests::TinySetup;
+
 fn gan() -> Command {
     gan_tests::gan(env!("CARGO_BIN_EXE_gan"))
 }
 
-struct Setup {
-    _tmp: tempfile::TempDir,
-    data: PathBuf,
-    root: PathBuf,
-}
-
-fn setup() -> Setup {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = gan_tests::write_tiny_mnist(&tmp.path().join("mnist"), 64);
-    let root = tmp.path().to_owned();
-    Setup {
-        _tmp: tmp,
-        data,
-        root,
-    }
-}
-
 /// `gan train` with a small batch on one thread, plus `extra`.
-fn train_cmd(s: &Setup, run: &Path, extra: &[&str]) -> Command {
+fn train_cmd(s: &TinySetup, run: &Path, extra: &[&str]) -> Command {
     let mut cmd = gan();
     cmd.args(["train", "--device", "cpu", "--threads", "1", "--quiet"])
         .arg("--data-dir")
@@ -50,7 +35,7 @@ fn metrics_rows(run: &Path) -> usize {
 }
 
 /// Starts a long run and waits until it has written at least `rows` metric rows.
-fn start_long_run(s: &Setup, run: &Path, rows: usize, extra: &[&str]) -> Child {
+fn start_long_run(s: &TinySetup, run: &Path, rows: usize, extra: &[&str]) -> Child {
     let mut cmd = train_cmd(
         s,
         run,
@@ -103,7 +88,7 @@ fn checkpoint_step(manifest: &Path) -> u64 {
 
 #[test]
 fn sigint_and_sigterm_checkpoint_print_the_resume_command_and_exit_130_143() {
-    let s = setup();
+    let s = TinySetup::new();
     for (name, code) in [("INT", 130), ("TERM", 143)] {
         let run = s.root.join(format!("run-{name}"));
         let child = start_long_run(&s, &run, 5, &["--checkpoint-every", "1000000"]);
@@ -153,7 +138,7 @@ fn sigint_and_sigterm_checkpoint_print_the_resume_command_and_exit_130_143() {
 
 #[test]
 fn kill_9_then_resume_matches_an_uninterrupted_run() {
-    let s = setup();
+    let s = TinySetup::new();
     let steps = 40;
     let straight = s.root.join("straight");
     let out = output(train_cmd(
@@ -214,7 +199,7 @@ fn kill_9_then_resume_matches_an_uninterrupted_run() {
 
 #[test]
 fn divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint() {
-    let s = setup();
+    let s = TinySetup::new();
     let run = s.root.join("diverge");
     let out = output(train_cmd(
         &s,
@@ -266,7 +251,7 @@ fn divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint() {
 
 #[test]
 fn a_second_writer_is_refused_with_the_pid() {
-    let s = setup();
+    let s = TinySetup::new();
     let run = s.root.join("busy");
     let mut first = start_long_run(&s, &run, 3, &["--checkpoint-every", "1"]);
     let config_before = std::fs::read_to_string(run.join("config.toml")).unwrap();
@@ -301,7 +286,7 @@ fn a_second_writer_is_refused_with_the_pid() {
 
 #[test]
 fn damaged_checkpoints_and_configs_are_named() {
-    let s = setup();
+    let s = TinySetup::new();
     let run = s.root.join("damaged");
     let out = output(train_cmd(
         &s,

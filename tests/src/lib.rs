@@ -126,6 +126,33 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     files
 }
 
+/// A temporary folder holding a tiny data set (64 images, [`write_tiny_mnist`]) in `data`,
+/// for runs written under `root`; removed when dropped.
+pub struct TinySetup {
+    _tmp: tempfile::TempDir,
+    pub data: PathBuf,
+    pub root: PathBuf,
+}
+
+impl TinySetup {
+    pub fn new() -> TinySetup {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = write_tiny_mnist(&tmp.path().join("mnist"), 64);
+        let root = tmp.path().to_owned();
+        TinySetup {
+            _tmp: tmp,
+            data,
+            root,
+        }
+    }
+}
+
+impl Default for TinySetup {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Writes a small MNIST-shaped data set (`count` training and test images of blobs, labels
 /// cycling through the digits) into `dir`, gzipped like the real files.
 pub fn write_tiny_mnist(dir: &Path, count: u32) -> PathBuf {
