@@ -114,6 +114,16 @@ fn a_refused_resume_changes_no_file_of_the_run() {
     );
     assert!(err.contains("mps"), "{err}");
     assert_eq!(snapshot(&run), before);
+    // A history that cannot be appended to.
+    let history = run.join("history.jsonl");
+    std::fs::rename(&history, run.join("history.bak")).unwrap();
+    std::fs::create_dir(&history).unwrap();
+    let before = snapshot(&run);
+    let err = fail(&mut resume(&s, &run, &["--steps", "9"]));
+    assert!(err.contains("history.jsonl"), "{err}");
+    assert_eq!(snapshot(&run), before);
+    std::fs::remove_dir(&history).unwrap();
+    std::fs::rename(run.join("history.bak"), &history).unwrap();
     // A damaged config.
     let config = run.join("config.toml");
     let text = std::fs::read_to_string(&config).unwrap();

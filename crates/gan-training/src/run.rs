@@ -9,6 +9,7 @@ use gan_eval::{EvalReport, Evaluator};
 
 use crate::checkpoint;
 use crate::error::TrainError;
+use crate::history;
 use crate::likelihood::LikelihoodReport;
 use crate::metrics::{self, EvalColumns, MetricsLog, UnreadableRows};
 use crate::run_dir::RunDir;
@@ -89,6 +90,12 @@ pub fn resume(
         trainer.steps_done(),
         unreadable_metrics,
     )?;
+    // The history is appended to: it must be a readable file. Damaged lines are only noted
+    // (the report skips them too).
+    let (_, damaged) = history::read(&run.history_path())?;
+    for note in damaged {
+        tracing::warn!("{note}; the report skips that line");
+    }
     Ok(elapsed)
 }
 
