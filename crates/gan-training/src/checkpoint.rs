@@ -17,11 +17,21 @@ use tch::Tensor;
 
 use crate::atomic::{write_atomic, write_atomic_with};
 use crate::error::TrainError;
-use crate::part::PartManifest;
 
 const FORMAT: u32 = 2;
 /// The first release's format, still read.
 const FORMAT_FIRST_RELEASE: u32 = 1;
+
+/// What a checkpoint manifest records about a part besides its tensors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartManifest {
+    /// Updates applied by the part's optimizer (Adam's bias correction depends on them).
+    pub optimizer_steps: u64,
+    /// Updates folded into the EMA, when the part keeps one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ema_updates: Option<u64>,
+}
 
 /// What a checkpoint says about itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,26 +3,15 @@
 //! about it: tensor names (`<name>.`, `<name>_adam.`, `<name>_ema.`), restore and the
 //! finite-value check.
 
-use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::Tensor;
 
 use crate::adam::{Adam, AdamConfig};
 use crate::checkpoint::Checkpoint;
+pub use crate::checkpoint::PartManifest;
 use crate::ema::{Ema, EmaConfig};
 use crate::error::TrainError;
 use gan_models::weights::{assign, named_tensors};
-
-/// What a checkpoint manifest records about a part besides its tensors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PartManifest {
-    /// Updates applied by the part's optimizer (Adam's bias correction depends on them).
-    pub optimizer_steps: u64,
-    /// Updates folded into the EMA, when the part keeps one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ema_updates: Option<u64>,
-}
 
 /// See the module docs.
 #[derive(Debug)]
