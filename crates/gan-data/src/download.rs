@@ -180,6 +180,7 @@ impl Fetcher {
         file: &DataFile,
         progress: &dyn FetchProgress,
     ) -> Result<FetchOutcome, DataError> {
+        let created = !dir.exists();
         std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
         for existing in [dir.join(&file.gz_name), dir.join(&file.raw_name)] {
             if !existing.is_file() {
@@ -238,6 +239,10 @@ impl Fetcher {
         }
         if attempts.is_empty() {
             attempts.push("no mirror configured".to_owned());
+        }
+        if created {
+            // A fetch that got nothing leaves no empty folder behind (removes only an empty one).
+            let _ = std::fs::remove_dir(dir);
         }
         Err(DataError::AllMirrorsFailed {
             file: name,

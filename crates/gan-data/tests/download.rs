@@ -212,6 +212,22 @@ fn checksum_mismatch_is_an_error_and_leaves_no_file() {
     );
 }
 
+/// A fetch into a folder it had to create, that gets nothing, leaves no empty folder behind.
+#[test]
+fn a_failed_fetch_leaves_no_new_folder() {
+    let (_, spec) = fixture("labels");
+    let nowhere = tempfile::tempdir().unwrap();
+    let target = tempfile::tempdir().unwrap();
+    let new = target.path().join("mnist");
+    let err = fetcher(vec![
+        Mirror::parse(&nowhere.path().display().to_string()).unwrap()
+    ])
+    .fetch(&new, &spec, &NoProgress)
+    .unwrap_err();
+    assert!(matches!(err, DataError::AllMirrorsFailed { .. }), "{err}");
+    assert!(!new.exists(), "{} was left behind", new.display());
+}
+
 #[test]
 fn dropped_connection_is_retried_then_fails_cleanly() {
     let (gz, spec) = fixture("labels");
