@@ -12,12 +12,16 @@
 //! - [`conditioning`]: how class labels enter conditional networks.
 //! - [`config`]: settings shared by architectures (activations, normalisation, output
 //!   range, initialisation).
-//! - [`MatmulChoice`]: dense layers multiply with libtorch's BLAS or with oneDNN, whichever
-//!   is faster on the CPU at hand, as [`matmul_tuning`] measures for a run's own shapes.
-//! - [`manual`]: unconditional MLPs trained without autograd, with one fused pass per layer
-//!   between the products; what the trainer uses where a network offers it.
-//! - [`Tape`]: weight gradients of dense layers formed with the fastest product instead of
-//!   autograd's; what the trainer uses.
+//!
+//! How the networks run lives below them, chosen by the trainer; no network names it:
+//! - [`Execution`]: the kernel dense layers multiply with ([`MatmulChoice`]: libtorch's BLAS
+//!   or oneDNN, whichever [`matmul_tuning`] measures faster for a run's own shapes) and
+//!   whether networks that are chains may run by hand, in effect while networks are built.
+//! - [`manual`]: unconditional MLPs as a [`manual::Chain`], run forward and backward without
+//!   autograd, with one fused pass per layer between the products.
+//! - [`Tape`]: dense layers recorded during a forward pass ([`Tape::record`]), their weight
+//!   gradients formed with the fastest product instead of autograd's.
+//!
 //! - [`Summary`]: a Keras-style table of layers and parameter counts.
 //! - [`omp`]: work split over libtorch's own OpenMP threads.
 //! - [`weights`]: parameters to and from named tensors, with shape checks.
@@ -30,7 +34,7 @@
 //! let config = GeneratorConfig::Mlp(MlpGeneratorConfig::tutorial());
 //! let generator = config.build(&vs.root(), 42)?;
 //! let z = tch::Tensor::randn([16, 100], tch::kind::FLOAT_CPU);
-//! let images = generator.forward(&z, None, false, None);
+//! let images = generator.forward(&z, None, false);
 //! assert_eq!(images.size(), vec![16, 1, 28, 28]);
 //! # Ok::<(), gan_models::ModelError>(())
 //! ```
@@ -39,6 +43,7 @@ pub mod conditioning;
 pub mod config;
 pub mod conv;
 mod error;
+mod execution;
 mod layers;
 pub mod manual;
 mod matmul;
@@ -56,6 +61,7 @@ pub mod weights;
 pub use conditioning::{LabelInput, CLASSES};
 pub use config::{Activation, Norm, OutputActivation, WeightInit, MNIST_SHAPE};
 pub use error::ModelError;
+pub use execution::Execution;
 pub use layers::LayerInfo;
 pub use matmul::{MatmulChoice, MatmulKernel};
 pub use network::{

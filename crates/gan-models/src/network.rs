@@ -13,24 +13,15 @@ use crate::conv::layer::{KERNEL, STRIDE};
 use crate::conv::{ConvDiscriminator, ConvDiscriminatorConfig, ConvGenerator, ConvGeneratorConfig};
 use crate::error::ModelError;
 use crate::layers::LayerInfo;
-use crate::manual::Chain;
-use crate::matmul::MatmulKernel;
 use crate::mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
-use crate::tape::Tape;
 
 /// Noise `(N, latent_dim)` (and labels `(N,)`, for conditional networks) to images
 /// `(N, C, H, W)`.
 pub trait Generator: std::fmt::Debug {
     /// `train` selects batch statistics (and updates the running ones) over running
-    /// statistics. With a `tape`, dense layers record themselves for [`Tape::gradients`].
-    /// Unconditional networks take no labels: passing some is a programming error.
-    fn forward(
-        &self,
-        z: &Tensor,
-        labels: Option<&Tensor>,
-        train: bool,
-        tape: Option<&Tape>,
-    ) -> Tensor;
+    /// statistics. Unconditional networks take no labels: passing some is a programming
+    /// error.
+    fn forward(&self, z: &Tensor, labels: Option<&Tensor>, train: bool) -> Tensor;
     /// Sets every normalisation layer's running statistics to the population statistics of
     /// its input over `z` (the network's own weights, no gradient), so inference-mode output
     /// matches weights that were never trained in training mode (an EMA copy).
@@ -48,31 +39,17 @@ pub trait Generator: std::fmt::Debug {
     fn image_shape(&self) -> [i64; 3];
     /// Layers in order, for summaries.
     fn layers(&self) -> Vec<LayerInfo>;
-    fn matmul(&self) -> MatmulKernel;
-    fn set_matmul(&mut self, kernel: MatmulKernel);
-    /// The network as a [`Chain`] that runs forward and backward by hand, where it is one
-    /// (an unconditional MLP on the CPU); `None` trains it through autograd.
-    fn chain(&self) -> Option<Chain<'_>> {
-        None
-    }
 }
 
 /// Images `(N, C, H, W)` (and labels) to one score (logit) per image, `(N, 1)`.
 pub trait Discriminator: std::fmt::Debug {
-    fn forward(&self, images: &Tensor, labels: Option<&Tensor>, tape: Option<&Tape>) -> Tensor;
+    fn forward(&self, images: &Tensor, labels: Option<&Tensor>) -> Tensor;
     /// Advances every spectral norm's estimate by one power iteration; families call it once
     /// per training step, before the step's first forward pass. Nothing without one.
     fn power_iteration(&self) {}
     /// Takes the class label of each image.
     fn conditional(&self) -> bool;
     fn layers(&self) -> Vec<LayerInfo>;
-    fn matmul(&self) -> MatmulKernel;
-    fn set_matmul(&mut self, kernel: MatmulKernel);
-    /// The network as a [`Chain`] that runs forward and backward by hand, where it is one
-    /// (an unconditional MLP on the CPU); `None` trains it through autograd.
-    fn chain(&self) -> Option<Chain<'_>> {
-        None
-    }
 }
 
 /// A generator architecture and its settings, tagged by `kind` in TOML.
@@ -282,6 +259,8 @@ mod tests {
     #[test]
     fn configs_know_which_networks_are_chains() {
         use crate::config::Activation;
+        use crate::execution::Execution;
+        use crate::manual::Chain;
         let vs = nn::VarStore::new(tch::Device::Cpu);
         let (mut conditional_g, mut tanh_g) =
             (MlpGeneratorConfig::mlp(), MlpGeneratorConfig::mlp());
@@ -307,13 +286,30 @@ mod tests {
         ];
         // (what the config says, whether the built network is a chain), G's then D's.
         let mut seen = Vec::new();
+        let hand_run = Execution::new(crate::MatmulKernel::Blas, true);
         for (i, config) in generators.iter().enumerate() {
-            let net = config.build(&(vs.root() / format!("g{i}")), 1).unwrap();
-            seen.push((config.runs_as_chain(), net.chain().is_some()));
+            let p = vs.root() / format!("g{i}");
+            let built = hand_run.run(|| {
+                config.build(&p, 1).unwrap();
+                Chain::of_generator(config, &p).is_some()
+            });
+            assert!(
+                Chain::of_generator(config, &p).is_none(),
+                "only when allowed"
+            );
+            seen.push((config.runs_as_chain(), built));
         }
         for (i, config) in discriminators.iter().enumerate() {
-            let net = config.build(&(vs.root() / format!("d{i}")), 1).unwrap();
-            seen.push((config.runs_as_chain(), net.chain().is_some()));
+            let p = vs.root() / format!("d{i}");
+            let built = hand_run.run(|| {
+                config.build(&p, 1).unwrap();
+                Chain::of_discriminator(config, &p).is_some()
+            });
+            assert!(
+                Chain::of_discriminator(config, &p).is_none(),
+                "only when allowed"
+            );
+            seen.push((config.runs_as_chain(), built));
         }
         let expected = [true, true, false, false, false];
         let said: Vec<bool> = seen.iter().map(|&(said, _)| said).collect();

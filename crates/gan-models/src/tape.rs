@@ -12,10 +12,12 @@ use std::cell::RefCell;
 
 use tch::{Kind, Tensor};
 
+use crate::execution::Execution;
 use crate::matmul::{from_onednn, to_onednn, MatmulKernel, ONEDNN_WEIGHT_PRIMITIVE_MIN_BATCH};
 use crate::plain_onednn;
 
-/// A dense layer `y = x·Wᵀ + b` whose parameters live in a var store.
+/// A dense layer `y = x·Wᵀ + b` whose parameters live in a var store, multiplying with the
+/// kernel of the [`Execution`] it was built under.
 #[derive(Debug)]
 pub(crate) struct Dense {
     pub(crate) ws: Tensor,
@@ -23,41 +25,55 @@ pub(crate) struct Dense {
     /// Full var-store names of `ws` and `bs`, which [`Tape::gradients`] matches.
     pub(crate) weight_name: String,
     pub(crate) bias_name: String,
+    pub(crate) kernel: MatmulKernel,
+    /// Whether the layer records itself on a tape ([`Dense::off_tape`]).
+    taped: bool,
 }
 
 impl Dense {
     pub(crate) fn new(ws: Tensor, bs: Tensor, weight_name: String, bias_name: String) -> Self {
+        let kernel = Execution::current().kernel_on(ws.device());
         Dense {
             ws,
             bs,
             weight_name,
             bias_name,
+            kernel,
+            taped: true,
         }
     }
 
-    /// The layer as autograd sees any op: gradients flow to the input and both parameters.
-    pub(crate) fn forward(&self, xs: &Tensor, kernel: MatmulKernel) -> Tensor {
-        kernel.linear(xs, &self.ws, &self.bs)
-    }
-
-    /// [`Dense::forward_taped`] when there is a tape, [`Dense::forward`] otherwise.
-    pub(crate) fn forward_on(
-        &self,
-        xs: &Tensor,
-        kernel: MatmulKernel,
-        tape: Option<&Tape>,
-    ) -> Tensor {
-        match tape {
-            Some(tape) => self.forward_taped(xs, kernel, tape),
-            None => self.forward(xs, kernel),
+    /// The layer with its gradients always from autograd, for a network whose other layers
+    /// take theirs from autograd anyway (convolutions): recording one product among them
+    /// saves nothing.
+    pub(crate) fn off_tape(self) -> Self {
+        Dense {
+            taped: false,
+            ..self
         }
     }
 
-    /// The layer on `tape`: gradients flow to the input through autograd; the parameters'
-    /// come from [`Tape::gradients`].
-    pub(crate) fn forward_taped(&self, xs: &Tensor, kernel: MatmulKernel, tape: &Tape) -> Tensor {
+    /// The layer on its input: recorded on the tape when one is recording ([`Tape::record`]),
+    /// else as autograd sees any op (gradients flow to the input and both parameters).
+    pub(crate) fn forward(&self, xs: &Tensor) -> Tensor {
+        if self.taped && RECORDING.with(|r| r.borrow().is_some()) {
+            let (output, record) = self.forward_taped(xs);
+            RECORDING.with(|r| {
+                if let Some(records) = r.borrow_mut().as_mut() {
+                    records.push(record);
+                }
+            });
+            output
+        } else {
+            self.kernel.linear(xs, &self.ws, &self.bs)
+        }
+    }
+
+    /// The layer for a tape: gradients flow to the input through autograd; the parameters'
+    /// come from [`Tape::gradients`] through the returned record.
+    fn forward_taped(&self, xs: &Tensor) -> (Tensor, Record) {
         let (ws, bs) = (self.ws.detach(), self.bs.detach());
-        let (output, input_onednn) = match kernel {
+        let (output, input_onednn) = match self.kernel {
             MatmulKernel::Blas => (xs.linear(&ws, Some(&bs)), None),
             MatmulKernel::OneDnn => {
                 let x = to_onednn(xs);
@@ -71,23 +87,28 @@ impl Dense {
         } else {
             output.set_requires_grad(true)
         };
-        tape.records.borrow_mut().push(Record {
+        let record = Record {
             weight_name: self.weight_name.clone(),
             bias_name: self.bias_name.clone(),
             input: xs.detach(),
             input_onednn,
             weights: ws,
             output: output.shallow_clone(),
-            kernel,
-        });
-        output
+            kernel: self.kernel,
+        };
+        (output, record)
     }
+}
+
+thread_local! {
+    /// The records of the [`Tape::record`] running on this thread, if one is.
+    static RECORDING: RefCell<Option<Vec<Record>>> = const { RefCell::new(None) };
 }
 
 /// Records of the dense layers run in one forward pass; see the module docs.
 #[derive(Debug, Default)]
 pub struct Tape {
-    records: RefCell<Vec<Record>>,
+    records: Vec<Record>,
 }
 
 #[derive(Debug)]
@@ -108,15 +129,31 @@ enum Source {
 }
 
 impl Tape {
-    pub fn new() -> Self {
-        Tape::default()
+    /// Runs `f` (forward passes) with every dense layer it runs recorded, and returns its
+    /// result with the tape; layers run outside `f` are not recorded (a network whose
+    /// parameters stay fixed, as D in G's update). An empty tape leaves every gradient to
+    /// autograd.
+    pub fn record<R>(f: impl FnOnce() -> R) -> (R, Tape) {
+        struct Restore(Option<Option<Vec<Record>>>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                if let Some(outer) = self.0.take() {
+                    RECORDING.with(|r| *r.borrow_mut() = outer);
+                }
+            }
+        }
+        let mut restore = Restore(Some(RECORDING.with(|r| r.replace(Some(Vec::new())))));
+        let result = f();
+        let outer = restore.0.take().unwrap_or_default();
+        let records = RECORDING.with(|r| r.replace(outer)).unwrap_or_default();
+        (result, Tape { records })
     }
 
     /// Gradients of `loss` with respect to `params` (full var-store names and tensors), in
     /// that order. Dense layers recorded here are matched by name; every other parameter must
     /// be reachable by autograd. A layer recorded twice gets the sum of both uses.
     pub fn gradients(&self, loss: &Tensor, params: &[(String, Tensor)]) -> Vec<Tensor> {
-        let records = self.records.borrow();
+        let records = &self.records;
         let mut inputs: Vec<Tensor> = records.iter().map(|r| r.output.shallow_clone()).collect();
         let sources: Vec<Source> = params
             .iter()
@@ -227,13 +264,15 @@ mod tests {
     use super::*;
     use tch::kind;
 
-    fn layer(fan_in: i64, fan_out: i64, name: &str) -> Dense {
-        Dense::new(
-            Tensor::randn([fan_out, fan_in], kind::FLOAT_CPU).set_requires_grad(true),
-            Tensor::randn([fan_out], kind::FLOAT_CPU).set_requires_grad(true),
-            format!("{name}.weight"),
-            format!("{name}.bias"),
-        )
+    fn layer(fan_in: i64, fan_out: i64, name: &str, kernel: MatmulKernel) -> Dense {
+        Execution::new(kernel, false).run(|| {
+            Dense::new(
+                Tensor::randn([fan_out, fan_in], kind::FLOAT_CPU).set_requires_grad(true),
+                Tensor::randn([fan_out], kind::FLOAT_CPU).set_requires_grad(true),
+                format!("{name}.weight"),
+                format!("{name}.bias"),
+            )
+        })
     }
 
     /// A two-layer net with a parameter off the tape (`scale`), one layer used twice, and a
@@ -242,7 +281,7 @@ mod tests {
     fn tape_gradients_equal_autograd_gradients() {
         for kernel in crate::matmul::cpu_kernels() {
             for batch in [7, ONEDNN_WEIGHT_PRIMITIVE_MIN_BATCH] {
-                let (a, b) = (layer(12, 9, "a"), layer(9, 9, "b"));
+                let (a, b) = (layer(12, 9, "a", kernel), layer(9, 9, "b", kernel));
                 let scale = Tensor::randn([9], kind::FLOAT_CPU).set_requires_grad(true);
                 let xs = Tensor::randn([batch, 12], kind::FLOAT_CPU);
                 let loss_of = |y: Tensor| (y.tanh() * &scale).square().sum(Kind::Float);
@@ -255,14 +294,13 @@ mod tests {
                 ];
                 let tensors: Vec<&Tensor> = params.iter().map(|p| &p.1).collect();
 
-                let h = a.forward(&xs, kernel).relu();
-                let y = b.forward(&b.forward(&h, kernel).relu(), kernel);
-                let want = Tensor::run_backward(&[loss_of(y)], &tensors, false, false);
+                let net = || b.forward(&b.forward(&a.forward(&xs).relu()).relu());
+                let want = Tensor::run_backward(&[loss_of(net())], &tensors, false, false);
 
-                let tape = Tape::new();
-                let h = a.forward_taped(&xs, kernel, &tape).relu();
-                let y = b.forward_taped(&b.forward_taped(&h, kernel, &tape).relu(), kernel, &tape);
+                let (y, tape) = Tape::record(net);
+                assert_eq!(tape.records.len(), 3);
                 let got = tape.gradients(&loss_of(y), &params);
+                assert!(Tape::record(|| ()).1.records.is_empty());
 
                 for ((name, _), (got, want)) in params.iter().zip(got.iter().zip(&want)) {
                     assert_eq!(got.size(), want.size(), "{name}");

@@ -7,7 +7,8 @@ use gan_models::{MatmulChoice, OutputActivation};
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
-use crate::family::{Backprop, ModelConfig};
+use crate::execution::Backprop;
+use crate::family::ModelConfig;
 
 /// Where tensors live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -42,6 +42,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod ema;
 mod error;
+mod execution;
 pub mod family;
 pub mod history;
 mod inference;
@@ -67,9 +68,10 @@ pub use atomic::write_atomic;
 pub use config::{DeviceChoice, TrainConfig};
 pub use ema::{EmaConfig, EmaNormalization};
 pub use error::TrainError;
+pub use execution::Backprop;
 pub use family::{
-    Backprop, DiscriminatorUpdate, FakeMode, Family, GanConfig, LikelihoodModel, Metric,
-    ModelConfig, SampleWeights, VaeConfig,
+    DiscriminatorUpdate, FakeMode, Family, GanConfig, LikelihoodModel, Metric, ModelConfig,
+    SampleWeights, VaeConfig,
 };
 pub use inference::{Digits, Samples, TrainedGenerator};
 pub use interpolation::Interpolation;

@@ -4,12 +4,13 @@
 use std::cell::Cell;
 
 use gan_data::{BatchSampler, DeviceRng, Images, Split};
-use gan_models::{MatmulKernel, Summary};
+use gan_models::{Execution, MatmulKernel, Summary};
 use tch::{Device, Tensor};
 
 use crate::checkpoint::{Checkpoint, Manifest};
 use crate::config::TrainConfig;
 use crate::error::TrainError;
+use crate::execution::Backprop;
 use crate::family::{Batch, BuildContext, Family, Metric, SampleWeights};
 use crate::inference::Samples;
 use crate::likelihood::{HeldOut, LikelihoodReport};
@@ -49,6 +50,11 @@ pub struct Trainer {
     config: TrainConfig,
     device: Device,
     family: Box<dyn Family>,
+    /// The kernel the family's dense layers multiply with.
+    matmul: MatmulKernel,
+    /// How the family's steps form gradients (autograd where the config's choice does not
+    /// apply to its networks).
+    backprop: Backprop,
     data: Tensor,
     /// The data's classes (`i64`), kept only for a conditional family.
     labels: Option<Tensor>,
@@ -92,11 +98,14 @@ impl Trainer {
             tch::set_num_threads(config.threads as i32);
         }
         let device = config.device.resolve()?;
-        let family = build_family(
-            config,
-            device,
-            crate::matmul_choice::matmul_kernel(config, device)?,
-        )?;
+        let matmul = crate::matmul_choice::matmul_kernel(config, device)?;
+        let chains_before = Execution::chains_built();
+        let family = build_family(config, device, matmul)?;
+        let backprop = if Execution::chains_built() > chains_before {
+            Backprop::Fused
+        } else {
+            Backprop::Autograd
+        };
         let labels = if family.conditional() {
             if data.labels.len() != images.count {
                 return Err(TrainError::invalid(
@@ -130,6 +139,8 @@ impl Trainer {
             config: config.clone(),
             device,
             family,
+            matmul,
+            backprop,
             data,
             labels,
             sampler,
@@ -182,12 +193,12 @@ impl Trainer {
 
     /// The kernel dense layers multiply with.
     pub fn matmul(&self) -> MatmulKernel {
-        self.family.matmul()
+        self.matmul
     }
 
     /// How the steps form gradients.
-    pub fn backprop(&self) -> crate::family::Backprop {
-        self.family.backprop()
+    pub fn backprop(&self) -> Backprop {
+        self.backprop
     }
 
     /// What [`Trainer::step`] reports, in order.
@@ -355,19 +366,21 @@ pub(crate) fn build_family_here(
     build_family(config, device, kernel)
 }
 
-/// The config's family on `device`, multiplying with `matmul`.
+/// The config's family on `device`, its dense layers multiplying with `matmul`.
 pub(crate) fn build_family(
     config: &TrainConfig,
     device: Device,
     matmul: MatmulKernel,
 ) -> Result<Box<dyn Family>, TrainError> {
-    config.model.build(&BuildContext {
+    let context = BuildContext {
         device,
         seed: config.seed,
         batch_size: config.batch_size,
-        matmul,
-        backprop: config.backprop,
-    })
+    };
+    config
+        .backprop
+        .execution(matmul)
+        .run(|| config.model.build(&context))
 }
 
 #[cfg(test)]
@@ -428,7 +441,8 @@ mod tests {
     /// whatever the choice.
     #[test]
     fn fused_and_autograd_gradients_train_alike() {
-        use crate::family::{Backprop, DiscriminatorUpdate};
+        use crate::execution::Backprop;
+        use crate::family::DiscriminatorUpdate;
         let cases = [
             ("tutorial", DiscriminatorUpdate::Separate),
             ("mlp", DiscriminatorUpdate::Separate),

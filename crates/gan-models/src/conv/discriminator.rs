@@ -12,9 +12,8 @@ use crate::conditioning::{one_hot, CLASSES};
 use crate::config::WeightInit;
 use crate::error::ModelError;
 use crate::layers::{batch_norm_config, dense, LayerInfo};
-use crate::matmul::{MatmulChoice, MatmulKernel};
 use crate::network::Discriminator;
-use crate::tape::{Dense, Tape};
+use crate::tape::Dense;
 
 /// Random streams of the spectral norms' start vectors, past the weights' streams.
 const SPECTRAL_STREAM: u64 = 1 << 20;
@@ -37,7 +36,6 @@ pub struct ConvDiscriminator {
     head: Dense,
     head_spectral: Option<SpectralNorm>,
     projection: Option<Tensor>,
-    kernel: MatmulKernel,
 }
 
 impl ConvDiscriminator {
@@ -116,7 +114,6 @@ impl ConvDiscriminator {
             head,
             head_spectral,
             projection,
-            kernel: MatmulChoice::Auto.resolve(p.device())?,
         })
     }
 
@@ -141,9 +138,10 @@ impl ConvDiscriminator {
 }
 
 impl Discriminator for ConvDiscriminator {
-    /// Convolutions and the head stay on autograd (the tape is not used): a gradient
-    /// penalty needs their second derivatives, and convolutions dominate the cost anyway.
-    fn forward(&self, images: &Tensor, labels: Option<&Tensor>, _tape: Option<&Tape>) -> Tensor {
+    /// Convolutions and the head stay on autograd (the head is not recorded on a tape): a
+    /// gradient penalty needs their second derivatives, and convolutions dominate the cost
+    /// anyway.
+    fn forward(&self, images: &Tensor, labels: Option<&Tensor>) -> Tensor {
         let mut xs = self.input(images, labels);
         for (i, conv) in self.convs.iter().enumerate() {
             xs = conv.conv(&xs);
@@ -247,14 +245,6 @@ impl Discriminator for ConvDiscriminator {
         }
         rows
     }
-
-    fn matmul(&self) -> MatmulKernel {
-        self.kernel
-    }
-
-    fn set_matmul(&mut self, kernel: MatmulKernel) {
-        self.kernel = kernel;
-    }
 }
 
 #[cfg(test)]
@@ -269,7 +259,7 @@ mod tests {
         let vs = VarStore::new(Device::Cpu);
         let d = ConvDiscriminator::new(&vs.root(), &ConvDiscriminatorConfig::dcgan(), 1).unwrap();
         let x = Tensor::rand([5, 1, 28, 28], kind::FLOAT_CPU);
-        assert_eq!(d.forward(&x, None, None).size(), vec![5, 1]);
+        assert_eq!(d.forward(&x, None).size(), vec![5, 1]);
         let summary = Summary::new("discriminator", d.layers(), &vs);
         // conv1 16·64 + 64, conv2 64·128·16 + 128, norm2 2·128 (+ 256 running), fc 6272 + 1.
         assert_eq!(summary.trainable, 1_088 + 131_200 + 256 + 6_273);
@@ -293,8 +283,8 @@ mod tests {
             };
             let d = ConvDiscriminator::new(&vs.root(), &config, 1).unwrap();
             let x = Tensor::rand([4, 1, 28, 28], kind::FLOAT_CPU);
-            let all = tch::no_grad(|| d.forward(&x, None, None));
-            let first = tch::no_grad(|| d.forward(&x.narrow(0, 0, 1), None, None));
+            let all = tch::no_grad(|| d.forward(&x, None));
+            let first = tch::no_grad(|| d.forward(&x.narrow(0, 0, 1), None));
             assert!((all.get(0) - first.get(0)).abs().double_value(&[0]) < 1e-5);
             let names: Vec<String> = vs.variables().into_keys().collect();
             assert_eq!(
@@ -324,7 +314,7 @@ mod tests {
                 });
             }
             let x = Tensor::rand([1, 1, 28, 28], kind::FLOAT_CPU).repeat([2, 1, 1, 1]);
-            let s = tch::no_grad(|| d.forward(&x, Some(&Tensor::from_slice(&[2i64, 5])), None));
+            let s = tch::no_grad(|| d.forward(&x, Some(&Tensor::from_slice(&[2i64, 5]))));
             let gap = (s.double_value(&[0, 0]) - s.double_value(&[1, 0])).abs();
             assert!(gap > 1e-5, "{label_input:?}: labels 2 and 5 scored alike");
         }

@@ -11,9 +11,8 @@ use crate::conditioning::{append_labels, CLASSES};
 use crate::config::{Norm, OutputActivation, WeightInit};
 use crate::error::ModelError;
 use crate::layers::{adopt_batch_statistics, batch_norm_config, dense, LayerInfo};
-use crate::matmul::{MatmulChoice, MatmulKernel};
 use crate::network::Generator;
-use crate::tape::{Dense, Tape};
+use crate::tape::Dense;
 
 /// Maps latent vectors `(N, latent_dim)` to images `(N, C, H, W)`. Parameters: `fc`
 /// (projection), `bn0`, then `deconv1`, `bn1`, … (BatchNorm after every layer but the last).
@@ -24,7 +23,6 @@ pub struct ConvGenerator {
     /// One per transposed convolution but the last, and `norms[0]` after the projection.
     norms: Vec<nn::BatchNorm>,
     deconvs: Vec<ConvLayer>,
-    kernel: MatmulKernel,
 }
 
 impl ConvGenerator {
@@ -40,7 +38,8 @@ impl ConvGenerator {
             WeightInit::TorchDefault,
             &rng,
             0,
-        );
+        )
+        .off_tape();
         let mut outputs: Vec<i64> = config.channels[1..].to_vec();
         outputs.push(config.image_shape[0]);
         let mut norms = Vec::new();
@@ -63,7 +62,6 @@ impl ConvGenerator {
             projection,
             norms,
             deconvs,
-            kernel: MatmulChoice::Auto.resolve(p.device())?,
         })
     }
 
@@ -81,10 +79,7 @@ impl ConvGenerator {
     ) -> Tensor {
         let xs = append_labels(z, labels, self.config.conditional, "conv generator");
         let [c, h, w] = self.config.projected_shape();
-        let mut xs = self
-            .projection
-            .forward(&xs, self.kernel)
-            .view([-1, c, h, w]);
+        let mut xs = self.projection.forward(&xs).view([-1, c, h, w]);
         for (i, deconv) in self.deconvs.iter().enumerate() {
             if let Some(norm) = self.norms.get(i) {
                 xs = at_norm(norm, &xs);
@@ -99,13 +94,7 @@ impl ConvGenerator {
 }
 
 impl Generator for ConvGenerator {
-    fn forward(
-        &self,
-        z: &Tensor,
-        labels: Option<&Tensor>,
-        train: bool,
-        _tape: Option<&Tape>,
-    ) -> Tensor {
+    fn forward(&self, z: &Tensor, labels: Option<&Tensor>, train: bool) -> Tensor {
         self.run(z, labels, |norm, xs| norm.forward_t(xs, train))
     }
 
@@ -172,14 +161,6 @@ impl Generator for ConvGenerator {
         rows.push(LayerInfo::new("output", squash, &c.image_shape));
         rows
     }
-
-    fn matmul(&self) -> MatmulKernel {
-        self.kernel
-    }
-
-    fn set_matmul(&mut self, kernel: MatmulKernel) {
-        self.kernel = kernel;
-    }
 }
 
 #[cfg(test)]
@@ -194,7 +175,7 @@ mod tests {
         let g = ConvGenerator::new(&vs.root(), &ConvGeneratorConfig::dcgan(), 1).unwrap();
         let z = Tensor::randn([6, 100], kind::FLOAT_CPU);
         for train in [true, false] {
-            let x = tch::no_grad(|| g.forward(&z, None, train, None));
+            let x = tch::no_grad(|| g.forward(&z, None, train));
             assert_eq!(x.size(), vec![6, 1, 28, 28]);
             assert!(x.abs().max().double_value(&[]) <= 1.0);
         }
@@ -215,7 +196,7 @@ mod tests {
         };
         let g = ConvGenerator::new(&vs.root(), &config, 1).unwrap();
         let z = Tensor::randn([1, 100], kind::FLOAT_CPU).repeat([2, 1]);
-        let x = tch::no_grad(|| g.forward(&z, Some(&Tensor::from_slice(&[1i64, 8])), false, None));
+        let x = tch::no_grad(|| g.forward(&z, Some(&Tensor::from_slice(&[1i64, 8])), false));
         assert!((x.get(0) - x.get(1)).abs().max().double_value(&[]) > 1e-3);
     }
 
@@ -227,12 +208,8 @@ mod tests {
         let g = ConvGenerator::new(&vs.root(), &ConvGeneratorConfig::dcgan(), 2).unwrap();
         let z = Tensor::randn([512, 100], kind::FLOAT_CPU);
         g.estimate_normalization(&z, None);
-        let (eval, train) = tch::no_grad(|| {
-            (
-                g.forward(&z, None, false, None),
-                g.forward(&z, None, true, None),
-            )
-        });
+        let (eval, train) =
+            tch::no_grad(|| (g.forward(&z, None, false), g.forward(&z, None, true)));
         let gap = (eval - train).abs().max().double_value(&[]);
         assert!(gap < 2e-2, "{gap}");
     }

@@ -14,8 +14,9 @@
 //! they write their results, sparing those passes.
 
 mod kernels;
+mod mlp;
 
-use tch::{nn, Kind, Tensor};
+use tch::{Kind, Tensor};
 
 use crate::config::OutputActivation;
 use crate::matmul::{from_onednn, to_onednn, MatmulKernel};
@@ -23,10 +24,11 @@ use crate::plain_onednn::{self, PostOp};
 use crate::tape::{dense_parameter_gradients, plain_products, uses_weight_primitive, Dense};
 use kernels::{Buffer, NormBackward, NormBuffers, Shape};
 
-/// A network as a chain of dense layers; see the module docs.
+/// A network as a chain of dense layers; see the module docs. It shares its tensors with
+/// the network's var store, so it runs on the network's current weights.
 #[derive(Debug)]
-pub struct Chain<'a> {
-    layers: Vec<ChainLayer<'a>>,
+pub struct Chain {
+    layers: Vec<ChainLayer>,
     output: Option<OutputActivation>,
     kernel: MatmulKernel,
     /// Whether every product runs on plain tensors (oneDNN's op is there for `kernel`).
@@ -35,17 +37,20 @@ pub struct Chain<'a> {
 
 /// A dense layer, then optionally an activation and a BatchNorm over its features.
 #[derive(Debug)]
-pub(crate) struct ChainLayer<'a> {
-    pub(crate) dense: &'a Dense,
+pub(crate) struct ChainLayer {
+    pub(crate) dense: Dense,
     /// The activation's slope for negative inputs (0 for ReLU); none for a linear layer.
     pub(crate) slope: Option<f64>,
-    pub(crate) norm: Option<ChainNorm<'a>>,
+    pub(crate) norm: Option<ChainNorm>,
 }
 
-/// A BatchNorm of a chain and its settings.
+/// A BatchNorm of a chain (its affine parameters and running statistics) and its settings.
 #[derive(Debug)]
-pub(crate) struct ChainNorm<'a> {
-    pub(crate) module: &'a nn::BatchNorm,
+pub(crate) struct ChainNorm {
+    pub(crate) gamma: Tensor,
+    pub(crate) beta: Tensor,
+    pub(crate) running_mean: Tensor,
+    pub(crate) running_var: Tensor,
     pub(crate) momentum: f64,
     pub(crate) eps: f64,
     /// Full var-store names of γ and β.
@@ -89,12 +94,11 @@ pub struct ChainGradients {
     pub input: Option<Tensor>,
 }
 
-impl<'a> Chain<'a> {
-    pub(crate) fn new(
-        layers: Vec<ChainLayer<'a>>,
-        output: Option<OutputActivation>,
-        kernel: MatmulKernel,
-    ) -> Self {
+impl Chain {
+    /// The chain of `layers` (at least one), multiplying with their kernel.
+    pub(crate) fn new(layers: Vec<ChainLayer>, output: Option<OutputActivation>) -> Self {
+        let kernel = layers[0].dense.kernel;
+        crate::execution::Execution::count_chain();
         Chain {
             layers,
             output,
@@ -113,7 +117,7 @@ impl<'a> Chain<'a> {
             let mut squashed = false;
             for (i, layer) in self.layers.iter().enumerate() {
                 let post_op = self.post_op(layer, i + 1 == self.layers.len());
-                let (outputs, input_onednn) = self.dense_forward(layer.dense, &xs, post_op);
+                let (outputs, input_onednn) = self.dense_forward(&layer.dense, &xs, post_op);
                 let mut record = SavedLayer {
                     input: xs,
                     input_onednn,
@@ -270,12 +274,11 @@ fn buffer(xs: &Tensor) -> Buffer {
 }
 
 fn norm_buffers(norm: &ChainNorm) -> NormBuffers {
-    let module = norm.module;
     NormBuffers {
-        gamma: buffer(module.ws.as_ref().expect("an affine BatchNorm")),
-        beta: buffer(module.bs.as_ref().expect("an affine BatchNorm")),
-        running_mean: buffer(&module.running_mean),
-        running_var: buffer(&module.running_var),
+        gamma: buffer(&norm.gamma),
+        beta: buffer(&norm.beta),
+        running_mean: buffer(&norm.running_mean),
+        running_var: buffer(&norm.running_var),
         momentum: norm.momentum as f32,
         eps: norm.eps as f32,
     }
@@ -341,7 +344,7 @@ fn activation_backward(
     };
     let columns = || Tensor::empty([shape.cols as i64], (Kind::Float, tch::Device::Cpu));
     let (dgamma, dbeta) = (columns(), columns());
-    let gamma = norm.module.ws.as_ref().expect("an affine BatchNorm");
+    let gamma = &norm.gamma;
     // SAFETY: grad and activated hold rows · cols values, the rest one per column.
     unsafe {
         kernels::activate_normalize_backward(

@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use tch::nn::VarStore;
 use tch::{kind, Device, Kind, Tensor};
 
-use super::Wanted;
+use super::{Chain, Wanted};
+use crate::execution::Execution;
 use crate::matmul::{cpu_kernels, MatmulKernel};
 use crate::mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
-use crate::network::{Discriminator, Generator};
+use crate::network::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
 
 const BATCH: i64 = 64;
 
@@ -56,11 +57,15 @@ fn small_generators() -> Vec<MlpGeneratorConfig> {
     vec![mlp, tutorial]
 }
 
-fn generator(config: &MlpGeneratorConfig, kernel: MatmulKernel) -> (VarStore, MlpGenerator) {
+/// The network, and it as a chain, built with `kernel` where chains may run by hand.
+fn generator(config: &MlpGeneratorConfig, kernel: MatmulKernel) -> (VarStore, MlpGenerator, Chain) {
     let vs = VarStore::new(Device::Cpu);
-    let mut g = MlpGenerator::new(&vs.root(), config, 7).unwrap();
-    g.set_matmul(kernel);
-    (vs, g)
+    Execution::new(kernel, true).run(|| {
+        let g = MlpGenerator::new(&vs.root(), config, 7).unwrap();
+        let chain = Chain::of_generator(&GeneratorConfig::Mlp(config.clone()), &vs.root())
+            .expect("an unconditional MLP is a chain");
+        (vs, g, chain)
+    })
 }
 
 #[test]
@@ -68,14 +73,13 @@ fn generator_chain_matches_autograd() {
     for kernel in cpu_kernels() {
         for config in small_generators() {
             let what = format!("{kernel:?}, output {:?}", config.output);
-            let (autograd_vs, autograd) = generator(&config, kernel);
-            let (chain_vs, by_hand) = generator(&config, kernel);
+            let (autograd_vs, autograd, _) = generator(&config, kernel);
+            let (chain_vs, _, chain) = generator(&config, kernel);
             let z = Tensor::randn([BATCH, 16], kind::FLOAT_CPU);
             let weights = Tensor::randn([BATCH, 784], kind::FLOAT_CPU);
 
-            let images = autograd.forward(&z, None, true, None).view([BATCH, -1]);
+            let images = autograd.forward(&z, None, true).view([BATCH, -1]);
             let want = autograd_gradients(&autograd_vs, &(&images * &weights).sum(Kind::Float));
-            let chain = by_hand.chain().expect("an unconditional MLP is a chain");
             let (output, pass) = chain.forward(&z, true);
             assert_close(&output, &images, &format!("{what}: images"));
             let got = chain.backward(pass, &weights, Wanted::Parameters);
@@ -86,7 +90,7 @@ fn generator_chain_matches_autograd() {
             for (name, value) in autograd_vars.iter().filter(|(n, _)| n.contains("running")) {
                 assert_close(&chain_vars[name], value, &format!("{what}: {name}"));
             }
-            let inference = tch::no_grad(|| autograd.forward(&z, None, false, None));
+            let inference = tch::no_grad(|| autograd.forward(&z, None, false));
             let (output, _) = chain.forward(&z, false);
             assert_close(
                 &output,
@@ -106,17 +110,20 @@ fn discriminator_chain_matches_autograd() {
     for kernel in cpu_kernels() {
         let what = format!("{kernel:?}");
         let vs = VarStore::new(Device::Cpu);
-        let mut d = MlpDiscriminator::new(&vs.root(), &config, 3).unwrap();
-        d.set_matmul(kernel);
+        let (d, chain) = Execution::new(kernel, true).run(|| {
+            let d = MlpDiscriminator::new(&vs.root(), &config, 3).unwrap();
+            let chain =
+                Chain::of_discriminator(&DiscriminatorConfig::Mlp(config.clone()), &vs.root());
+            (d, chain.expect("an unconditional MLP is a chain"))
+        });
         let images = Tensor::randn([BATCH, 1, 28, 28], kind::FLOAT_CPU).set_requires_grad(true);
         let weights = Tensor::randn([BATCH, 1], kind::FLOAT_CPU);
 
-        let scores = d.forward(&images, None, None);
+        let scores = d.forward(&images, None);
         let loss = (&scores * &weights).sum(Kind::Float);
         let want_input = Tensor::run_backward(&[&loss], &[&images], true, false).remove(0);
         let want = autograd_gradients(&vs, &loss);
 
-        let chain = d.chain().expect("an unconditional MLP is a chain");
         let flat = images.detach().flatten(1, -1);
         let (output, pass) = chain.forward(&flat, true);
         assert_close(&output, &scores, &format!("{what}: scores"));
@@ -132,25 +139,4 @@ fn discriminator_chain_matches_autograd() {
             &format!("{what}: input"),
         );
     }
-}
-
-#[test]
-fn conditional_networks_are_not_chains() {
-    let vs = VarStore::new(Device::Cpu);
-    let config = MlpGeneratorConfig {
-        conditional: true,
-        ..MlpGeneratorConfig::mlp()
-    };
-    assert!(MlpGenerator::new(&vs.root(), &config, 1)
-        .unwrap()
-        .chain()
-        .is_none());
-    let config = MlpDiscriminatorConfig {
-        conditional: true,
-        ..MlpDiscriminatorConfig::mlp()
-    };
-    assert!(MlpDiscriminator::new(&vs.root(), &config, 1)
-        .unwrap()
-        .chain()
-        .is_none());
 }

@@ -2,16 +2,14 @@
 
 use gan_data::DeviceRng;
 use tch::nn::{self, ModuleT};
-use tch::{Device, Tensor};
+use tch::Tensor;
 
 use super::config::MlpDiscriminatorConfig;
 use crate::conditioning::{append_labels, one_hot, LabelInput, CLASSES};
 use crate::error::ModelError;
 use crate::layers::{dense, LayerInfo};
-use crate::manual::{Chain, ChainLayer};
-use crate::matmul::{MatmulChoice, MatmulKernel};
 use crate::network::Discriminator;
-use crate::tape::{Dense, Tape};
+use crate::tape::Dense;
 
 /// Maps images `(N, C, H, W)` to logits `(N, 1)`; a sigmoid of the logit is the probability
 /// the image is real. The loss applies that sigmoid itself, in a numerically stable way.
@@ -21,12 +19,11 @@ pub struct MlpDiscriminator {
     layers: Vec<Dense>,
     /// Per-class vectors of a projection discriminator, `(CLASSES, last hidden width)`.
     projection: Option<Tensor>,
-    kernel: MatmulKernel,
 }
 
 impl MlpDiscriminator {
     /// Builds the network under `p` (parameters `fc1.weight`, …), its weights drawn from
-    /// `seed`, multiplying with [`MatmulChoice::Auto`]'s kernel.
+    /// `seed`.
     pub fn new(
         p: &nn::Path,
         config: &MlpDiscriminatorConfig,
@@ -54,7 +51,6 @@ impl MlpDiscriminator {
             config: config.clone(),
             layers,
             projection,
-            kernel: MatmulChoice::Auto.resolve(p.device())?,
         })
     }
 
@@ -64,7 +60,7 @@ impl MlpDiscriminator {
 }
 
 impl Discriminator for MlpDiscriminator {
-    fn forward(&self, images: &Tensor, labels: Option<&Tensor>, tape: Option<&Tape>) -> Tensor {
+    fn forward(&self, images: &Tensor, labels: Option<&Tensor>) -> Tensor {
         let c = &self.config;
         let flat = images.flatten(1, -1);
         let mut xs = match c.label_input {
@@ -73,12 +69,9 @@ impl Discriminator for MlpDiscriminator {
         };
         let (head, hidden) = self.layers.split_last().expect("at least one layer");
         for layer in hidden {
-            xs = self
-                .config
-                .activation
-                .apply(&layer.forward_on(&xs, self.kernel, tape));
+            xs = self.config.activation.apply(&layer.forward(&xs));
         }
-        let logits = head.forward_on(&xs, self.kernel, tape);
+        let logits = head.forward(&xs);
         match (&self.projection, labels) {
             (Some(projection), Some(labels)) => {
                 let class_vectors = one_hot(labels, xs.kind()).matmul(projection);
@@ -127,41 +120,11 @@ impl Discriminator for MlpDiscriminator {
         rows.push(LayerInfo::new("output", "Sigmoid (in the loss)", &[1]));
         rows
     }
-
-    fn matmul(&self) -> MatmulKernel {
-        self.kernel
-    }
-
-    fn set_matmul(&mut self, kernel: MatmulKernel) {
-        self.kernel = kernel;
-    }
-
-    fn chain(&self) -> Option<Chain<'_>> {
-        let (head, hidden) = self.layers.split_last().expect("at least one layer");
-        if !self.config.runs_as_chain() || head.ws.device() != Device::Cpu {
-            return None;
-        }
-        let slope = self.config.activation.slope()?;
-        let mut layers: Vec<ChainLayer> = hidden
-            .iter()
-            .map(|dense| ChainLayer {
-                dense,
-                slope: Some(slope),
-                norm: None,
-            })
-            .collect();
-        layers.push(ChainLayer {
-            dense: head,
-            slope: None,
-            norm: None,
-        });
-        Some(Chain::new(layers, None, self.kernel))
-    }
 }
 
 impl ModuleT for MlpDiscriminator {
     fn forward_t(&self, images: &Tensor, _train: bool) -> Tensor {
-        Discriminator::forward(self, images, None, None)
+        Discriminator::forward(self, images, None)
     }
 }
 
@@ -199,9 +162,8 @@ mod tests {
                 });
             }
             let x = Tensor::rand([1, 1, 28, 28], kind::FLOAT_CPU).repeat([2, 1, 1, 1]);
-            let score = |labels: &[i64]| {
-                tch::no_grad(|| d.forward(&x, Some(&Tensor::from_slice(labels)), None))
-            };
+            let score =
+                |labels: &[i64]| tch::no_grad(|| d.forward(&x, Some(&Tensor::from_slice(labels))));
             let s = score(&[2, 5]);
             assert_eq!(s.size(), vec![2, 1]);
             let gap = (s.double_value(&[0, 0]) - s.double_value(&[1, 0])).abs();

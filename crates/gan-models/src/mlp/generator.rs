@@ -2,38 +2,32 @@
 
 use gan_data::DeviceRng;
 use tch::nn::{self, ModuleT};
-use tch::{Device, Tensor};
+use tch::Tensor;
 
 use super::config::MlpGeneratorConfig;
 use crate::conditioning::{append_labels, CLASSES};
 use crate::config::{Norm, OutputActivation};
 use crate::error::ModelError;
 use crate::layers::{adopt_batch_statistics, batch_norm_config, dense, LayerInfo};
-use crate::manual::{Chain, ChainLayer, ChainNorm};
-use crate::matmul::{MatmulChoice, MatmulKernel};
 use crate::network::Generator;
-use crate::tape::{Dense, Tape};
+use crate::tape::Dense;
 
 /// Maps latent vectors `(N, latent_dim)` to images `(N, C, H, W)`.
 #[derive(Debug)]
 pub struct MlpGenerator {
     config: MlpGeneratorConfig,
     hidden: Vec<(Dense, Option<nn::BatchNorm>)>,
-    /// Full var-store names of each hidden BatchNorm's γ and β.
-    norm_names: Vec<(String, String)>,
     output: Dense,
-    kernel: MatmulKernel,
 }
 
 impl MlpGenerator {
     /// Builds the network under `p` (parameters `fc1.weight`, `bn1.running_mean`, …), its
-    /// weights drawn from `seed`, multiplying with [`MatmulChoice::Auto`]'s kernel.
+    /// weights drawn from `seed`.
     pub fn new(p: &nn::Path, config: &MlpGeneratorConfig, seed: u64) -> Result<Self, ModelError> {
         config.validate()?;
         let rng = DeviceRng::new(seed);
         let mut fan_in = config.input_len();
         let mut hidden = Vec::with_capacity(config.hidden.len());
-        let mut norm_names = Vec::with_capacity(config.hidden.len());
         for (i, &width) in config.hidden.iter().enumerate() {
             let linear = dense(
                 p / format!("fc{}", i + 1),
@@ -44,7 +38,6 @@ impl MlpGenerator {
                 i as u64,
             );
             let norm_path = p / format!("bn{}", i + 1);
-            norm_names.push((norm_path.path("weight"), norm_path.path("bias")));
             let norm = match config.norm {
                 Norm::None => None,
                 Norm::BatchNorm { momentum, eps } => Some(nn::batch_norm1d(
@@ -67,9 +60,7 @@ impl MlpGenerator {
         Ok(MlpGenerator {
             config: config.clone(),
             hidden,
-            norm_names,
             output,
-            kernel: MatmulChoice::Auto.resolve(p.device())?,
         })
     }
 
@@ -83,20 +74,16 @@ impl MlpGenerator {
         &self,
         z: &Tensor,
         labels: Option<&Tensor>,
-        tape: Option<&Tape>,
         mut at_norm: impl FnMut(&nn::BatchNorm, &Tensor) -> Tensor,
     ) -> Tensor {
         let mut xs = append_labels(z, labels, self.config.conditional, "MLP generator");
         for (linear, norm) in &self.hidden {
-            xs = self
-                .config
-                .activation
-                .apply(&linear.forward_on(&xs, self.kernel, tape));
+            xs = self.config.activation.apply(&linear.forward(&xs));
             if let Some(norm) = norm {
                 xs = at_norm(norm, &xs);
             }
         }
-        let xs = self.output.forward_on(&xs, self.kernel, tape);
+        let xs = self.output.forward(&xs);
         let xs = match self.config.output {
             OutputActivation::Sigmoid => xs.sigmoid(),
             OutputActivation::Tanh => xs.tanh(),
@@ -107,21 +94,13 @@ impl MlpGenerator {
 }
 
 impl Generator for MlpGenerator {
-    fn forward(
-        &self,
-        z: &Tensor,
-        labels: Option<&Tensor>,
-        train: bool,
-        tape: Option<&Tape>,
-    ) -> Tensor {
-        self.run(z, labels, tape, |norm, xs| norm.forward_t(xs, train))
+    fn forward(&self, z: &Tensor, labels: Option<&Tensor>, train: bool) -> Tensor {
+        self.run(z, labels, |norm, xs| norm.forward_t(xs, train))
     }
 
     fn estimate_normalization(&self, z: &Tensor, labels: Option<&Tensor>) {
         tch::no_grad(|| {
-            let _ = self.run(z, labels, None, |norm, xs| {
-                adopt_batch_statistics(norm, xs, &[0])
-            });
+            let _ = self.run(z, labels, |norm, xs| adopt_batch_statistics(norm, xs, &[0]));
         });
     }
 
@@ -184,52 +163,12 @@ impl Generator for MlpGenerator {
         rows.push(LayerInfo::new("reshape", "Reshape", &c.image_shape));
         rows
     }
-
-    fn matmul(&self) -> MatmulKernel {
-        self.kernel
-    }
-
-    fn set_matmul(&mut self, kernel: MatmulKernel) {
-        self.kernel = kernel;
-    }
-
-    fn chain(&self) -> Option<Chain<'_>> {
-        if !self.config.runs_as_chain() || self.output.ws.device() != Device::Cpu {
-            return None;
-        }
-        let slope = self.config.activation.slope()?;
-        let mut layers: Vec<ChainLayer> = self
-            .hidden
-            .iter()
-            .zip(&self.norm_names)
-            .map(|((dense, norm), (weight_name, bias_name))| ChainLayer {
-                dense,
-                slope: Some(slope),
-                norm: match (norm, self.config.norm) {
-                    (Some(module), Norm::BatchNorm { momentum, eps }) => Some(ChainNorm {
-                        module,
-                        momentum,
-                        eps,
-                        weight_name: weight_name.clone(),
-                        bias_name: bias_name.clone(),
-                    }),
-                    _ => None,
-                },
-            })
-            .collect();
-        layers.push(ChainLayer {
-            dense: &self.output,
-            slope: None,
-            norm: None,
-        });
-        Some(Chain::new(layers, Some(self.config.output), self.kernel))
-    }
 }
 
 impl ModuleT for MlpGenerator {
     /// `train` selects batch statistics (and updates the running ones) over running statistics.
     fn forward_t(&self, z: &Tensor, train: bool) -> Tensor {
-        Generator::forward(self, z, None, train, None)
+        Generator::forward(self, z, None, train)
     }
 }
 
@@ -347,11 +286,11 @@ mod tests {
         assert_eq!(vs.variables()["fc1.weight"].size(), vec![256, 110]);
         let z = Tensor::randn([1, 100], kind::FLOAT_CPU).repeat([2, 1]);
         let labels = Tensor::from_slice(&[3i64, 7]);
-        let x = tch::no_grad(|| g.forward(&z, Some(&labels), false, None));
+        let x = tch::no_grad(|| g.forward(&z, Some(&labels), false));
         let difference = (x.get(0) - x.get(1)).abs().max().double_value(&[]);
         assert!(difference > 1e-3, "labels 3 and 7 gave the same image");
         let same = Tensor::from_slice(&[3i64, 3]);
-        let x = tch::no_grad(|| g.forward(&z, Some(&same), false, None));
+        let x = tch::no_grad(|| g.forward(&z, Some(&same), false));
         let rounding = (x.get(0) - x.get(1)).abs().max().double_value(&[]);
         assert!(rounding < 1e-5, "{rounding}");
         let text = toml::to_string(&config).unwrap();

@@ -11,8 +11,7 @@ use crate::config::{Activation, WeightInit};
 use crate::conv::layer::{ConvLayer, STRIDE};
 use crate::error::ModelError;
 use crate::layers::{check_widths, dense, LayerInfo};
-use crate::matmul::MatmulKernel;
-use crate::tape::{Dense, Tape};
+use crate::tape::Dense;
 
 /// Channels after each strided convolution of the encoder; the decoder runs them in reverse.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,17 +64,10 @@ pub struct ConvEncoder {
     shape: VaeShape,
     convs: Vec<ConvLayer>,
     head: Dense,
-    kernel: MatmulKernel,
 }
 
 impl ConvEncoder {
-    pub fn new(
-        p: &nn::Path,
-        config: &ConvVaeConfig,
-        shape: VaeShape,
-        seed: u64,
-        kernel: MatmulKernel,
-    ) -> Self {
+    pub fn new(p: &nn::Path, config: &ConvVaeConfig, shape: VaeShape, seed: u64) -> Self {
         let rng = DeviceRng::new(seed);
         let mut input = shape.image_shape[0];
         let mut convs = Vec::new();
@@ -106,18 +98,12 @@ impl ConvEncoder {
             shape,
             convs,
             head,
-            kernel,
         }
     }
 }
 
 impl Encoder for ConvEncoder {
-    fn forward(
-        &self,
-        images: &Tensor,
-        labels: Option<&Tensor>,
-        tape: Option<&Tape>,
-    ) -> (Tensor, Tensor) {
+    fn forward(&self, images: &Tensor, labels: Option<&Tensor>) -> (Tensor, Tensor) {
         let mut xs = images.shallow_clone();
         for conv in &self.convs {
             xs = self.config.activation.apply(&conv.conv(&xs));
@@ -128,7 +114,7 @@ impl Encoder for ConvEncoder {
             self.shape.conditional,
             "conv encoder",
         );
-        let out = self.head.forward_on(&xs, self.kernel, tape);
+        let out = self.head.forward(&xs);
         let halves = out.chunk(2, 1);
         (halves[0].shallow_clone(), halves[1].shallow_clone())
     }
@@ -176,17 +162,10 @@ pub struct ConvDecoder {
     shape: VaeShape,
     head: Dense,
     convs: Vec<ConvLayer>,
-    kernel: MatmulKernel,
 }
 
 impl ConvDecoder {
-    pub fn new(
-        p: &nn::Path,
-        config: &ConvVaeConfig,
-        shape: VaeShape,
-        seed: u64,
-        kernel: MatmulKernel,
-    ) -> Self {
+    pub fn new(p: &nn::Path, config: &ConvVaeConfig, shape: VaeShape, seed: u64) -> Self {
         let rng = DeviceRng::new(seed);
         let input = shape.latent_dim + if shape.conditional { CLASSES } else { 0 };
         let map: i64 = config.bottleneck(shape).iter().product();
@@ -210,19 +189,18 @@ impl ConvDecoder {
             shape,
             head,
             convs,
-            kernel,
         }
     }
 }
 
 impl Decoder for ConvDecoder {
-    fn forward(&self, z: &Tensor, labels: Option<&Tensor>, tape: Option<&Tape>) -> Tensor {
+    fn forward(&self, z: &Tensor, labels: Option<&Tensor>) -> Tensor {
         let xs = append_labels(z, labels, self.shape.conditional, "conv decoder");
         let [c, h, w] = self.config.bottleneck(self.shape);
         let mut xs = self
             .config
             .activation
-            .apply(&self.head.forward_on(&xs, self.kernel, tape))
+            .apply(&self.head.forward(&xs))
             .view([-1, c, h, w]);
         let last = self.convs.len() - 1;
         for (i, conv) in self.convs.iter().enumerate() {

@@ -10,8 +10,7 @@ use crate::conditioning::{append_labels, CLASSES};
 use crate::config::{Activation, WeightInit};
 use crate::error::ModelError;
 use crate::layers::{check_widths, dense, LayerInfo};
-use crate::matmul::MatmulKernel;
-use crate::tape::{Dense, Tape};
+use crate::tape::Dense;
 
 /// Hidden widths (from the input side: image for the encoder, latent for the decoder) and
 /// their nonlinearity.
@@ -34,18 +33,11 @@ impl MlpVaeConfig {
 struct DenseStack {
     layers: Vec<Dense>,
     activation: Activation,
-    kernel: MatmulKernel,
 }
 
 impl DenseStack {
     /// Layers `fc1`, `fc2`, … under `p`, with PyTorch's default initialisation.
-    fn new(
-        p: &nn::Path,
-        widths: &[i64],
-        config: &MlpVaeConfig,
-        seed: u64,
-        kernel: MatmulKernel,
-    ) -> Self {
+    fn new(p: &nn::Path, widths: &[i64], config: &MlpVaeConfig, seed: u64) -> Self {
         let rng = DeviceRng::new(seed);
         let layers = widths
             .windows(2)
@@ -65,15 +57,14 @@ impl DenseStack {
         DenseStack {
             layers,
             activation: config.activation,
-            kernel,
         }
     }
 
-    fn forward(&self, xs: &Tensor, tape: Option<&Tape>) -> Tensor {
+    fn forward(&self, xs: &Tensor) -> Tensor {
         let last = self.layers.len() - 1;
         let mut xs = xs.shallow_clone();
         for (i, layer) in self.layers.iter().enumerate() {
-            xs = layer.forward_on(&xs, self.kernel, tape);
+            xs = layer.forward(&xs);
             if i < last {
                 xs = self.activation.apply(&xs);
             }
@@ -117,17 +108,11 @@ pub struct MlpEncoder {
 }
 
 impl MlpEncoder {
-    pub fn new(
-        p: &nn::Path,
-        config: &MlpVaeConfig,
-        shape: VaeShape,
-        seed: u64,
-        kernel: MatmulKernel,
-    ) -> Self {
+    pub fn new(p: &nn::Path, config: &MlpVaeConfig, shape: VaeShape, seed: u64) -> Self {
         MlpEncoder {
             config: config.clone(),
             shape,
-            stack: DenseStack::new(p, &Self::widths(config, shape), config, seed, kernel),
+            stack: DenseStack::new(p, &Self::widths(config, shape), config, seed),
         }
     }
 
@@ -141,15 +126,10 @@ impl MlpEncoder {
 }
 
 impl Encoder for MlpEncoder {
-    fn forward(
-        &self,
-        images: &Tensor,
-        labels: Option<&Tensor>,
-        tape: Option<&Tape>,
-    ) -> (Tensor, Tensor) {
+    fn forward(&self, images: &Tensor, labels: Option<&Tensor>) -> (Tensor, Tensor) {
         let flat = images.flatten(1, -1);
         let xs = append_labels(&flat, labels, self.shape.conditional, "MLP encoder");
-        let out = self.stack.forward(&xs, tape);
+        let out = self.stack.forward(&xs);
         let halves = out.chunk(2, 1);
         (halves[0].shallow_clone(), halves[1].shallow_clone())
     }
@@ -181,17 +161,11 @@ pub struct MlpDecoder {
 }
 
 impl MlpDecoder {
-    pub fn new(
-        p: &nn::Path,
-        config: &MlpVaeConfig,
-        shape: VaeShape,
-        seed: u64,
-        kernel: MatmulKernel,
-    ) -> Self {
+    pub fn new(p: &nn::Path, config: &MlpVaeConfig, shape: VaeShape, seed: u64) -> Self {
         MlpDecoder {
             config: config.clone(),
             shape,
-            stack: DenseStack::new(p, &Self::widths(config, shape), config, seed, kernel),
+            stack: DenseStack::new(p, &Self::widths(config, shape), config, seed),
         }
     }
 
@@ -205,10 +179,10 @@ impl MlpDecoder {
 }
 
 impl Decoder for MlpDecoder {
-    fn forward(&self, z: &Tensor, labels: Option<&Tensor>, tape: Option<&Tape>) -> Tensor {
+    fn forward(&self, z: &Tensor, labels: Option<&Tensor>) -> Tensor {
         let xs = append_labels(z, labels, self.shape.conditional, "MLP decoder");
         let [c, h, w] = self.shape.image_shape;
-        self.stack.forward(&xs, tape).view([-1, c, h, w])
+        self.stack.forward(&xs).view([-1, c, h, w])
     }
 
     fn layers(&self) -> Vec<LayerInfo> {

@@ -19,9 +19,7 @@ pub use mlp::{MlpDecoder, MlpEncoder, MlpVaeConfig};
 use crate::conditioning::CLASSES;
 use crate::error::ModelError;
 use crate::layers::LayerInfo;
-use crate::matmul::MatmulKernel;
 use crate::network::{chain_widths, DenseShape};
-use crate::tape::Tape;
 
 /// What encoder and decoder agree on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,19 +40,13 @@ impl VaeShape {
 /// Images `(N, C, H, W)` (and labels `(N,)`) to `(mean, log_variance)` of q(z | x), each
 /// `(N, latent_dim)`.
 pub trait Encoder: std::fmt::Debug {
-    /// With a `tape`, dense layers record themselves for [`Tape::gradients`].
-    fn forward(
-        &self,
-        images: &Tensor,
-        labels: Option<&Tensor>,
-        tape: Option<&Tape>,
-    ) -> (Tensor, Tensor);
+    fn forward(&self, images: &Tensor, labels: Option<&Tensor>) -> (Tensor, Tensor);
     fn layers(&self) -> Vec<LayerInfo>;
 }
 
 /// Latent vectors `(N, latent_dim)` (and labels) to Bernoulli logits per pixel `(N, C, H, W)`.
 pub trait Decoder: std::fmt::Debug {
-    fn forward(&self, z: &Tensor, labels: Option<&Tensor>, tape: Option<&Tape>) -> Tensor;
+    fn forward(&self, z: &Tensor, labels: Option<&Tensor>) -> Tensor;
     fn layers(&self) -> Vec<LayerInfo>;
 }
 
@@ -81,12 +73,11 @@ impl EncoderConfig {
         p: &nn::Path,
         shape: VaeShape,
         seed: u64,
-        kernel: MatmulKernel,
     ) -> Result<Box<dyn Encoder>, ModelError> {
         self.validate(shape)?;
         Ok(match self {
-            EncoderConfig::Mlp(c) => Box::new(MlpEncoder::new(p, c, shape, seed, kernel)),
-            EncoderConfig::Conv(c) => Box::new(ConvEncoder::new(p, c, shape, seed, kernel)),
+            EncoderConfig::Mlp(c) => Box::new(MlpEncoder::new(p, c, shape, seed)),
+            EncoderConfig::Conv(c) => Box::new(ConvEncoder::new(p, c, shape, seed)),
         })
     }
 
@@ -120,12 +111,11 @@ impl DecoderConfig {
         p: &nn::Path,
         shape: VaeShape,
         seed: u64,
-        kernel: MatmulKernel,
     ) -> Result<Box<dyn Decoder>, ModelError> {
         self.validate(shape)?;
         Ok(match self {
-            DecoderConfig::Mlp(c) => Box::new(MlpDecoder::new(p, c, shape, seed, kernel)),
-            DecoderConfig::Conv(c) => Box::new(ConvDecoder::new(p, c, shape, seed, kernel)),
+            DecoderConfig::Mlp(c) => Box::new(MlpDecoder::new(p, c, shape, seed)),
+            DecoderConfig::Conv(c) => Box::new(ConvDecoder::new(p, c, shape, seed)),
         })
     }
 
@@ -185,23 +175,19 @@ mod tests {
             for conditional in [false, true] {
                 let vs = VarStore::new(Device::Cpu);
                 let shape = shape(conditional);
-                let e = encoder
-                    .build(&(vs.root() / "encoder"), shape, 1, MatmulKernel::Blas)
-                    .unwrap();
-                let d = decoder
-                    .build(&(vs.root() / "decoder"), shape, 2, MatmulKernel::Blas)
-                    .unwrap();
+                let e = encoder.build(&(vs.root() / "encoder"), shape, 1).unwrap();
+                let d = decoder.build(&(vs.root() / "decoder"), shape, 2).unwrap();
                 let x = Tensor::rand([5, 1, 28, 28], kind::FLOAT_CPU);
                 let labels = conditional.then(|| Tensor::from_slice(&[0i64, 1, 2, 3, 4]));
-                let (mean, log_var) = e.forward(&x, labels.as_ref(), None);
+                let (mean, log_var) = e.forward(&x, labels.as_ref());
                 assert_eq!(mean.size(), vec![5, 3]);
                 assert_eq!(log_var.size(), vec![5, 3]);
-                let logits = d.forward(&mean, labels.as_ref(), None);
+                let logits = d.forward(&mean, labels.as_ref());
                 assert_eq!(logits.size(), vec![5, 1, 28, 28]);
                 if conditional {
                     let other = Tensor::from_slice(&[9i64, 9, 9, 9, 9]);
-                    let (m2, _) = e.forward(&x, Some(&other), None);
-                    let l2 = d.forward(&mean, Some(&other), None);
+                    let (m2, _) = e.forward(&x, Some(&other));
+                    let l2 = d.forward(&mean, Some(&other));
                     assert!((m2 - &mean).abs().sum(Kind::Float).double_value(&[]) > 0.0);
                     assert!((l2 - &logits).abs().sum(Kind::Float).double_value(&[]) > 0.0);
                 }

@@ -14,7 +14,7 @@ mod gan;
 pub mod vae;
 
 use gan_models::matmul_tuning::OneDnnForm;
-use gan_models::{MatmulKernel, OutputActivation, Summary};
+use gan_models::{OutputActivation, Summary};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
@@ -22,6 +22,7 @@ pub use gan::{DiscriminatorUpdate, FakeMode, GanConfig, GanFamily};
 pub use vae::{PriorConfig, VaeConfig, VaeFamily};
 
 use crate::error::TrainError;
+use crate::execution::Backprop;
 use crate::part::Part;
 
 /// One number a family reports at every step: a column of `metrics.csv`, a term of the log
@@ -65,44 +66,6 @@ pub struct BuildContext {
     /// The run's seed: initial weights and per-step noise derive from it.
     pub seed: u64,
     pub batch_size: usize,
-    /// The kernel dense layers multiply with.
-    pub matmul: MatmulKernel,
-    pub backprop: Backprop,
-}
-
-/// How a family forms its gradients.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Backprop {
-    /// Networks that are chains ([`gan_models::manual`]: unconditional MLPs on the CPU) run
-    /// forward and backward by hand, with one fused pass per layer between the products;
-    /// everything else through autograd. The same gradients up to rounding, in less time.
-    #[default]
-    Fused,
-    /// Everything through autograd: the reference the fused passes are tested against.
-    Autograd,
-}
-
-impl Backprop {
-    pub fn name(self) -> &'static str {
-        match self {
-            Backprop::Fused => "fused",
-            Backprop::Autograd => "autograd",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "fused" => Some(Backprop::Fused),
-            "autograd" => Some(Backprop::Autograd),
-            _ => None,
-        }
-    }
-
-    /// What configs written before this setting existed trained with.
-    pub(crate) fn before_fused() -> Self {
-        Backprop::Autograd
-    }
 }
 
 /// A trainable generative model; see the module docs.
@@ -135,12 +98,6 @@ pub trait Family {
     }
     /// A Keras-style summary per network.
     fn summaries(&self) -> Vec<Summary>;
-    fn matmul(&self) -> MatmulKernel;
-    /// How its steps actually form gradients (autograd where the config's choice does not
-    /// apply).
-    fn backprop(&self) -> Backprop {
-        Backprop::Autograd
-    }
     /// The family as a model of the data's likelihood (a VAE), if it is one.
     fn likelihood_model(&self) -> Option<&dyn LikelihoodModel> {
         None

@@ -137,7 +137,7 @@ pub(super) fn run_defaults(preset: &str, scaling: Scaling, model: ModelConfig) -
         device: DeviceChoice::Auto,
         threads: 0,
         matmul: MatmulChoice::Auto,
-        backprop: crate::family::Backprop::default(),
+        backprop: crate::execution::Backprop::default(),
         grid: [4, 4],
         scaling,
         sampling: Sampling::WithReplacement,

@@ -10,7 +10,7 @@ pub mod prior;
 use gan_data::rng::stream_seed;
 use gan_data::DeviceRng;
 use gan_models::vae::{Decoder, DecoderConfig, Encoder, EncoderConfig, VaeShape};
-use gan_models::{MatmulKernel, Summary, Tape};
+use gan_models::{Summary, Tape};
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
@@ -198,13 +198,11 @@ impl Networks {
                 &(vs.root() / "encoder"),
                 shape,
                 stream_seed(context.seed, ENCODER_INIT_STREAM),
-                context.matmul,
             )?,
             decoder: config.decoder.build(
                 &(vs.root() / "decoder"),
                 shape,
                 stream_seed(context.seed, DECODER_INIT_STREAM),
-                context.matmul,
             )?,
         })
     }
@@ -220,9 +218,8 @@ impl Networks {
         noise: &Tensor,
         kl_weight: f64,
         closed_form_kl: bool,
-        tape: Option<&Tape>,
     ) -> (Tensor, Tensor, Tensor) {
-        let (mean, log_var) = self.encoder.forward(images, labels, tape);
+        let (mean, log_var) = self.encoder.forward(images, labels);
         let [k, n, d] = noise.size()[..] else {
             unreachable!("noise is (k, N, latent)")
         };
@@ -230,7 +227,7 @@ impl Networks {
         let repeated_labels = labels.map(|l| l.repeat([k]));
         let logits = self
             .decoder
-            .forward(&z.view([k * n, d]), repeated_labels.as_ref(), tape);
+            .forward(&z.view([k * n, d]), repeated_labels.as_ref());
         let targets = images.repeat([k, 1, 1, 1]);
         let reconstruction = bernoulli_log_likelihood(&logits, &targets).view([k, n]);
         let kl = gaussian_kl(&mean, &log_var);
@@ -258,7 +255,6 @@ pub struct VaeFamily {
     part: Part,
     noise: DeviceRng,
     binarization: DeviceRng,
-    kernel: MatmulKernel,
     /// The fitted prior that samples, if the config asks for one (held in the part's store,
     /// so checkpoints carry it).
     fitted_prior: Option<FittedPrior>,
@@ -292,7 +288,6 @@ impl VaeFamily {
             part: Part::new("vae", vs, config.optimizer, ema),
             noise: DeviceRng::new(context.seed),
             binarization: DeviceRng::new(stream_seed(context.seed, BINARIZATION_STREAM)),
-            kernel: context.matmul,
             fitted_prior,
             prior_noise: DeviceRng::new(stream_seed(context.seed, PRIOR_FIT_STREAM)),
         })
@@ -320,7 +315,7 @@ impl VaeFamily {
             (SampleWeights::Ema, Some(averaged)) => averaged,
             _ => &self.live,
         };
-        tch::no_grad(|| networks.decoder.forward(z, labels, None).sigmoid())
+        tch::no_grad(|| networks.decoder.forward(z, labels).sigmoid())
     }
 
     fn labels<'a>(&self, batch: &'a Batch) -> Result<Option<&'a Tensor>, TrainError> {
@@ -355,11 +350,9 @@ impl Family for VaeFamily {
         let noise = self
             .noise
             .normal(batch.step, &[k, n, self.config.latent_dim], self.device)?;
-        let tape = Tape::new();
         let kl_weight = self.config.kl_weight(batch.step);
-        let (log_weights, reconstruction, kl) =
-            self.live
-                .terms(&targets, labels, &noise, kl_weight, k == 1, Some(&tape));
+        let ((log_weights, reconstruction, kl), tape) =
+            Tape::record(|| self.live.terms(&targets, labels, &noise, kl_weight, k == 1));
         let loss = -importance_weighted_bound(&log_weights).mean(Kind::Float);
         let grads = tape.gradients(&loss, self.part.params());
         self.part.apply_gradients(&grads);
@@ -460,10 +453,6 @@ impl Family for VaeFamily {
         summaries
     }
 
-    fn matmul(&self) -> MatmulKernel {
-        self.kernel
-    }
-
     fn likelihood_model(&self) -> Option<&dyn LikelihoodModel> {
         Some(self)
     }
@@ -497,9 +486,8 @@ impl LikelihoodModel for VaeFamily {
                 }
                 let size = per_pass.min(i64::from(k) - done);
                 let noise = rng.normal(pass, &[size, n, self.config.latent_dim], self.device)?;
-                let (w, reconstruction, kl) = self
-                    .scored()
-                    .terms(images, labels, &noise, 1.0, false, None);
+                let (w, reconstruction, kl) =
+                    self.scored().terms(images, labels, &noise, 1.0, false);
                 log_weights.push(w);
                 elbo.push((reconstruction - kl) * size as f64);
                 done += size;
@@ -514,7 +502,7 @@ impl LikelihoodModel for VaeFamily {
     }
 
     fn encode(&self, images: &Tensor, labels: Option<&Tensor>) -> (Tensor, Tensor) {
-        tch::no_grad(|| self.scored().encoder.forward(images, labels, None))
+        tch::no_grad(|| self.scored().encoder.forward(images, labels))
     }
 
     fn decode(&self, z: &Tensor, labels: Option<&Tensor>) -> Tensor {
@@ -527,16 +515,18 @@ mod tests {
     use super::*;
     use crate::test_support::{small_config, toy_images, vae};
 
+    fn blas() -> gan_models::Execution {
+        gan_models::Execution::new(gan_models::MatmulKernel::Blas, true)
+    }
+
     fn family(preset: &str) -> VaeFamily {
         let mut config = small_config(preset);
         let context = BuildContext {
             device: Device::Cpu,
             seed: 5,
             batch_size: 16,
-            matmul: MatmulKernel::Blas,
-            backprop: crate::family::Backprop::default(),
         };
-        VaeFamily::new(vae(&mut config), &context).unwrap()
+        blas().run(|| VaeFamily::new(vae(&mut config), &context).unwrap())
     }
 
     fn toy(count: usize) -> Tensor {
@@ -642,10 +632,8 @@ mod tests {
             device: Device::Cpu,
             seed: 5,
             batch_size: 16,
-            matmul: MatmulKernel::Blas,
-            backprop: crate::family::Backprop::default(),
         };
-        let mut f = VaeFamily::new(vae(&mut config), &context).unwrap();
+        let mut f = blas().run(|| VaeFamily::new(vae(&mut config), &context).unwrap());
         let images = toy(48);
         for step in 0..100 {
             let batch = Batch {
