@@ -21,6 +21,8 @@
 //!   autograd, with one fused pass per layer between the products.
 //! - [`Tape`]: dense layers recorded during a forward pass ([`Tape::record`]), their weight
 //!   gradients formed with the fastest product instead of autograd's.
+//! - [`products`]: a step's matrix products recorded as its layers run them, for `auto`'s
+//!   measurement and the bench's ceilings.
 //!
 //! - [`Summary`]: a Keras-style table of layers and parameter counts.
 //! - [`omp`]: work split over libtorch's own OpenMP threads.
@@ -52,6 +54,7 @@ pub mod mlp;
 mod network;
 pub mod omp;
 mod plain_onednn;
+pub mod products;
 mod summary;
 mod tape;
 mod transpose;
@@ -64,8 +67,6 @@ pub use error::ModelError;
 pub use execution::Execution;
 pub use layers::LayerInfo;
 pub use matmul::{MatmulChoice, MatmulKernel};
-pub use network::{
-    DenseShape, Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, LayerGemm,
-};
+pub use network::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
 pub use summary::{thousands, Summary};
 pub use tape::Tape;

@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
 use crate::config::OutputActivation;
-use crate::conv::layer::{KERNEL, STRIDE};
 use crate::conv::{ConvDiscriminator, ConvDiscriminatorConfig, ConvGenerator, ConvGeneratorConfig};
 use crate::error::ModelError;
 use crate::layers::LayerInfo;
@@ -68,15 +67,6 @@ pub enum DiscriminatorConfig {
     Conv(ConvDiscriminatorConfig),
 }
 
-/// A dense layer's `(fan_in, fan_out)`; its forward product at batch `b` is
-/// `(b × fan_in)·(fan_in × fan_out)`.
-pub type DenseShape = (i64, i64);
-
-/// A layer's forward pass as one matrix product per sample, `(rows, fan_in, fan_out)`: at
-/// batch `b` it is `(b·rows × fan_in)·(fan_in × fan_out)`. A dense layer has one row; a
-/// convolution one per output pixel (its im2col form), a transposed one per input pixel.
-pub type LayerGemm = (i64, i64, i64);
-
 impl GeneratorConfig {
     /// The network under `p`, its weights drawn from `seed`.
     pub fn build(&self, p: &nn::Path, seed: u64) -> Result<Box<dyn Generator>, ModelError> {
@@ -130,28 +120,6 @@ impl GeneratorConfig {
             GeneratorConfig::Conv(c) => c.output,
         }
     }
-
-    /// Each layer's forward product, in order.
-    pub fn gemm_shapes(&self) -> Vec<LayerGemm> {
-        match self {
-            GeneratorConfig::Mlp(c) => dense_gemms(chain_widths(
-                c.input_len(),
-                &c.hidden,
-                c.image_shape.iter().product(),
-            )),
-            GeneratorConfig::Conv(c) => {
-                let [depth, mut rows, mut cols] = c.projected_shape();
-                let mut gemms = vec![(1, c.input_len(), depth * rows * cols)];
-                let mut from = depth;
-                for &to in c.channels[1..].iter().chain([&c.image_shape[0]]) {
-                    // x (pixels × in) · W (in × out·k²), then col2im.
-                    gemms.push((rows * cols, from, to * KERNEL * KERNEL));
-                    (from, rows, cols) = (to, rows * STRIDE, cols * STRIDE);
-                }
-                gemms
-            }
-        }
-    }
 }
 
 impl DiscriminatorConfig {
@@ -201,37 +169,6 @@ impl DiscriminatorConfig {
             DiscriminatorConfig::Conv(c) => c.uses_batch_statistics(),
         }
     }
-
-    /// Each layer's forward product, in order.
-    pub fn gemm_shapes(&self) -> Vec<LayerGemm> {
-        match self {
-            DiscriminatorConfig::Mlp(c) => dense_gemms(chain_widths(c.input_len(), &c.hidden, 1)),
-            DiscriminatorConfig::Conv(c) => {
-                let [_, mut rows, mut cols] = c.image_shape;
-                let mut from = c.input_channels();
-                let mut gemms = Vec::new();
-                for &to in &c.channels {
-                    (rows, cols) = (rows / STRIDE, cols / STRIDE);
-                    gemms.push((rows * cols, from * KERNEL * KERNEL, to));
-                    from = to;
-                }
-                gemms.push((1, c.features(), 1));
-                gemms
-            }
-        }
-    }
-}
-
-fn dense_gemms(shapes: Vec<DenseShape>) -> Vec<LayerGemm> {
-    shapes.into_iter().map(|(i, o)| (1, i, o)).collect()
-}
-
-/// `(fan_in, fan_out)` of dense layers from `input` through `hidden` to `output`.
-pub(crate) fn chain_widths(input: i64, hidden: &[i64], output: i64) -> Vec<DenseShape> {
-    let mut dims = vec![input];
-    dims.extend_from_slice(hidden);
-    dims.push(output);
-    dims.windows(2).map(|w| (w[0], w[1])).collect()
 }
 
 #[cfg(test)]
@@ -315,29 +252,5 @@ mod tests {
         let said: Vec<bool> = seen.iter().map(|&(said, _)| said).collect();
         assert_eq!(said, [expected, expected].concat());
         assert!(seen.iter().all(|&(said, built)| said == built), "{seen:?}");
-    }
-
-    #[test]
-    fn gemm_shapes_follow_the_widths() {
-        let g = GeneratorConfig::Mlp(MlpGeneratorConfig::tutorial());
-        assert_eq!(
-            g.gemm_shapes(),
-            vec![(1, 100, 256), (1, 256, 512), (1, 512, 1024), (1, 1024, 784)]
-        );
-        let d = DiscriminatorConfig::Mlp(MlpDiscriminatorConfig::tutorial());
-        assert_eq!(
-            d.gemm_shapes(),
-            vec![(1, 784, 512), (1, 512, 256), (1, 256, 1)]
-        );
-        let g = GeneratorConfig::Conv(ConvGeneratorConfig::dcgan());
-        assert_eq!(
-            g.gemm_shapes(),
-            vec![(1, 100, 6272), (49, 128, 64 * 16), (196, 64, 16)]
-        );
-        let d = DiscriminatorConfig::Conv(ConvDiscriminatorConfig::dcgan());
-        assert_eq!(
-            d.gemm_shapes(),
-            vec![(196, 16, 64), (49, 64 * 16, 128), (1, 6272, 1)]
-        );
     }
 }

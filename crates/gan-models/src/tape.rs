@@ -15,6 +15,7 @@ use tch::{Kind, Tensor};
 use crate::execution::Execution;
 use crate::matmul::{from_onednn, to_onednn, MatmulKernel, ONEDNN_WEIGHT_PRIMITIVE_MIN_BATCH};
 use crate::plain_onednn;
+use crate::products;
 
 /// A dense layer `y = x·Wᵀ + b` whose parameters live in a var store, multiplying with the
 /// kernel of the [`Execution`] it was built under.
@@ -56,7 +57,7 @@ impl Dense {
     /// The layer on its input: recorded on the tape when one is recording ([`Tape::record`]),
     /// else as autograd sees any op (gradients flow to the input and both parameters).
     pub(crate) fn forward(&self, xs: &Tensor) -> Tensor {
-        if self.taped && RECORDING.with(|r| r.borrow().is_some()) {
+        let output = if self.taped && RECORDING.with(|r| r.borrow().is_some()) {
             let (output, record) = self.forward_taped(xs);
             RECORDING.with(|r| {
                 if let Some(records) = r.borrow_mut().as_mut() {
@@ -66,7 +67,25 @@ impl Dense {
             output
         } else {
             self.kernel.linear(xs, &self.ws, &self.bs)
-        }
+        };
+        self.ran(xs, &output);
+        output
+    }
+
+    /// `xs · weightᵀ + b` with a weight derived from the layer's own (a spectral norm's),
+    /// through autograd and libtorch's default product.
+    pub(crate) fn forward_with_weight(&self, xs: &Tensor, weight: &Tensor) -> Tensor {
+        let output = xs.linear(weight, Some(&self.bs));
+        self.ran(xs, &output);
+        output
+    }
+
+    fn ran(&self, xs: &Tensor, output: &Tensor) {
+        let [fan_out, fan_in] = self.ws.size()[..] else {
+            unreachable!("a dense weight is a matrix")
+        };
+        let shape = (xs.size()[0], fan_in, fan_out);
+        products::ran_through_autograd(shape, &self.ws, xs, output);
     }
 
     /// The layer for a tape: gradients flow to the input through autograd; the parameters'
@@ -153,6 +172,7 @@ impl Tape {
     /// that order. Dense layers recorded here are matched by name; every other parameter must
     /// be reachable by autograd. A layer recorded twice gets the sum of both uses.
     pub fn gradients(&self, loss: &Tensor, params: &[(String, Tensor)]) -> Vec<Tensor> {
+        products::gradients_taken(params.iter().map(|(_, tensor)| tensor));
         let records = &self.records;
         let mut inputs: Vec<Tensor> = records.iter().map(|r| r.output.shallow_clone()).collect();
         let sources: Vec<Source> = params

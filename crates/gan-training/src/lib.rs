@@ -55,6 +55,7 @@ mod matmul_choice;
 pub mod metrics;
 pub mod part;
 pub mod presets;
+pub mod probe;
 pub mod run;
 pub mod run_dir;
 pub mod saved_eval;

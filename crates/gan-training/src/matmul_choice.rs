@@ -49,12 +49,11 @@ fn auto_tuning(config: &TrainConfig, device: Device) -> Result<Option<Tuning>, T
     if config.threads > 0 {
         tch::set_num_threads(config.threads as i32);
     }
-    let products = config.model.step_products(config.batch_size as i64);
-    let form = config.model.onednn_form(config.batch_size, config.backprop);
+    let step = crate::probe::step_products(config)?;
     let cache = matmul_tuning::default_cache_path();
     Ok(Some(matmul_tuning::tune(
-        &products,
-        form,
+        &step.products,
+        step.form,
         device,
         cache.as_deref(),
     )?))
@@ -70,12 +69,13 @@ mod tests {
     #[test]
     fn the_timed_form_follows_how_the_steps_run() {
         let form = |preset: &str, batch: usize, backprop: Backprop| {
-            let config = TrainConfig::preset(preset).unwrap();
-            config.model.onednn_form(batch, backprop)
+            let mut config = TrainConfig::preset(preset).unwrap();
+            (config.batch_size, config.backprop) = (batch, backprop);
+            crate::probe::step_products(&config).unwrap().form
         };
         let chains = OneDnnForm::Plain;
         assert_eq!(form("mlp", 128, Backprop::Fused), chains);
-        assert_eq!(form("tutorial", 1024, Backprop::Fused), chains);
+        assert_eq!(form("tutorial", 256, Backprop::Fused), chains);
         assert_eq!(form("mlp", 128, Backprop::Autograd), OneDnnForm::Layer);
         assert_eq!(form("mlp", 1, Backprop::Fused), OneDnnForm::Layer);
         for preset in ["cgan", "dcgan", "wgan-gp", "vae", "cvae"] {

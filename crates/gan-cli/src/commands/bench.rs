@@ -94,7 +94,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let generation_images_per_second =
         generated.images.count as f64 / started.elapsed().as_secs_f64();
 
-    let ceiling = gemm_ceiling(&config, device);
+    let ceiling = gemm_ceiling(&config, device)?;
     let object = serde_json::json!({
         "preset": args.preset,
         "batch_size": args.batch_size,
@@ -124,9 +124,11 @@ fn synchronize(device: Device) {
 }
 
 /// Each of the step's products warmed up, then the median of 20 runs, per library.
-fn gemm_ceiling(config: &TrainConfig, device: Device) -> ProductTimes {
-    let products = config.model.step_products(config.batch_size as i64);
-    tch::no_grad(|| time_products(&products, device, 5, 20, Timing::Ceiling))
+fn gemm_ceiling(config: &TrainConfig, device: Device) -> anyhow::Result<ProductTimes> {
+    let step = gan_training::probe::step_products(config)?;
+    Ok(tch::no_grad(|| {
+        time_products(&step.products, device, 5, 20, Timing::Ceiling)
+    }))
 }
 
 /// This process's peak resident set size (Linux `VmHWM`), if known.

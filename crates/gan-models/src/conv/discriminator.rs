@@ -159,7 +159,7 @@ impl Discriminator for ConvDiscriminator {
             Some(spectral) => spectral.normalize(&self.head.ws),
             None => self.head.ws.shallow_clone(),
         };
-        let scores = features.linear(&weight, Some(&self.head.bs));
+        let scores = self.head.forward_with_weight(&features, &weight);
         match (&self.projection, labels) {
             (Some(projection), Some(labels)) => {
                 let class_vectors = one_hot(labels, features.kind()).matmul(projection);

@@ -5,6 +5,7 @@ use gan_data::DeviceRng;
 use tch::{nn, Tensor};
 
 use super::spectral::SpectralNorm;
+use crate::products;
 
 pub(crate) const KERNEL: i64 = 4;
 pub(crate) const STRIDE: i64 = 2;
@@ -70,18 +71,26 @@ impl ConvLayer {
     }
 
     pub(crate) fn conv(&self, xs: &Tensor) -> Tensor {
-        xs.conv2d(
+        let output = xs.conv2d(
             &self.weight(),
             Some(&self.bs),
             [STRIDE; 2],
             [PADDING; 2],
             [1; 2],
             1,
-        )
+        );
+        // Its im2col form: a row per output pixel, a column per input value under the kernel.
+        let [batch, channels, rows, cols] = output.size()[..] else {
+            unreachable!("a convolution's output is (N, C, H, W)")
+        };
+        let fan_in = xs.size()[1] * KERNEL * KERNEL;
+        let shape = (batch * rows * cols, fan_in, channels);
+        products::ran_through_autograd(shape, &self.ws, xs, &output);
+        output
     }
 
     pub(crate) fn conv_transpose(&self, xs: &Tensor) -> Tensor {
-        xs.conv_transpose2d(
+        let output = xs.conv_transpose2d(
             &self.weight(),
             Some(&self.bs),
             [STRIDE; 2],
@@ -89,7 +98,18 @@ impl ConvLayer {
             [0; 2],
             1,
             [1; 2],
-        )
+        );
+        // A row per input pixel, a column per output value under the kernel, then col2im.
+        let [batch, channels, rows, cols] = xs.size()[..] else {
+            unreachable!("a convolution's input is (N, C, H, W)")
+        };
+        let shape = (
+            batch * rows * cols,
+            channels,
+            output.size()[1] * KERNEL * KERNEL,
+        );
+        products::ran_through_autograd(shape, &self.ws, xs, &output);
+        output
     }
 
     /// One power iteration of the spectral norm's estimate, if the layer has one.

@@ -20,7 +20,9 @@ use tch::{Kind, Tensor};
 
 use crate::config::OutputActivation;
 use crate::matmul::{from_onednn, to_onednn, MatmulKernel};
+use crate::matmul_tuning::ProductRole;
 use crate::plain_onednn::{self, PostOp};
+use crate::products;
 use crate::tape::{dense_parameter_gradients, plain_products, uses_weight_primitive, Dense};
 use kernels::{Buffer, NormBackward, NormBuffers, Shape};
 
@@ -118,6 +120,7 @@ impl Chain {
             for (i, layer) in self.layers.iter().enumerate() {
                 let post_op = self.post_op(layer, i + 1 == self.layers.len());
                 let (outputs, input_onednn) = self.dense_forward(&layer.dense, &xs, post_op);
+                products::ran_by_hand(product_shape(&layer.dense, &xs), ProductRole::Forward);
                 let mut record = SavedLayer {
                     input: xs,
                     input_onednn,
@@ -175,7 +178,9 @@ impl Chain {
                 // `grad` is ∂L/∂(this layer's output), fresh and ours to overwrite.
                 parameters.extend(activation_backward(layer, saved, &grad, wanted));
                 let grad_onednn = on_onednn.then(|| to_onednn(&grad));
+                let (m, k, n) = product_shape(&layer.dense, &saved.input);
                 if wanted == Wanted::Parameters {
+                    products::ran_by_hand((n, m, k), ProductRole::WeightGradient);
                     let primitive = on_onednn && uses_weight_primitive(&saved.input);
                     // Made here when the forward product ran on plain tensors.
                     let input_onednn = match &saved.input_onednn {
@@ -194,6 +199,7 @@ impl Chain {
                     parameters.push((layer.dense.weight_name.clone(), weight));
                 }
                 if i > 0 || wanted == Wanted::Input {
+                    products::ran_by_hand((m, n, k), ProductRole::InputGradient);
                     grad = match &grad_onednn {
                         None if plain => plain_onednn::linear(&grad, &layer.dense.ws.tr(), None),
                         Some(g) => from_onednn(&Tensor::mkldnn_linear_backward_input(
@@ -251,6 +257,12 @@ impl Chain {
             }
         }
     }
+}
+
+/// The layer's forward product on `xs`, `(m, k, n)`.
+fn product_shape(dense: &Dense, xs: &Tensor) -> (i64, i64, i64) {
+    let weight = dense.ws.size();
+    (xs.size()[0], weight[1], weight[0])
 }
 
 fn shape_of(xs: &Tensor, slope: f64) -> Shape {

@@ -16,10 +16,8 @@ use tch::{nn, Tensor};
 pub use conv::{ConvDecoder, ConvEncoder, ConvVaeConfig};
 pub use mlp::{MlpDecoder, MlpEncoder, MlpVaeConfig};
 
-use crate::conditioning::CLASSES;
 use crate::error::ModelError;
 use crate::layers::LayerInfo;
-use crate::network::{chain_widths, DenseShape};
 
 /// What encoder and decoder agree on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,21 +85,6 @@ impl EncoderConfig {
             EncoderConfig::Conv(c) => c.validate("encoder.channels", shape),
         }
     }
-
-    /// `(fan_in, fan_out)` of each dense layer, in order (a conv encoder's convolutions are
-    /// not dense layers and are left out).
-    pub fn dense_shapes(&self, shape: VaeShape) -> Vec<DenseShape> {
-        let labels = if shape.conditional { CLASSES } else { 0 };
-        match self {
-            EncoderConfig::Mlp(c) => {
-                chain_widths(shape.image_len() + labels, &c.hidden, 2 * shape.latent_dim)
-            }
-            EncoderConfig::Conv(c) => {
-                let features: i64 = c.bottleneck(shape).iter().product();
-                vec![(features + labels, 2 * shape.latent_dim)]
-            }
-        }
-    }
 }
 
 impl DecoderConfig {
@@ -123,16 +106,6 @@ impl DecoderConfig {
         match self {
             DecoderConfig::Mlp(c) => c.validate("decoder.hidden"),
             DecoderConfig::Conv(c) => c.validate("decoder.channels", shape),
-        }
-    }
-
-    /// `(fan_in, fan_out)` of each dense layer, in order (a conv decoder's transposed
-    /// convolutions are left out).
-    pub fn dense_shapes(&self, shape: VaeShape) -> Vec<DenseShape> {
-        let input = shape.latent_dim + if shape.conditional { CLASSES } else { 0 };
-        match self {
-            DecoderConfig::Mlp(c) => chain_widths(input, &c.hidden, shape.image_len()),
-            DecoderConfig::Conv(c) => vec![(input, c.bottleneck(shape).iter().product())],
         }
     }
 }

@@ -13,7 +13,6 @@
 mod gan;
 pub mod vae;
 
-use gan_models::matmul_tuning::OneDnnForm;
 use gan_models::{OutputActivation, Summary};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
@@ -22,7 +21,6 @@ pub use gan::{DiscriminatorUpdate, FakeMode, GanConfig, GanFamily};
 pub use vae::{PriorConfig, VaeConfig, VaeFamily};
 
 use crate::error::TrainError;
-use crate::execution::Backprop;
 use crate::part::Part;
 
 /// One number a family reports at every step: a column of `metrics.csv`, a term of the log
@@ -98,6 +96,11 @@ pub trait Family {
     }
     /// A Keras-style summary per network.
     fn summaries(&self) -> Vec<Summary>;
+    /// Steps after which the pattern of its updates repeats (a GAN's `n_critic`: D every
+    /// step, G every n-th); what one step costs is averaged over this many.
+    fn steps_per_cycle(&self) -> u32 {
+        1
+    }
     /// The family as a model of the data's likelihood (a VAE), if it is one.
     fn likelihood_model(&self) -> Option<&dyn LikelihoodModel> {
         None
@@ -135,9 +138,6 @@ pub enum ModelConfig {
     Gan(GanConfig),
     Vae(VaeConfig),
 }
-
-/// Matrix products of one training step, for speed ceilings and `--matmul auto`.
-pub type StepProducts = Vec<gan_models::matmul_tuning::StepProduct>;
 
 impl ModelConfig {
     pub fn build(&self, context: &BuildContext) -> Result<Box<dyn Family>, TrainError> {
@@ -219,26 +219,6 @@ impl ModelConfig {
                 true
             }
             _ => false,
-        }
-    }
-
-    /// See [`StepProducts`].
-    pub fn step_products(&self, batch: i64) -> StepProducts {
-        match self {
-            ModelConfig::Gan(c) => c.step_products(batch),
-            ModelConfig::Vae(c) => c.step_products(batch),
-        }
-    }
-
-    /// How this model's dense layers would use oneDNN at `batch` with `backprop`: as chains
-    /// where its steps run by hand, else as layers through autograd (whether this libtorch
-    /// lets chains multiply plain tensors is [`gan_models::matmul_tuning::tune`]'s to say).
-    pub fn onednn_form(&self, batch: usize, backprop: Backprop) -> OneDnnForm {
-        match self {
-            ModelConfig::Gan(c) if backprop == Backprop::Fused && c.runs_by_hand(batch) => {
-                OneDnnForm::Plain
-            }
-            _ => OneDnnForm::Layer,
         }
     }
 }

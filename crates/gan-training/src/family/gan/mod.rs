@@ -13,7 +13,6 @@ mod autograd;
 mod by_hand;
 mod config;
 mod metrics;
-mod products;
 
 use gan_data::rng::stream_seed;
 use gan_data::DeviceRng;
@@ -319,6 +318,10 @@ impl Family for GanFamily {
             _ => &self.nets.generator,
         };
         tch::no_grad(|| network.forward(noise, labels, false))
+    }
+
+    fn steps_per_cycle(&self) -> u32 {
+        self.config.n_critic
     }
 
     fn latent_dim(&self) -> i64 {

@@ -15,13 +15,12 @@ use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
-use super::{Batch, BuildContext, Family, LikelihoodModel, Metric, SampleWeights, StepProducts};
+use super::{Batch, BuildContext, Family, LikelihoodModel, Metric, SampleWeights};
 use crate::adam::AdamConfig;
 use crate::ema::EmaConfig;
 use crate::error::TrainError;
 use crate::part::Part;
 use crate::schedule::LrDecay;
-use gan_models::matmul_tuning::{ProductRole::*, StepProduct};
 use objective::{
     bernoulli_log_likelihood, gaussian_kl, importance_weighted_bound, log_normal,
     log_standard_normal, reparameterize,
@@ -158,29 +157,6 @@ impl VaeConfig {
         } else {
             self.beta * ((step + 1) as f64 / self.kl_warmup_steps as f64).min(1.0)
         }
-    }
-
-    /// The dense layers' products of one step (convolutions are not counted): the encoder
-    /// forward on the batch, the decoder on k samples of it; weight gradients of every
-    /// layer; input gradients of every layer but the encoder's first (its input is data).
-    pub fn step_products(&self, b: i64) -> StepProducts {
-        let shape = self.shape();
-        let rows = b * i64::from(self.importance_samples);
-        let mut products = Vec::new();
-        let mut push = |shape, role| products.push(StepProduct::new(shape, 1, role));
-        for (i, (fan_in, fan_out)) in self.encoder.dense_shapes(shape).into_iter().enumerate() {
-            push((b, fan_in, fan_out), Forward);
-            push((fan_out, b, fan_in), WeightGradient);
-            if i > 0 {
-                push((b, fan_out, fan_in), InputGradient);
-            }
-        }
-        for (fan_in, fan_out) in self.decoder.dense_shapes(shape) {
-            push((rows, fan_in, fan_out), Forward);
-            push((fan_out, rows, fan_in), WeightGradient);
-            push((rows, fan_out, fan_in), InputGradient);
-        }
-        products
     }
 }
 
