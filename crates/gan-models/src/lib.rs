@@ -41,6 +41,7 @@
 //! # Ok::<(), gan_models::ModelError>(())
 //! ```
 
+mod architecture;
 pub mod conditioning;
 pub mod config;
 pub mod conv;
@@ -61,12 +62,13 @@ mod transpose;
 pub mod vae;
 pub mod weights;
 
+pub use architecture::{DiscriminatorConfig, GeneratorConfig};
 pub use conditioning::{LabelInput, CLASSES};
 pub use config::{Activation, Norm, OutputActivation, WeightInit, MNIST_SHAPE};
 pub use error::ModelError;
 pub use execution::Execution;
 pub use layers::LayerInfo;
 pub use matmul::{MatmulChoice, MatmulKernel};
-pub use network::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
+pub use network::{Discriminator, Generator};
 pub use summary::{thousands, Summary};
 pub use tape::Tape;

@@ -1,46 +1,39 @@
-//! How a run's networks execute, chosen by the run's config rather than by its model:
-//! [`Backprop`] says whether networks that are chains run forward and backward by hand; with
-//! the kernel of the dense layers it becomes the [`gan_models::Execution`] the trainer builds
-//! the family under.
+//! Families built for a run: under the [`gan_models::Execution`] of the run's kernel and
+//! [`crate::Backprop`], so that their networks multiply and form gradients as the run asks.
 
-use serde::{Deserialize, Serialize};
+use gan_models::MatmulKernel;
+use tch::Device;
 
-/// How a run forms its gradients.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Backprop {
-    /// Networks that are chains ([`gan_models::manual`]: unconditional MLPs on the CPU) run
-    /// forward and backward by hand, with one fused pass per layer between the products;
-    /// everything else through autograd. The same gradients up to rounding, in less time.
-    #[default]
-    Fused,
-    /// Everything through autograd: the reference the fused passes are tested against.
-    Autograd,
+use crate::config::TrainConfig;
+use crate::error::TrainError;
+use crate::family::{BuildContext, Family};
+
+/// The config's family on `device` for use outside its training run: with the run's kernel
+/// where it can run here (it may have trained on another device), else this device's default.
+pub(crate) fn build_family_here(
+    config: &TrainConfig,
+    device: Device,
+) -> Result<Box<dyn Family>, TrainError> {
+    let kernel = config
+        .matmul
+        .resolve(device)
+        .or_else(|_| gan_models::MatmulChoice::Auto.resolve(device))?;
+    build_family(config, device, kernel)
 }
 
-impl Backprop {
-    pub fn name(self) -> &'static str {
-        match self {
-            Backprop::Fused => "fused",
-            Backprop::Autograd => "autograd",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "fused" => Some(Backprop::Fused),
-            "autograd" => Some(Backprop::Autograd),
-            _ => None,
-        }
-    }
-
-    /// What configs written before this setting existed trained with.
-    pub(crate) fn before_fused() -> Self {
-        Backprop::Autograd
-    }
-
-    /// The execution of networks built for a run that multiplies with `kernel`.
-    pub fn execution(self, kernel: gan_models::MatmulKernel) -> gan_models::Execution {
-        gan_models::Execution::new(kernel, self == Backprop::Fused)
-    }
+/// The config's family on `device`, its dense layers multiplying with `matmul`.
+pub(crate) fn build_family(
+    config: &TrainConfig,
+    device: Device,
+    matmul: MatmulKernel,
+) -> Result<Box<dyn Family>, TrainError> {
+    let context = BuildContext {
+        device,
+        seed: config.seed,
+        batch_size: config.batch_size,
+    };
+    config
+        .backprop
+        .execution(matmul)
+        .run(|| config.model.build(&context))
 }

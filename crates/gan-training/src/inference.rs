@@ -8,6 +8,7 @@ use tch::{Device, Tensor};
 
 use crate::checkpoint;
 use crate::config::TrainConfig;
+use crate::data_tensors::{binarize_images, label_tensor};
 use crate::error::TrainError;
 use crate::family::{Family, LikelihoodModel, SampleWeights};
 use crate::likelihood::{HeldOut, LikelihoodReport};
@@ -90,7 +91,7 @@ impl TrainedGenerator {
             (root, checkpoint::load(&manifest)?)
         };
         let (_, config) = RunDir::open(&run_root)?;
-        let mut family = crate::trainer::build_family_here(&config, device)?;
+        let mut family = crate::execution::build_family_here(&config, device)?;
         for part in family.parts_mut() {
             part.restore(&ck)?;
         }
@@ -195,7 +196,7 @@ impl TrainedGenerator {
             return Ok(false);
         }
         let ck = checkpoint::load(&self.checkpoint.with_extension("toml"))?;
-        let mut family = crate::trainer::build_family_here(&config, self.device)?;
+        let mut family = crate::execution::build_family_here(&config, self.device)?;
         for part in family.parts_mut() {
             part.restore(&ck)?;
         }
@@ -241,7 +242,7 @@ impl TrainedGenerator {
         let model = self.likelihood_model()?;
         let x = images.to_tensor(gan_data::Scaling::ZeroOne, self.device)?;
         let x = if model.binarized() {
-            crate::likelihood::binarize_images(&x)?
+            binarize_images(&x)?
         } else {
             x
         };
@@ -326,12 +327,6 @@ impl TrainedGenerator {
             .collect();
         self.decode(&codes, digit)
     }
-}
-
-/// Class labels as the `(N,)` `i64` tensor networks take, on `device`.
-pub(crate) fn label_tensor(labels: &[u8], device: Device) -> Tensor {
-    let labels: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
-    Tensor::from_slice(&labels).to_device(device)
 }
 
 /// `n` images from `family` in inference mode, as bytes, from noise seeded by `seed`

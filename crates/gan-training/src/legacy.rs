@@ -69,7 +69,7 @@ pub(crate) fn convert_config(text: &str) -> Result<TrainConfig, String> {
         device: old.device,
         threads: old.threads,
         matmul: old.matmul,
-        backprop: crate::execution::Backprop::before_fused(),
+        backprop: crate::backprop::Backprop::before_fused(),
         grid: old.grid,
         scaling: old.scaling,
         sampling: old.sampling,

@@ -38,8 +38,11 @@
 pub mod adam;
 mod adam_cpu;
 mod atomic;
+mod backprop;
 pub mod checkpoint;
 pub mod config;
+mod config_file;
+mod data_tensors;
 pub mod ema;
 mod error;
 mod execution;
@@ -66,10 +69,10 @@ mod trainer;
 
 pub use adam::{Adam, AdamConfig, EpsilonStyle};
 pub use atomic::write_atomic;
+pub use backprop::Backprop;
 pub use config::{DeviceChoice, TrainConfig};
 pub use ema::{EmaConfig, EmaNormalization};
 pub use error::TrainError;
-pub use execution::Backprop;
 pub use family::{
     DiscriminatorUpdate, FakeMode, Family, GanConfig, LikelihoodModel, Metric, ModelConfig,
     SampleWeights, VaeConfig,
@@ -80,9 +83,10 @@ pub use likelihood::LikelihoodReport;
 pub use lock::RunLock;
 pub use loss::GanLoss;
 pub use matmul_choice::pin_matmul;
+pub use metrics::StepMetrics;
 pub use part::Part;
 pub use presets::{Preset, DEFAULT_PRESET, PRESETS};
 pub use run::{RunOutcome, TrainObserver};
 pub use run_dir::RunDir;
 pub use saved_eval::SavedEvaluation;
-pub use trainer::{model_summaries, StepMetrics, Trainer};
+pub use trainer::{model_summaries, Trainer};

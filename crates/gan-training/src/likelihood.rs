@@ -5,16 +5,15 @@
 use std::fmt;
 
 use gan_data::rng::stream_seed;
-use gan_data::{DeviceRng, Scaling, Split};
+use gan_data::{Scaling, Split};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
+use crate::data_tensors::label_tensor;
+pub use crate::data_tensors::{binarize_images, HELD_OUT_BINARIZATION_SEED};
 use crate::error::TrainError;
 use crate::family::LikelihoodModel;
 
-/// Seed of the one binarization of the held-out images that binarized models are scored on,
-/// so every model and every evaluation sees the same binary test set.
-pub const HELD_OUT_BINARIZATION_SEED: u64 = 0;
 /// Images per pass of an estimate.
 const IMAGES_PER_PASS: i64 = 100;
 
@@ -50,7 +49,7 @@ impl HeldOut {
         if binarize {
             images = binarize_images(&images)?;
         }
-        let labels = crate::inference::label_tensor(&split.labels, device);
+        let labels = label_tensor(&split.labels, device);
         let labels = labels.narrow(0, 0, count.min(labels.size()[0]));
         Ok(HeldOut {
             images,
@@ -62,14 +61,6 @@ impl HeldOut {
     pub fn count(&self) -> usize {
         self.images.size()[0] as usize
     }
-}
-
-/// `images` in [0, 1] as one Bernoulli draw per pixel, the same draw for the same images
-/// (seed [`HELD_OUT_BINARIZATION_SEED`]).
-pub fn binarize_images(images: &Tensor) -> Result<Tensor, TrainError> {
-    let u =
-        DeviceRng::new(HELD_OUT_BINARIZATION_SEED).uniform(0, &images.size(), images.device())?;
-    Ok(u.lt_tensor(images).to_kind(Kind::Float))
 }
 
 /// The mean test bounds of one model.

@@ -62,7 +62,7 @@ fn auto_tuning(config: &TrainConfig, device: Device) -> Result<Option<Tuning>, T
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::execution::Backprop;
+    use crate::backprop::Backprop;
     use gan_models::matmul_tuning::OneDnnForm;
 
     /// `auto` times oneDNN on plain tensors exactly for the runs whose steps go by hand.

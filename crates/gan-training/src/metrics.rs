@@ -14,7 +14,33 @@ use crate::atomic::write_atomic;
 use crate::error::TrainError;
 use crate::family::Metric;
 use crate::likelihood::LikelihoodReport;
-use crate::trainer::StepMetrics;
+
+/// The values of one step, named by [`crate::Trainer::metrics`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepMetrics {
+    /// Completed steps, counting this one (1-based).
+    pub step: u64,
+    /// One value per metric of the family, in its order.
+    pub values: Vec<f64>,
+}
+
+impl StepMetrics {
+    /// `D loss 0.6107 | D acc 63.28% | G loss 1.0605`.
+    pub fn describe(&self, metrics: &[Metric]) -> String {
+        metrics
+            .iter()
+            .zip(&self.values)
+            .map(|(m, v)| {
+                if m.percent {
+                    format!("{} {:.2}%", m.label, 100.0 * v)
+                } else {
+                    format!("{} {v:.4}", m.label)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+}
 
 pub const EVAL_COLUMNS: [&str; 5] = ["fid", "inception_score", "modes", "precision", "recall"];
 /// The column after [`EVAL_COLUMNS`] in runs of a conditional model.

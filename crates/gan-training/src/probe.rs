@@ -11,8 +11,8 @@ use tch::{kind, Device, Tensor};
 
 use crate::config::TrainConfig;
 use crate::error::TrainError;
+use crate::execution::build_family;
 use crate::family::Batch;
-use crate::trainer::build_family;
 
 /// The matrix products of one training step.
 #[derive(Debug, Clone, PartialEq)]

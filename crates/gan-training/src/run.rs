@@ -11,9 +11,10 @@ use crate::checkpoint;
 use crate::error::TrainError;
 use crate::history;
 use crate::likelihood::LikelihoodReport;
+use crate::metrics::StepMetrics;
 use crate::metrics::{self, EvalColumns, MetricsLog, UnreadableRows};
 use crate::run_dir::RunDir;
-use crate::trainer::{StepMetrics, Trainer};
+use crate::trainer::Trainer;
 
 /// Hooks for the program driving training: progress display, pictures, interruption.
 /// Every method has a do-nothing default.

@@ -7,40 +7,15 @@ use gan_data::{BatchSampler, DeviceRng, Images, Split};
 use gan_models::{Execution, MatmulKernel, Summary};
 use tch::{Device, Tensor};
 
+use crate::backprop::Backprop;
 use crate::checkpoint::{Checkpoint, Manifest};
 use crate::config::TrainConfig;
 use crate::error::TrainError;
-use crate::execution::Backprop;
-use crate::family::{Batch, BuildContext, Family, Metric, SampleWeights};
+use crate::execution::{build_family, build_family_here};
+use crate::family::{Batch, Family, Metric, SampleWeights};
 use crate::inference::Samples;
 use crate::likelihood::{HeldOut, LikelihoodReport};
-
-/// The values of one step, named by [`Trainer::metrics`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct StepMetrics {
-    /// Completed steps, counting this one (1-based).
-    pub step: u64,
-    /// One value per metric of the family, in its order.
-    pub values: Vec<f64>,
-}
-
-impl StepMetrics {
-    /// `D loss 0.6107 | D acc 63.28% | G loss 1.0605`.
-    pub fn describe(&self, metrics: &[Metric]) -> String {
-        metrics
-            .iter()
-            .zip(&self.values)
-            .map(|(m, v)| {
-                if m.percent {
-                    format!("{} {:.2}%", m.label, 100.0 * v)
-                } else {
-                    format!("{} {v:.4}", m.label)
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" | ")
-    }
-}
+use crate::metrics::StepMetrics;
 
 /// Random stream of the grid's fixed noise; steps use streams from 0 up.
 const FIXED_NOISE_STREAM: u64 = u64::MAX;
@@ -114,7 +89,7 @@ impl Trainer {
                     "a conditional model needs one label per image",
                 ));
             }
-            Some(crate::inference::label_tensor(&data.labels, device))
+            Some(crate::data_tensors::label_tensor(&data.labels, device))
         } else {
             None
         };
@@ -353,36 +328,6 @@ pub fn model_summaries(config: &TrainConfig) -> Result<Vec<Summary>, TrainError>
     Ok(build_family_here(config, Device::Cpu)?.summaries())
 }
 
-/// The config's family on `device` for use outside its training run: with the run's kernel
-/// where it can run here (it may have trained on another device), else this device's default.
-pub(crate) fn build_family_here(
-    config: &TrainConfig,
-    device: Device,
-) -> Result<Box<dyn Family>, TrainError> {
-    let kernel = config
-        .matmul
-        .resolve(device)
-        .or_else(|_| gan_models::MatmulChoice::Auto.resolve(device))?;
-    build_family(config, device, kernel)
-}
-
-/// The config's family on `device`, its dense layers multiplying with `matmul`.
-pub(crate) fn build_family(
-    config: &TrainConfig,
-    device: Device,
-    matmul: MatmulKernel,
-) -> Result<Box<dyn Family>, TrainError> {
-    let context = BuildContext {
-        device,
-        seed: config.seed,
-        batch_size: config.batch_size,
-    };
-    config
-        .backprop
-        .execution(matmul)
-        .run(|| config.model.build(&context))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,7 +386,7 @@ mod tests {
     /// whatever the choice.
     #[test]
     fn fused_and_autograd_gradients_train_alike() {
-        use crate::execution::Backprop;
+        use crate::backprop::Backprop;
         use crate::family::DiscriminatorUpdate;
         let cases = [
             ("tutorial", DiscriminatorUpdate::Separate),

@@ -5,9 +5,9 @@
 use tch::{nn, Device, Tensor};
 
 use super::{Chain, ChainLayer, ChainNorm};
+use crate::architecture::{DiscriminatorConfig, GeneratorConfig};
 use crate::config::{Norm, OutputActivation};
 use crate::execution::Execution;
-use crate::network::{DiscriminatorConfig, GeneratorConfig};
 use crate::tape::Dense;
 
 impl Chain {

@@ -7,10 +7,11 @@ use tch::nn::VarStore;
 use tch::{kind, Device, Kind, Tensor};
 
 use super::{Chain, Wanted};
+use crate::architecture::{DiscriminatorConfig, GeneratorConfig};
 use crate::execution::Execution;
 use crate::matmul::{cpu_kernels, MatmulKernel};
 use crate::mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
-use crate::network::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
+use crate::network::{Discriminator, Generator};
 
 const BATCH: i64 = 64;
 

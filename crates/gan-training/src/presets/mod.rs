@@ -137,11 +137,18 @@ pub(super) fn run_defaults(preset: &str, scaling: Scaling, model: ModelConfig) -
         device: DeviceChoice::Auto,
         threads: 0,
         matmul: MatmulChoice::Auto,
-        backprop: crate::execution::Backprop::default(),
+        backprop: crate::backprop::Backprop::default(),
         grid: [4, 4],
         scaling,
         sampling: Sampling::WithReplacement,
         model,
+    }
+}
+
+impl TrainConfig {
+    /// The named preset's config; see [`crate::presets`].
+    pub fn preset(name: &str) -> Result<TrainConfig, TrainError> {
+        Ok(find(name)?.config())
     }
 }
 

@@ -361,7 +361,7 @@ impl Family for VaeFamily {
         let count = prior.fit_images.min(images.size()[0]);
         let mut images = images.narrow(0, 0, count);
         if self.config.binarize {
-            images = crate::likelihood::binarize_images(&images)?;
+            images = crate::data_tensors::binarize_images(&images)?;
         }
         let labels = labels.map(|l| l.narrow(0, 0, count));
         let started = std::time::Instant::now();
@@ -516,7 +516,7 @@ mod tests {
     #[test]
     fn importance_weighted_bound_exceeds_the_elbo_and_grows_with_k() {
         let f = family("vae-binarized");
-        let images = crate::likelihood::binarize_images(&toy(64)).unwrap();
+        let images = crate::data_tensors::binarize_images(&toy(64)).unwrap();
         let mean_of = |t: Tensor| t.mean(Kind::Double).double_value(&[]);
         let (elbo, one) = f.log_likelihood(&images, None, 1, 9).unwrap();
         let (elbo, one) = (mean_of(elbo), mean_of(one));
