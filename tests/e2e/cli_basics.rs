@@ -50,6 +50,24 @@ fn presets_are_listed_with_their_family_and_description() {
         );
     }
     assert!(lines[0].contains("(default)"), "{text}");
+    // As JSON (what `cargo xtask bench` reads): the same list, each with its reference.
+    let out = gan().args(["presets", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(rows.len(), gan_training::PRESETS.len(), "{text}");
+    for (row, preset) in rows.iter().zip(gan_training::PRESETS) {
+        assert_eq!(row["name"], preset.name);
+        assert_eq!(row["reference"]["script"], preset.reference.script);
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(preset.reference.script);
+        assert!(script.is_file(), "{}", script.display());
+    }
+    assert_eq!(rows[0]["default"], true);
     // The same list is what --preset accepts.
     let out = gan().args(["train", "--preset", "nope"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

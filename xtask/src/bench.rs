@@ -2,7 +2,7 @@
 //! per preset that has one), and against the machine's GEMM ceiling, written to
 //! `bench/results.md` and `bench/results.json`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
@@ -30,82 +30,63 @@ pub struct BenchArgs {
     pub repeats: u64,
 }
 
-/// A preset with a PyTorch eager reference: its script, the images per timed repeat, and the
-/// batch sizes it is measured at (`None`: the `--batch-sizes` of the MLP GAN sweep).
-struct Reference {
-    preset: &'static str,
-    script: &'static str,
-    images_per_repeat: u64,
-    batches: Option<&'static [u64]>,
+/// A preset with its PyTorch eager reference, as `gan presets --json` lists them: the
+/// preset list and the reference mapping live with the presets, not here.
+#[derive(Debug)]
+struct Preset {
+    name: String,
+    reference: Reference,
 }
 
-const MLP_GAN: &str = "bench/reference/torch_mlp_gan.py";
-const CONV_GAN: &str = "bench/reference/torch_conv_gan.py";
-const VAE: &str = "bench/reference/torch_vae.py";
+/// A preset's reference script, the images per timed repeat, and the batch sizes it is
+/// measured at (`None`: the `--batch-sizes` of the MLP GAN sweep).
+#[derive(Debug)]
+struct Reference {
+    script: String,
+    images_per_repeat: u64,
+    batches: Option<Vec<u64>>,
+}
 
-/// Every preset; the sweep over batch sizes is for the MLP GANs the speed work targets, the
-/// others run at their preset's own batch.
-const REFERENCES: &[Reference] = &[
-    Reference {
-        preset: "tutorial",
-        script: MLP_GAN,
-        images_per_repeat: 12_800,
-        batches: None,
-    },
-    Reference {
-        preset: "mlp",
-        script: MLP_GAN,
-        images_per_repeat: 12_800,
-        batches: None,
-    },
-    Reference {
-        preset: "cgan",
-        script: MLP_GAN,
-        images_per_repeat: 12_800,
-        batches: Some(&[128]),
-    },
-    Reference {
-        preset: "dcgan",
-        script: CONV_GAN,
-        images_per_repeat: 3_200,
-        batches: Some(&[64]),
-    },
-    Reference {
-        preset: "wgan-gp",
-        script: CONV_GAN,
-        images_per_repeat: 3_200,
-        batches: Some(&[64]),
-    },
-    Reference {
-        preset: "vae",
-        script: VAE,
-        images_per_repeat: 25_600,
-        batches: Some(&[128]),
-    },
-    Reference {
-        preset: "vae-binarized",
-        script: VAE,
-        images_per_repeat: 25_600,
-        batches: Some(&[100]),
-    },
-    Reference {
-        preset: "cvae",
-        script: VAE,
-        images_per_repeat: 25_600,
-        batches: Some(&[128]),
-    },
-];
+/// Every preset of the `gan` binary at `gan`.
+fn presets(gan: &Path) -> Result<Vec<Preset>> {
+    let output = Command::new(gan).args(["presets", "--json"]).output()?;
+    if !output.status.success() {
+        bail!(
+            "{} presets --json failed: {}",
+            gan.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| preset_of(&serde_json::from_str(line)?))
+        .collect()
+}
+
+fn preset_of(line: &Value) -> Result<Preset> {
+    let field = |value: &Value, key: &str| value.get(key).cloned().unwrap_or(Value::Null);
+    let reference = field(line, "reference");
+    let (Some(name), Some(script), Some(images_per_repeat)) = (
+        field(line, "name").as_str().map(str::to_owned),
+        field(&reference, "script").as_str().map(str::to_owned),
+        field(&reference, "images_per_repeat").as_u64(),
+    ) else {
+        bail!("gan presets --json: a line without a name or a reference: {line}");
+    };
+    let batches = field(&reference, "batches")
+        .as_array()
+        .map(|batches| batches.iter().filter_map(Value::as_u64).collect());
+    Ok(Preset {
+        name,
+        reference: Reference {
+            script,
+            images_per_repeat,
+            batches,
+        },
+    })
+}
 
 pub fn run(args: &BenchArgs) -> Result<()> {
-    for name in &args.presets {
-        if !REFERENCES.iter().any(|r| r.preset == name) {
-            let known: Vec<&str> = REFERENCES.iter().map(|r| r.preset).collect();
-            bail!(
-                "--presets: no PyTorch reference for {name}; choose from {}",
-                known.join(", ")
-            );
-        }
-    }
     let torch_dir = libtorch::fetch(&libtorch::FetchArgs::default())?;
     let data_dir = data::fetch(&args.data)?;
     let threads = args
@@ -117,6 +98,16 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         bail!("cargo build --release -p gan-cli failed");
     }
     let gan = PathBuf::from("target/release/gan");
+    let references = presets(&gan)?;
+    for name in &args.presets {
+        if !references.iter().any(|r| &r.name == name) {
+            let known: Vec<&str> = references.iter().map(|r| r.name.as_str()).collect();
+            bail!(
+                "--presets: no preset {name}; choose from {}",
+                known.join(", ")
+            );
+        }
+    }
     let python = crate::libtorch::venv_python(&torch_dir);
     if python.is_none() {
         eprintln!(
@@ -124,19 +115,23 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         );
     }
     let mut rows = Vec::new();
-    let chosen = REFERENCES
+    let chosen = references
         .iter()
-        .filter(|r| args.presets.is_empty() || args.presets.iter().any(|p| p == r.preset));
-    for reference in chosen {
-        let preset = reference.preset;
+        .filter(|r| args.presets.is_empty() || args.presets.contains(&r.name));
+    for Preset {
+        name: preset,
+        reference,
+    } in chosen
+    {
         let batches = reference
             .batches
-            .map_or_else(|| args.batch_sizes.clone(), <[u64]>::to_vec);
+            .clone()
+            .unwrap_or_else(|| args.batch_sizes.clone());
         for batch in batches {
             let steps = (reference.images_per_repeat / batch).max(10).to_string();
             let common = [
                 "--preset".to_owned(),
-                preset.to_owned(),
+                preset.clone(),
                 "--batch-size".to_owned(),
                 batch.to_string(),
                 "--threads".to_owned(),
@@ -169,7 +164,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             let reference = match &python {
                 Some(python) => {
                     let mut cmd = Command::new(python);
-                    cmd.arg(reference.script)
+                    cmd.arg(&reference.script)
                         .args(&common)
                         .arg("--data-dir")
                         .arg(&data_dir);
@@ -332,6 +327,23 @@ fn matmul_choices(rows: &[Value]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn presets_are_read_from_gan_presets_json() {
+        let line = json!({
+            "name": "cgan", "family": "gan",
+            "reference": { "script": "bench/reference/torch_mlp_gan.py",
+                           "images_per_repeat": 12800, "batches": [128] }
+        });
+        let preset = preset_of(&line).unwrap();
+        assert_eq!(preset.name, "cgan");
+        assert_eq!(preset.reference.batches, Some(vec![128]));
+        let sweep = json!({ "name": "mlp", "reference": { "script": "s.py",
+                            "images_per_repeat": 1, "batches": null } });
+        assert_eq!(preset_of(&sweep).unwrap().reference.batches, None);
+        let err = preset_of(&json!({ "name": "x" })).unwrap_err().to_string();
+        assert!(err.contains("without a name or a reference"), "{err}");
+    }
 
     #[test]
     fn table_rows_carry_ratios_and_both_ceiling_shares() {

@@ -44,7 +44,7 @@ enum Command {
     /// Print Keras-style summaries of a preset's networks.
     Summary(commands::summary::SummaryArgs),
     /// List the presets with their model family and a description.
-    Presets,
+    Presets(commands::presets::PresetsArgs),
     /// Print versions (gan-rs, tch, libtorch), threads and available devices.
     Info,
     /// Measure training and generation speed as JSON (used by `cargo xtask bench`).
@@ -107,7 +107,7 @@ fn run_other(command: &Command) -> anyhow::Result<i32> {
         Command::Compare(args) => commands::compare::run(args).map(|()| 0),
         Command::Figures(args) => commands::figures::run(args).map(|()| 0),
         Command::Summary(args) => commands::summary::run(args).map(|()| 0),
-        Command::Presets => commands::presets::run().map(|()| 0),
+        Command::Presets(args) => commands::presets::run(args).map(|()| 0),
         Command::Info => commands::info::run().map(|()| 0),
         Command::Bench(args) => commands::bench::run(args).map(|()| 0),
     }

@@ -85,7 +85,7 @@ pub use loss::GanLoss;
 pub use matmul_choice::pin_matmul;
 pub use metrics::StepMetrics;
 pub use part::Part;
-pub use presets::{Preset, DEFAULT_PRESET, PRESETS};
+pub use presets::{Preset, TorchReference, DEFAULT_PRESET, PRESETS};
 pub use run::{RunOutcome, TrainObserver};
 pub use run_dir::RunDir;
 pub use saved_eval::SavedEvaluation;

@@ -11,7 +11,7 @@ use crate::family::{GanConfig, ModelConfig, VaeConfig};
 pub(crate) fn gan(config: &mut TrainConfig) -> &mut GanConfig {
     match &mut config.model {
         ModelConfig::Gan(gan) => gan,
-        ModelConfig::Vae(_) => panic!("{} is not a GAN preset", config.preset),
+        _ => panic!("{} is not a GAN preset", config.preset),
     }
 }
 
@@ -19,7 +19,7 @@ pub(crate) fn gan(config: &mut TrainConfig) -> &mut GanConfig {
 pub(crate) fn vae(config: &mut TrainConfig) -> &mut VaeConfig {
     match &mut config.model {
         ModelConfig::Vae(vae) => vae,
-        ModelConfig::Gan(_) => panic!("{} is not a VAE preset", config.preset),
+        _ => panic!("{} is not a VAE preset", config.preset),
     }
 }
 

@@ -1,4 +1,5 @@
-//! `gan presets`: every preset with its family and one line of description.
+//! `gan presets`: every preset with its family and one line of description, or as JSON
+//! (what `cargo xtask bench` reads its list of presets and their PyTorch references from).
 
 use anyhow::Result;
 use gan_training::{DEFAULT_PRESET, PRESETS};
@@ -8,7 +9,28 @@ pub fn parser() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(PRESETS.iter().map(|p| p.name))
 }
 
-pub fn run() -> Result<()> {
+#[derive(Debug, clap::Args)]
+pub struct PresetsArgs {
+    /// One JSON object per preset, one per line: name, family, default, description and the
+    /// PyTorch eager reference the bench measures it against
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &PresetsArgs) -> Result<()> {
+    if args.json {
+        for preset in PRESETS {
+            let line = serde_json::json!({
+                "name": preset.name,
+                "family": preset.config().model.name(),
+                "default": preset.name == DEFAULT_PRESET,
+                "description": preset.description,
+                "reference": preset.reference,
+            });
+            println!("{line}");
+        }
+        return Ok(());
+    }
     let width = PRESETS.iter().map(|p| p.name.len()).max().unwrap_or(0);
     for preset in PRESETS {
         let config = preset.config();

@@ -4,20 +4,23 @@
 //! A family owns named [`Part`]s (a network with its optimizer and, optionally, an EMA
 //! shadow), takes one step on a batch and reports named [`Metric`]s, and samples images from
 //! noise. [`ModelConfig`] is the family's config, tagged by `family` in TOML; adding a family
-//! is a module here with its config and a variant of [`ModelConfig`].
+//! is a module here with its config and one line in the [`registry`].
 //!
 //! - [`gan`](GanFamily): a generator against a discriminator.
 //! - [`vae`]: an encoder and a decoder on the evidence lower bound; also a
 //!   [`LikelihoodModel`], so its test log-likelihood can be estimated.
 
 mod gan;
+pub mod registry;
+#[cfg(test)]
+mod toy;
 pub mod vae;
 
-use gan_models::{OutputActivation, Summary};
-use serde::{Deserialize, Serialize};
+use gan_models::Summary;
 use tch::{Device, Tensor};
 
 pub use gan::{DiscriminatorUpdate, FakeMode, GanConfig, GanFamily};
+pub use registry::{FamilyConfig, ModelConfig};
 pub use vae::{PriorConfig, VaeConfig, VaeFamily};
 
 use crate::error::TrainError;
@@ -129,96 +132,4 @@ pub trait LikelihoodModel {
     fn encode(&self, images: &Tensor, labels: Option<&Tensor>) -> (Tensor, Tensor);
     /// Bernoulli means of p(x | z): images in [0, 1].
     fn decode(&self, z: &Tensor, labels: Option<&Tensor>) -> Tensor;
-}
-
-/// A family and its settings, tagged by `family` in TOML.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "family", rename_all = "kebab-case")]
-pub enum ModelConfig {
-    Gan(GanConfig),
-    Vae(VaeConfig),
-}
-
-impl ModelConfig {
-    pub fn build(&self, context: &BuildContext) -> Result<Box<dyn Family>, TrainError> {
-        match self {
-            ModelConfig::Gan(c) => Ok(Box::new(GanFamily::new(c, context)?)),
-            ModelConfig::Vae(c) => Ok(Box::new(VaeFamily::new(c, context)?)),
-        }
-    }
-
-    pub fn validate(&self) -> Result<(), TrainError> {
-        match self {
-            ModelConfig::Gan(c) => c.validate(),
-            ModelConfig::Vae(c) => c.validate(),
-        }
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            ModelConfig::Gan(_) => "gan",
-            ModelConfig::Vae(_) => "vae",
-        }
-    }
-
-    pub fn metrics(&self) -> &'static [Metric] {
-        match self {
-            ModelConfig::Gan(c) => c.metrics(),
-            ModelConfig::Vae(_) => vae::METRICS,
-        }
-    }
-
-    /// The generator's last nonlinearity, which fixes how data must be scaled.
-    pub fn output(&self) -> OutputActivation {
-        match self {
-            ModelConfig::Gan(c) => c.generator.output(),
-            // Bernoulli means are probabilities.
-            ModelConfig::Vae(_) => OutputActivation::Sigmoid,
-        }
-    }
-
-    pub fn latent_dim(&self) -> i64 {
-        match self {
-            ModelConfig::Gan(c) => c.generator.latent_dim(),
-            ModelConfig::Vae(c) => c.latent_dim,
-        }
-    }
-
-    /// Trains on labelled images and samples a requested class.
-    pub fn conditional(&self) -> bool {
-        match self {
-            ModelConfig::Gan(c) => c.generator.conditional(),
-            ModelConfig::Vae(c) => c.conditional,
-        }
-    }
-
-    pub fn image_shape(&self) -> [i64; 3] {
-        match self {
-            ModelConfig::Gan(c) => c.generator.image_shape(),
-            ModelConfig::Vae(c) => c.image_shape,
-        }
-    }
-
-    /// Sets the learning rate of every optimizer (`gan train --lr`).
-    pub fn set_learning_rate(&mut self, lr: f64) {
-        match self {
-            ModelConfig::Gan(c) => {
-                c.generator_optimizer.lr = lr;
-                c.discriminator_optimizer.lr = lr;
-            }
-            ModelConfig::Vae(c) => c.optimizer.lr = lr,
-        }
-    }
-
-    /// Makes samples decode draws of the prior training used where the config fits another
-    /// one for sampling (a VAE's `prior = fitted-mixture`); false when it already does.
-    pub fn sample_training_prior(&mut self) -> bool {
-        match self {
-            ModelConfig::Vae(c) if !c.prior.is_standard_normal() => {
-                c.prior = PriorConfig::StandardNormal;
-                true
-            }
-            _ => false,
-        }
-    }
 }

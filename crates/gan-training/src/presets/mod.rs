@@ -25,7 +25,41 @@ pub struct Preset {
     pub description: &'static str,
     /// Said to the user when a new run starts from this preset, if anything.
     pub notice: Option<&'static str>,
+    /// The PyTorch eager script `cargo xtask bench` measures it against.
+    pub reference: TorchReference,
     build: fn() -> TrainConfig,
+}
+
+/// A PyTorch eager reference of a preset for the bench: its script (run with the preset's
+/// flags), the images per timed repeat, and the batch sizes it is measured at (`None`: the
+/// bench's `--batch-sizes`, the sweep of the MLP GANs the speed work targets).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct TorchReference {
+    pub script: &'static str,
+    pub images_per_repeat: u64,
+    pub batches: Option<&'static [u64]>,
+}
+
+const MLP_GAN: TorchReference = TorchReference {
+    script: "bench/reference/torch_mlp_gan.py",
+    images_per_repeat: 12_800,
+    batches: None,
+};
+
+const fn conv_gan(batch: &'static [u64]) -> TorchReference {
+    TorchReference {
+        script: "bench/reference/torch_conv_gan.py",
+        images_per_repeat: 3_200,
+        batches: Some(batch),
+    }
+}
+
+const fn vae_at(batch: &'static [u64]) -> TorchReference {
+    TorchReference {
+        script: "bench/reference/torch_vae.py",
+        images_per_repeat: 25_600,
+        batches: Some(batch),
+    }
 }
 
 impl Preset {
@@ -41,6 +75,7 @@ pub const PRESETS: &[Preset] = &[
         description: "the tutorial's MLP sizes with GAN practice: LeakyReLU D, tanh, PyTorch \
                       init and BatchNorm, lr 2e-4, β1 0.5, batch 256, samples from an EMA of G",
         notice: None,
+        reference: MLP_GAN,
         build: mlp,
     },
     Preset {
@@ -52,6 +87,7 @@ pub const PRESETS: &[Preset] = &[
              in D, fakes from G in inference mode) are known to collapse to a few modes within \
              the first few thousand steps; the default preset (mlp) does not.",
         ),
+        reference: MLP_GAN,
         build: tutorial,
     },
     Preset {
@@ -60,6 +96,10 @@ pub const PRESETS: &[Preset] = &[
                       discriminator), rates halving every 5,000 steps after 10,000 down to half; \
                       `gan generate --digit`",
         notice: None,
+        reference: TorchReference {
+            batches: Some(&[128]),
+            ..MLP_GAN
+        },
         build: cgan,
     },
     Preset {
@@ -68,6 +108,7 @@ pub const PRESETS: &[Preset] = &[
                       strided-convolution D, BCE with a gradient penalty 10, Adam 1e-3 (G) / \
                       5e-4 (D), batch 64; samples from an EMA of G",
         notice: None,
+        reference: conv_gan(&[64]),
         build: dcgan,
     },
     Preset {
@@ -75,6 +116,7 @@ pub const PRESETS: &[Preset] = &[
         description: "WGAN-GP on dcgan's networks: gradient penalty 10, 5 critic steps \
                       per G step, Adam 1e-3 with β1 0 / β2 0.9; samples from an EMA of G",
         notice: None,
+        reference: conv_gan(&[64]),
         build: wgan_gp,
     },
     Preset {
@@ -83,6 +125,7 @@ pub const PRESETS: &[Preset] = &[
                       Bernoulli pixels on the intensities; samples decode a 10-component \
                       Gaussian mixture fitted to the encoder's codes",
         notice: None,
+        reference: vae_at(&[128]),
         build: vae,
     },
     Preset {
@@ -90,6 +133,7 @@ pub const PRESETS: &[Preset] = &[
         description: "the literature's VAE protocol (Burda et al. 2015): dynamically \
                       binarized MNIST, 784-200-200-50 tanh MLPs; test NLL in nats",
         notice: None,
+        reference: vae_at(&[100]),
         build: vae_binarized,
     },
     Preset {
@@ -97,6 +141,7 @@ pub const PRESETS: &[Preset] = &[
         description: "vae conditioned on the digit (one-hot into encoder and decoder); \
                       `gan generate --digit`",
         notice: None,
+        reference: vae_at(&[128]),
         build: cvae,
     },
 ];

@@ -17,13 +17,13 @@ mod metrics;
 use gan_data::rng::stream_seed;
 use gan_data::DeviceRng;
 use gan_models::conditioning::{balanced_labels, CLASSES};
-use gan_models::{Discriminator, Generator, Summary};
+use gan_models::{Discriminator, Generator, OutputActivation, Summary};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 pub use config::{DiscriminatorUpdate, FakeMode, GanConfig};
 
-use super::{Batch, BuildContext, Family, Metric, SampleWeights};
+use super::{Batch, BuildContext, Family, FamilyConfig, Metric, SampleWeights};
 use crate::ema::EmaNormalization;
 use crate::error::TrainError;
 use crate::loss::{accuracy, GanLoss};
@@ -36,6 +36,41 @@ const DISCRIMINATOR_INIT_STREAM: u64 = u64::MAX - 2;
 const EMA_NORMALIZATION_STREAM: u64 = u64::MAX - 3;
 /// The seed of the generator whose stream `s` draws step `s`'s interpolation coefficients.
 const PENALTY_STREAM: u64 = u64::MAX - 4;
+
+impl FamilyConfig for GanConfig {
+    fn build(&self, context: &BuildContext) -> Result<Box<dyn Family>, TrainError> {
+        Ok(Box::new(GanFamily::new(self, context)?))
+    }
+
+    fn validate(&self) -> Result<(), TrainError> {
+        GanConfig::validate(self)
+    }
+
+    fn metrics(&self) -> &'static [Metric] {
+        GanConfig::metrics(self)
+    }
+
+    fn output(&self) -> OutputActivation {
+        self.generator.output()
+    }
+
+    fn latent_dim(&self) -> i64 {
+        self.generator.latent_dim()
+    }
+
+    fn conditional(&self) -> bool {
+        self.generator.conditional()
+    }
+
+    fn image_shape(&self) -> [i64; 3] {
+        self.generator.image_shape()
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.generator_optimizer.lr = lr;
+        self.discriminator_optimizer.lr = lr;
+    }
+}
 
 /// What one D update saw: its losses, and the scores (without gradients) of both batches.
 struct CriticStep {

@@ -10,12 +10,12 @@ pub mod prior;
 use gan_data::rng::stream_seed;
 use gan_data::DeviceRng;
 use gan_models::vae::{Decoder, DecoderConfig, Encoder, EncoderConfig, VaeShape};
-use gan_models::{Summary, Tape};
+use gan_models::{OutputActivation, Summary, Tape};
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
-use super::{Batch, BuildContext, Family, LikelihoodModel, Metric, SampleWeights};
+use super::{Batch, BuildContext, Family, FamilyConfig, LikelihoodModel, Metric, SampleWeights};
 use crate::adam::AdamConfig;
 use crate::ema::EmaConfig;
 use crate::error::TrainError;
@@ -157,6 +157,49 @@ impl VaeConfig {
         } else {
             self.beta * ((step + 1) as f64 / self.kl_warmup_steps as f64).min(1.0)
         }
+    }
+}
+
+impl FamilyConfig for VaeConfig {
+    fn build(&self, context: &BuildContext) -> Result<Box<dyn Family>, TrainError> {
+        Ok(Box::new(VaeFamily::new(self, context)?))
+    }
+
+    fn validate(&self) -> Result<(), TrainError> {
+        VaeConfig::validate(self)
+    }
+
+    fn metrics(&self) -> &'static [Metric] {
+        METRICS
+    }
+
+    /// Bernoulli means are probabilities.
+    fn output(&self) -> OutputActivation {
+        OutputActivation::Sigmoid
+    }
+
+    fn latent_dim(&self) -> i64 {
+        self.latent_dim
+    }
+
+    fn conditional(&self) -> bool {
+        self.conditional
+    }
+
+    fn image_shape(&self) -> [i64; 3] {
+        self.image_shape
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.optimizer.lr = lr;
+    }
+
+    fn sample_training_prior(&mut self) -> bool {
+        if self.prior.is_standard_normal() {
+            return false;
+        }
+        self.prior = PriorConfig::StandardNormal;
+        true
     }
 }
 
