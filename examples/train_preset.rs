@@ -1,22 +1,34 @@
-//! Train a preset into a run directory: `train_preset PRESET RUN_DIR [STEPS]`.
+//! Train a preset into a run directory: `train_preset PRESET RUN_DIR [STEPS]`. The run is
+//! the one `gan train` makes (checked before any write, locked, with its history); run it
+//! again on the same directory to resume it.
 
 use std::path::PathBuf;
 
-use gan_training::{run, RunDir, TrainConfig, Trainer};
+use gan_training::session::{train_run, Plan};
+use gan_training::{run, RunDir, TrainConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let preset = args.next().unwrap_or_else(|| "mlp".to_owned());
     let out = PathBuf::from(args.next().unwrap_or_else(|| "runs/example".to_owned()));
-    let mut config = TrainConfig::preset(&preset)?;
-    if let Some(steps) = args.next() {
-        config.steps = steps.parse()?;
-    }
+    let steps = args.next().map(|s| s.parse()).transpose()?;
 
     let mnist = gan_data::Mnist::load(&gan_data::default_data_dir())?;
-    let dir = RunDir::create(&out, &config)?;
-    let mut trainer = Trainer::new(&config, &mnist.train)?;
-    let outcome = run::train(&mut trainer, &dir, &mut run::Silent, 0.0, None)?;
+    let plan = if RunDir::holds_run(&out) {
+        Plan::Resume {
+            dir: out.clone(),
+            steps,
+        }
+    } else {
+        let mut config = TrainConfig::preset(&preset)?;
+        config.steps = steps.unwrap_or(config.steps);
+        Plan::New {
+            config,
+            out: out.clone(),
+            overwrite: false,
+        }
+    };
+    let outcome = train_run(plan, &mnist, &mut run::Silent)?.outcome;
     println!(
         "{preset}: {} steps in {:.1} s into {}",
         outcome.steps_done,

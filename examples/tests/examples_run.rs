@@ -40,6 +40,17 @@ fn the_examples_train_draw_and_score() {
     );
     assert!(said.contains("2 steps"), "{said}");
     assert!(run_dir.join("checkpoints/step-00000002.toml").is_file());
+    // Again on the same directory: the run resumes to its new step count.
+    let said = run(
+        example("train_preset")
+            .args(["tutorial"])
+            .arg(&run_dir)
+            .arg("3"),
+        &data,
+    );
+    assert!(said.contains("3 steps"), "{said}");
+    let history = std::fs::read_to_string(run_dir.join("history.jsonl")).unwrap();
+    assert!(history.contains("resumed"), "{history}");
 
     let grid = tmp.path().join("grid.png");
     run(example("sample_grid").arg(&run_dir).arg(&grid), &data);

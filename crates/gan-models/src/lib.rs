@@ -36,7 +36,7 @@
 //! let config = GeneratorConfig::Mlp(MlpGeneratorConfig::tutorial());
 //! let generator = config.build(&vs.root(), 42)?;
 //! let z = tch::Tensor::randn([16, 100], tch::kind::FLOAT_CPU);
-//! let images = generator.forward(&z, None, false);
+//! let images = generator.forward(&z, None, gan_models::Mode::Inference);
 //! assert_eq!(images.size(), vec![16, 1, 28, 28]);
 //! # Ok::<(), gan_models::ModelError>(())
 //! ```
@@ -69,6 +69,6 @@ pub use error::ModelError;
 pub use execution::Execution;
 pub use layers::LayerInfo;
 pub use matmul::{MatmulChoice, MatmulKernel};
-pub use network::{Discriminator, Generator};
+pub use network::{Discriminator, Generator, Mode};
 pub use summary::{thousands, Summary};
 pub use tape::Tape;

@@ -8,13 +8,26 @@ use tch::Tensor;
 
 use crate::layers::LayerInfo;
 
+/// Which normalisation statistics a forward pass uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The batch's own, also updating the running ones: a training step.
+    Training,
+    /// The running ones: sampling.
+    Inference,
+}
+
+impl Mode {
+    pub fn is_training(self) -> bool {
+        self == Mode::Training
+    }
+}
+
 /// Noise `(N, latent_dim)` (and labels `(N,)`, for conditional networks) to images
 /// `(N, C, H, W)`.
 pub trait Generator: std::fmt::Debug {
-    /// `train` selects batch statistics (and updates the running ones) over running
-    /// statistics. Unconditional networks take no labels: passing some is a programming
-    /// error.
-    fn forward(&self, z: &Tensor, labels: Option<&Tensor>, train: bool) -> Tensor;
+    /// Unconditional networks take no labels: passing some is a programming error.
+    fn forward(&self, z: &Tensor, labels: Option<&Tensor>, mode: Mode) -> Tensor;
     /// Sets every normalisation layer's running statistics to the population statistics of
     /// its input over `z` (the network's own weights, no gradient), so inference-mode output
     /// matches weights that were never trained in training mode (an EMA copy).

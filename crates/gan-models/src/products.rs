@@ -82,6 +82,12 @@ pub fn record_products<R>(f: impl FnOnce() -> R) -> (R, RecordedProducts) {
     (result, seen)
 }
 
+/// Whether products are being recorded on this thread: callers skip working out shapes when
+/// they are not.
+pub(crate) fn recording() -> bool {
+    RECORDING.with(|r| r.borrow().is_some())
+}
+
 fn with_recording(f: impl FnOnce(&mut Recording)) {
     RECORDING.with(|r| {
         if let Some(recording) = r.borrow_mut().as_mut() {

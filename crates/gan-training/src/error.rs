@@ -27,6 +27,26 @@ pub enum TrainError {
     },
     #[error("{path} is in use by another gan process (PID {pid}); wait for it or stop it")]
     Locked { path: PathBuf, pid: u32 },
+    #[error("cannot resume {path}")]
+    CannotResume {
+        path: PathBuf,
+        #[source]
+        source: Box<TrainError>,
+    },
+    #[error("{path} {why}")]
+    NothingLeft { path: PathBuf, why: String },
+    #[error("replacing the run in {path}")]
+    CannotReplace {
+        path: PathBuf,
+        #[source]
+        source: Box<TrainError>,
+    },
+    #[error("cannot use --out {path}")]
+    OutUnusable {
+        path: PathBuf,
+        #[source]
+        source: Box<TrainError>,
+    },
     #[error("{path} is at step {step}, beyond the {steps} steps asked for; pass a larger --steps")]
     BeyondSteps {
         path: PathBuf,

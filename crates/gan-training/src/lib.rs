@@ -15,22 +15,27 @@
 //! - [`adam`]: [`Adam`], written here so its moments can be checkpointed; [`schedule`]: its
 //!   learning rate as a function of the step.
 //! - [`Trainer`]: data, batches, step counter and fixed noise around a family.
-//! - [`pin_matmul`]: `matmul = "auto"` resolved for a new run by timing its own products.
+//! - [`Backprop`] and the run's kernel: how the family's networks execute, set up below them
+//!   (a [`gan_models::Execution`]) when the trainer builds the family.
+//! - [`probe`]: a step's matrix products measured on a copy of the model; [`pin_matmul`]:
+//!   `matmul = "auto"` resolved for a new run by timing them.
 //! - [`run`]: the loop with metrics, samples and checkpoints on schedule (by steps or a time
 //!   budget), reporting to a [`TrainObserver`]; [`run::resume`] continues a run exactly.
+//! - [`session`]: a run's lifecycle as `gan train` runs it (checks before any write, the
+//!   lock, the history), in one call ([`session::train_run`]) or step by step.
 //! - [`RunDir`], [`checkpoint`], [`metrics`], [`history`], [`SavedEvaluation`]: the files a
 //!   run leaves behind, written atomically.
 //! - [`TrainedGenerator`]: a checkpoint's model, for sampling ([`Samples`]; requested
 //!   [`Digits`] for a conditional model) and for latent walks ([`interpolation`]).
 //!
 //! ```no_run
-//! use gan_training::{run, RunDir, TrainConfig, Trainer};
+//! use gan_training::session::{train_run, Plan};
+//! use gan_training::{run, TrainConfig};
 //!
 //! let mnist = gan_data::Mnist::load(&gan_data::default_data_dir())?;
 //! let config = TrainConfig::preset("mlp")?;
-//! let dir = RunDir::create(std::path::Path::new("runs/example"), &config)?;
-//! let mut trainer = Trainer::new(&config, &mnist.train)?;
-//! let outcome = run::train(&mut trainer, &dir, &mut run::Silent, 0.0, None)?;
+//! let plan = Plan::New { config, out: "runs/example".into(), overwrite: false };
+//! let outcome = train_run(plan, &mnist, &mut run::Silent)?.outcome;
 //! println!("{} steps in {:.0} s", outcome.steps_done, outcome.elapsed_seconds);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -63,6 +68,7 @@ pub mod run;
 pub mod run_dir;
 pub mod saved_eval;
 pub mod schedule;
+pub mod session;
 #[cfg(test)]
 mod test_support;
 mod trainer;

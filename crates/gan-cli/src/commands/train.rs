@@ -2,14 +2,14 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use gan_data::{default_data_dir, Fetcher, Mirror, Mnist, DATA_DIR_ENV, DATA_MIRROR_ENV};
 use gan_models::MatmulChoice;
 use gan_training::config::MAX_STORED_INTEGER;
-use gan_training::history::{RunEvent, RunEventKind};
 use gan_training::metrics::UnreadableRows;
 use gan_training::run_dir::default_run_name;
-use gan_training::{presets, run, Backprop, DeviceChoice, RunDir, RunLock, TrainConfig, Trainer};
+use gan_training::session::Session;
+use gan_training::{presets, Backprop, DeviceChoice, RunDir, TrainConfig, TrainError};
 
 use crate::interrupt::Interrupt;
 use crate::logging::LogFile;
@@ -111,118 +111,64 @@ fn positive_number(value: &str) -> Result<f64, String> {
     }
 }
 
-/// A run ready to train: everything checked, nothing written yet.
-struct Prepared {
-    run_dir: RunDir,
-    /// A resumed run's lock, taken before anything else is read from it.
-    lock: Option<RunLock>,
-    config: TrainConfig,
-    resuming: bool,
-    matmul_tuning: Option<gan_models::matmul_tuning::Tuning>,
-}
-
 /// Trains; returns the exit code (0, or 130/143 after Ctrl-C/SIGTERM). `interrupt` is armed
 /// (a first Ctrl-C then stops after a step) once the training loop is about to start.
 ///
-/// Everything that can refuse the command (flags, config, data, the checkpoint, the metrics
-/// of a resumed run, the step and time budgets) is checked before the first write, so a
-/// refused command leaves the run directory as it was.
+/// The run's lifecycle is [`gan_training::session`]'s: everything that can refuse the
+/// command (flags, config, data, the checkpoint, the metrics of a resumed run, the step and
+/// time budgets) is checked before the first write, so a refused command leaves the run
+/// directory as it was. What is the binary's: output, the log file, the final evaluation,
+/// the VAE figures and the report.
 pub fn run(args: &TrainArgs, log: &LogFile, interrupt: Interrupt) -> Result<i32> {
-    let mut prepared = match &args.resume {
-        Some(dir) => prepare_resume(args, dir)?,
-        None => prepare_new_run(args)?,
+    let session = match &args.resume {
+        Some(dir) => Session::resume(dir, |config| apply_schedule_flags(args, config))?,
+        None => {
+            let config = new_run_config(args)?;
+            let out = args
+                .out
+                .clone()
+                .unwrap_or_else(|| Path::new("runs").join(default_run_name(&config.preset)));
+            Session::new_run(config, &out, args.overwrite)?
+        }
     };
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
     let mnist = load_or_fetch(&data_dir, args.quiet)?;
-    if !prepared.resuming {
-        // Timed on the run's own shapes: after the cheap checks and the data, which can fail.
-        let device = prepared.config.device.resolve()?;
-        prepared.matmul_tuning = gan_training::pin_matmul(&mut prepared.config, device)?;
-    }
-    let mut trainer = Trainer::new(&prepared.config, &mnist.train)?;
-    let elapsed_before = if prepared.resuming {
-        let unreadable = if args.drop_bad_metrics {
-            UnreadableRows::Drop
-        } else {
-            UnreadableRows::Refuse
-        };
-        let root = prepared.run_dir.root();
-        let elapsed = run::resume(&mut trainer, &prepared.run_dir, unreadable)
-            .with_context(|| format!("cannot resume {}", root.display()))?;
-        check_budget_left(&trainer, &prepared.config, root, elapsed)?;
-        elapsed
+    let unreadable = if args.drop_bad_metrics {
+        UnreadableRows::Drop
     } else {
-        0.0
+        UnreadableRows::Refuse
     };
-    let evaluator = if prepared.config.eval_every > 0 {
-        let device = trainer.device();
-        Some(
-            gan_eval::Evaluator::new(&mnist.test, device)
-                .context("loading the evaluation classifier")?,
-        )
-    } else {
-        None
-    };
-    if evaluator.is_some() {
-        trainer.set_held_out(&mnist.test)?;
+    let prepared = session.prepare(&mnist, unreadable)?;
+    let tuning = prepared.matmul_tuning().map(|t| t.reason());
+    let started = prepared.start()?;
+    let (run_dir, config) = (started.run_dir().clone(), started.config().clone());
+    if started.replaced() && !args.quiet {
+        println!("replaced the run in {}", run_dir.root().display());
     }
-    let _lock = start_writing(&mut prepared, args)?;
-    let Prepared {
-        run_dir,
-        config,
-        resuming,
-        matmul_tuning,
-        lock: _,
-    } = prepared;
     log.open(&run_dir.log_path())
         .with_context(|| format!("opening {}", run_dir.log_path().display()))?;
-    if let Some(tuning) = &matmul_tuning {
-        tracing::info!("matmul auto chose {}", tuning.reason());
+    if let Some(reason) = &tuning {
+        tracing::info!("matmul auto chose {reason}");
     }
     if !args.quiet {
         println!("run directory: {}", run_dir.root().display());
         let notice = presets::find(&config.preset).ok().and_then(|p| p.notice);
-        if let (Some(notice), false) = (notice, resuming) {
+        if let (Some(notice), false) = (notice, started.resuming()) {
             println!("{notice}");
         }
     }
     interrupt.arm();
     let mut observer = CliObserver::new(&run_dir, &config, args.quiet, interrupt)?;
-    let (event, detail) = if resuming {
-        (RunEventKind::Resumed, "")
-    } else {
-        (RunEventKind::Started, "")
-    };
-    run_dir.record(&RunEvent::now(event, trainer.steps_done(), detail))?;
-    let outcome = run::train(
-        &mut trainer,
-        &run_dir,
-        &mut observer,
-        elapsed_before,
-        evaluator.as_ref(),
-    );
+    let finished = started.train(&mut observer);
     observer.finish();
-    let outcome = match outcome {
-        Ok(outcome) => outcome,
+    let finished = match finished {
+        Ok(finished) => finished,
         Err(error) => {
-            let failed = RunEvent::now(
-                RunEventKind::Failed,
-                trainer.steps_done(),
-                error.to_string(),
-            );
-            if let Err(e) = run_dir.record(&failed) {
-                tracing::warn!("could not record the failure in the run's history: {e}");
-            }
             write_report(run_dir.root());
             return Err(error.into());
         }
     };
-    let (event, detail) = match (outcome.interrupted, outcome.out_of_time) {
-        (true, _) => (RunEventKind::Interrupted, ""),
-        (false, true) => (RunEventKind::Finished, "time budget reached"),
-        (false, false) => (RunEventKind::Finished, ""),
-    };
-    run_dir.record(&RunEvent::now(event, outcome.steps_done, detail))?;
+    let outcome = &finished.outcome;
     if outcome.interrupted {
         let checkpoint = outcome
             .checkpoint
@@ -244,19 +190,23 @@ pub fn run(args: &TrainArgs, log: &LogFile, interrupt: Interrupt) -> Result<i32>
     } else {
         ""
     };
+    let device = finished.trainer.device();
     println!(
-        "trained {} steps in {:.1} s{budget} ({rate:.1} steps/s on {:?}); run directory {}",
+        "trained {} steps in {:.1} s{budget} ({rate:.1} steps/s on {device:?}); run directory {}",
         outcome.steps_done,
         outcome.elapsed_seconds,
-        trainer.device(),
         run_dir.root().display()
     );
-    if let Some(m) = outcome.last {
-        tracing::info!(step = m.step, "finished: {}", m.describe(trainer.metrics()));
+    if let Some(m) = &outcome.last {
+        tracing::info!(
+            step = m.step,
+            "finished: {}",
+            m.describe(finished.trainer.metrics())
+        );
     }
-    let likelihood_model = trainer.family().likelihood_model().is_some();
-    let device = trainer.device();
-    drop(trainer);
+    let likelihood_model = finished.trainer.family().likelihood_model().is_some();
+    let evaluator = finished.evaluator;
+    drop(finished.trainer);
     if args.final_eval > 0 {
         final_evaluation(&run_dir, &mnist, evaluator, device, args);
     }
@@ -275,98 +225,6 @@ pub fn run(args: &TrainArgs, log: &LogFile, interrupt: Interrupt) -> Result<i32>
         println!("report: {} (gan report --open to view)", report.display());
     }
     Ok(0)
-}
-
-/// Reads and checks a run to resume with the flags applied; writes nothing.
-fn prepare_resume(args: &TrainArgs, dir: &Path) -> Result<Prepared> {
-    let (run_dir, mut config) =
-        RunDir::open(dir).with_context(|| format!("cannot resume {}", dir.display()))?;
-    // Another process may be training there: refuse before reading further.
-    let lock = RunLock::acquire(run_dir.root())?;
-    apply_schedule_flags(args, &mut config)?;
-    config.validate()?;
-    config.matmul.resolve(config.device.resolve()?)?;
-    Ok(Prepared {
-        run_dir,
-        lock: Some(lock),
-        config,
-        resuming: true,
-        matmul_tuning: None,
-    })
-}
-
-/// The config of a new run, checked with its device and kernel and its --out; writes nothing.
-fn prepare_new_run(args: &TrainArgs) -> Result<Prepared> {
-    let config = new_run_config(args)?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("runs").join(default_run_name(&config.preset)));
-    if !args.overwrite {
-        RunDir::check_free(&out)?;
-    }
-    config.matmul.resolve(config.device.resolve()?)?;
-    Ok(Prepared {
-        run_dir: RunDir::at(&out),
-        lock: None,
-        config,
-        resuming: false,
-        matmul_tuning: None,
-    })
-}
-
-/// Refuses a resume that would train no step: the run is at its step count or has used its
-/// time budget.
-fn check_budget_left(
-    trainer: &Trainer,
-    config: &TrainConfig,
-    root: &Path,
-    elapsed_before: f64,
-) -> Result<()> {
-    if trainer.steps_done() >= config.steps {
-        bail!(
-            "{} is already at step {} of {}; pass --steps to train further",
-            root.display(),
-            trainer.steps_done(),
-            config.steps
-        );
-    }
-    if let Some(minutes) = config.minutes.filter(|m| elapsed_before >= m * 60.0) {
-        bail!(
-            "{} has already trained {:.1} minutes of its {minutes} minute budget; pass a larger \
-             --minutes, or --steps alone, to train further",
-            root.display(),
-            elapsed_before / 60.0
-        );
-    }
-    Ok(())
-}
-
-/// The first writes: takes the directory's lock, then writes the config (a resume's, with its
-/// new schedule), replacing the run in --out with `--overwrite`. Returns the lock.
-fn start_writing(prepared: &mut Prepared, args: &TrainArgs) -> Result<RunLock> {
-    let root = prepared.run_dir.root().to_owned();
-    if let Some(lock) = prepared.lock.take() {
-        prepared.run_dir.probe_write()?;
-        prepared.run_dir.write_config(&prepared.config)?;
-        return Ok(lock);
-    }
-    let existing_lock = if args.overwrite && RunDir::holds_run(&root) {
-        let lock = RunLock::acquire(&root)?;
-        RunDir::clear(&root).with_context(|| format!("replacing the run in {}", root.display()))?;
-        if !args.quiet {
-            println!("replaced the run in {}", root.display());
-        }
-        Some(lock)
-    } else {
-        None
-    };
-    prepared.run_dir = RunDir::create(&root, &prepared.config)
-        .with_context(|| format!("cannot use --out {}", root.display()))?;
-    match existing_lock {
-        Some(lock) => Ok(lock),
-        None => Ok(RunLock::acquire(&root)?),
-    }
 }
 
 /// Scores the finished run as `gan eval --checkpoint` does (no likelihood), into its
@@ -464,7 +322,7 @@ pub fn new_run_config(args: &TrainArgs) -> Result<TrainConfig> {
 }
 
 /// Flags allowed both for new runs and for resumes: they change the schedule, not the model.
-fn apply_schedule_flags(args: &TrainArgs, config: &mut TrainConfig) -> Result<()> {
+fn apply_schedule_flags(args: &TrainArgs, config: &mut TrainConfig) -> Result<(), TrainError> {
     if let Some(steps) = args.steps {
         config.steps = steps;
         // `--steps` alone asks for that many steps, whatever budget the config had.
@@ -494,8 +352,11 @@ fn apply_schedule_flags(args: &TrainArgs, config: &mut TrainConfig) -> Result<()
         config.matmul = MatmulChoice::parse(matmul)?;
     }
     if let Some(backprop) = &args.backprop {
-        config.backprop = Backprop::parse(backprop)
-            .with_context(|| format!("--backprop {backprop}: choose fused or autograd"))?;
+        config.backprop = Backprop::parse(backprop).ok_or_else(|| TrainError::InvalidConfig {
+            field: "backprop",
+            value: backprop.clone(),
+            why: "choose fused or autograd".to_owned(),
+        })?;
     }
     if let Some(n) = args.eval_every {
         config.eval_every = n;

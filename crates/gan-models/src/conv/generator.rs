@@ -11,7 +11,7 @@ use crate::conditioning::{append_labels, CLASSES};
 use crate::config::{Norm, OutputActivation, WeightInit};
 use crate::error::ModelError;
 use crate::layers::{adopt_batch_statistics, batch_norm_config, dense, LayerInfo};
-use crate::network::Generator;
+use crate::network::{Generator, Mode};
 use crate::tape::Dense;
 
 /// Maps latent vectors `(N, latent_dim)` to images `(N, C, H, W)`. Parameters: `fc`
@@ -94,8 +94,8 @@ impl ConvGenerator {
 }
 
 impl Generator for ConvGenerator {
-    fn forward(&self, z: &Tensor, labels: Option<&Tensor>, train: bool) -> Tensor {
-        self.run(z, labels, |norm, xs| norm.forward_t(xs, train))
+    fn forward(&self, z: &Tensor, labels: Option<&Tensor>, mode: Mode) -> Tensor {
+        self.run(z, labels, |norm, xs| norm.forward_t(xs, mode.is_training()))
     }
 
     fn estimate_normalization(&self, z: &Tensor, labels: Option<&Tensor>) {
@@ -174,8 +174,8 @@ mod tests {
         let vs = VarStore::new(Device::Cpu);
         let g = ConvGenerator::new(&vs.root(), &ConvGeneratorConfig::dcgan(), 1).unwrap();
         let z = Tensor::randn([6, 100], kind::FLOAT_CPU);
-        for train in [true, false] {
-            let x = tch::no_grad(|| g.forward(&z, None, train));
+        for mode in [Mode::Training, Mode::Inference] {
+            let x = tch::no_grad(|| g.forward(&z, None, mode));
             assert_eq!(x.size(), vec![6, 1, 28, 28]);
             assert!(x.abs().max().double_value(&[]) <= 1.0);
         }
@@ -196,7 +196,8 @@ mod tests {
         };
         let g = ConvGenerator::new(&vs.root(), &config, 1).unwrap();
         let z = Tensor::randn([1, 100], kind::FLOAT_CPU).repeat([2, 1]);
-        let x = tch::no_grad(|| g.forward(&z, Some(&Tensor::from_slice(&[1i64, 8])), false));
+        let x =
+            tch::no_grad(|| g.forward(&z, Some(&Tensor::from_slice(&[1i64, 8])), Mode::Inference));
         assert!((x.get(0) - x.get(1)).abs().max().double_value(&[]) > 1e-3);
     }
 
@@ -208,8 +209,12 @@ mod tests {
         let g = ConvGenerator::new(&vs.root(), &ConvGeneratorConfig::dcgan(), 2).unwrap();
         let z = Tensor::randn([512, 100], kind::FLOAT_CPU);
         g.estimate_normalization(&z, None);
-        let (eval, train) =
-            tch::no_grad(|| (g.forward(&z, None, false), g.forward(&z, None, true)));
+        let (eval, train) = tch::no_grad(|| {
+            (
+                g.forward(&z, None, Mode::Inference),
+                g.forward(&z, None, Mode::Training),
+            )
+        });
         let gap = (eval - train).abs().max().double_value(&[]);
         assert!(gap < 2e-2, "{gap}");
     }

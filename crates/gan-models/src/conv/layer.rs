@@ -79,6 +79,9 @@ impl ConvLayer {
             [1; 2],
             1,
         );
+        if !products::recording() {
+            return output;
+        }
         // Its im2col form: a row per output pixel, a column per input value under the kernel.
         let [batch, channels, rows, cols] = output.size()[..] else {
             unreachable!("a convolution's output is (N, C, H, W)")
@@ -99,6 +102,9 @@ impl ConvLayer {
             1,
             [1; 2],
         );
+        if !products::recording() {
+            return output;
+        }
         // A row per input pixel, a column per output value under the kernel, then col2im.
         let [batch, channels, rows, cols] = xs.size()[..] else {
             unreachable!("a convolution's input is (N, C, H, W)")

@@ -120,7 +120,9 @@ impl Chain {
             for (i, layer) in self.layers.iter().enumerate() {
                 let post_op = self.post_op(layer, i + 1 == self.layers.len());
                 let (outputs, input_onednn) = self.dense_forward(&layer.dense, &xs, post_op);
-                products::ran_by_hand(product_shape(&layer.dense, &xs), ProductRole::Forward);
+                if products::recording() {
+                    products::ran_by_hand(product_shape(&layer.dense, &xs), ProductRole::Forward);
+                }
                 let mut record = SavedLayer {
                     input: xs,
                     input_onednn,
@@ -178,9 +180,12 @@ impl Chain {
                 // `grad` is ∂L/∂(this layer's output), fresh and ours to overwrite.
                 parameters.extend(activation_backward(layer, saved, &grad, wanted));
                 let grad_onednn = on_onednn.then(|| to_onednn(&grad));
-                let (m, k, n) = product_shape(&layer.dense, &saved.input);
+                let shape =
+                    products::recording().then(|| product_shape(&layer.dense, &saved.input));
                 if wanted == Wanted::Parameters {
-                    products::ran_by_hand((n, m, k), ProductRole::WeightGradient);
+                    if let Some((m, k, n)) = shape {
+                        products::ran_by_hand((n, m, k), ProductRole::WeightGradient);
+                    }
                     let primitive = on_onednn && uses_weight_primitive(&saved.input);
                     // Made here when the forward product ran on plain tensors.
                     let input_onednn = match &saved.input_onednn {
@@ -199,7 +204,9 @@ impl Chain {
                     parameters.push((layer.dense.weight_name.clone(), weight));
                 }
                 if i > 0 || wanted == Wanted::Input {
-                    products::ran_by_hand((m, n, k), ProductRole::InputGradient);
+                    if let Some((m, k, n)) = shape {
+                        products::ran_by_hand((m, n, k), ProductRole::InputGradient);
+                    }
                     grad = match &grad_onednn {
                         None if plain => plain_onednn::linear(&grad, &layer.dense.ws.tr(), None),
                         Some(g) => from_onednn(&Tensor::mkldnn_linear_backward_input(

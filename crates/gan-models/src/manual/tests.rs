@@ -11,7 +11,7 @@ use crate::architecture::{DiscriminatorConfig, GeneratorConfig};
 use crate::execution::Execution;
 use crate::matmul::{cpu_kernels, MatmulKernel};
 use crate::mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
-use crate::network::{Discriminator, Generator};
+use crate::network::{Discriminator, Generator, Mode};
 
 const BATCH: i64 = 64;
 
@@ -79,7 +79,7 @@ fn generator_chain_matches_autograd() {
             let z = Tensor::randn([BATCH, 16], kind::FLOAT_CPU);
             let weights = Tensor::randn([BATCH, 784], kind::FLOAT_CPU);
 
-            let images = autograd.forward(&z, None, true).view([BATCH, -1]);
+            let images = autograd.forward(&z, None, Mode::Training).view([BATCH, -1]);
             let want = autograd_gradients(&autograd_vs, &(&images * &weights).sum(Kind::Float));
             let (output, pass) = chain.forward(&z, true);
             assert_close(&output, &images, &format!("{what}: images"));
@@ -91,7 +91,7 @@ fn generator_chain_matches_autograd() {
             for (name, value) in autograd_vars.iter().filter(|(n, _)| n.contains("running")) {
                 assert_close(&chain_vars[name], value, &format!("{what}: {name}"));
             }
-            let inference = tch::no_grad(|| autograd.forward(&z, None, false));
+            let inference = tch::no_grad(|| autograd.forward(&z, None, Mode::Inference));
             let (output, _) = chain.forward(&z, false);
             assert_close(
                 &output,

@@ -9,7 +9,7 @@ use crate::conditioning::{append_labels, CLASSES};
 use crate::config::{Norm, OutputActivation};
 use crate::error::ModelError;
 use crate::layers::{adopt_batch_statistics, batch_norm_config, dense, LayerInfo};
-use crate::network::Generator;
+use crate::network::{Generator, Mode};
 use crate::tape::Dense;
 
 /// Maps latent vectors `(N, latent_dim)` to images `(N, C, H, W)`.
@@ -94,8 +94,8 @@ impl MlpGenerator {
 }
 
 impl Generator for MlpGenerator {
-    fn forward(&self, z: &Tensor, labels: Option<&Tensor>, train: bool) -> Tensor {
-        self.run(z, labels, |norm, xs| norm.forward_t(xs, train))
+    fn forward(&self, z: &Tensor, labels: Option<&Tensor>, mode: Mode) -> Tensor {
+        self.run(z, labels, |norm, xs| norm.forward_t(xs, mode.is_training()))
     }
 
     fn estimate_normalization(&self, z: &Tensor, labels: Option<&Tensor>) {
@@ -168,7 +168,12 @@ impl Generator for MlpGenerator {
 impl ModuleT for MlpGenerator {
     /// `train` selects batch statistics (and updates the running ones) over running statistics.
     fn forward_t(&self, z: &Tensor, train: bool) -> Tensor {
-        Generator::forward(self, z, None, train)
+        let mode = if train {
+            Mode::Training
+        } else {
+            Mode::Inference
+        };
+        Generator::forward(self, z, None, mode)
     }
 }
 
@@ -286,11 +291,11 @@ mod tests {
         assert_eq!(vs.variables()["fc1.weight"].size(), vec![256, 110]);
         let z = Tensor::randn([1, 100], kind::FLOAT_CPU).repeat([2, 1]);
         let labels = Tensor::from_slice(&[3i64, 7]);
-        let x = tch::no_grad(|| g.forward(&z, Some(&labels), false));
+        let x = tch::no_grad(|| g.forward(&z, Some(&labels), Mode::Inference));
         let difference = (x.get(0) - x.get(1)).abs().max().double_value(&[]);
         assert!(difference > 1e-3, "labels 3 and 7 gave the same image");
         let same = Tensor::from_slice(&[3i64, 3]);
-        let x = tch::no_grad(|| g.forward(&z, Some(&same), false));
+        let x = tch::no_grad(|| g.forward(&z, Some(&same), Mode::Inference));
         let rounding = (x.get(0) - x.get(1)).abs().max().double_value(&[]);
         assert!(rounding < 1e-5, "{rounding}");
         let text = toml::to_string(&config).unwrap();

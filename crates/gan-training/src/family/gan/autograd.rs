@@ -3,7 +3,7 @@
 //! everything else (convolutions, the gradient penalty's second derivatives) from autograd.
 
 use gan_data::DeviceRng;
-use gan_models::{Discriminator, Tape};
+use gan_models::{Discriminator, Mode, Tape};
 use tch::{Device, Tensor};
 
 use super::{CriticStep, GanConfig, Labelled, Networks, Updates};
@@ -31,9 +31,9 @@ impl Updates for Autograd {
         nets: &Networks,
         noise: &Tensor,
         classes: Option<&Tensor>,
-        train: bool,
+        mode: Mode,
     ) -> Tensor {
-        tch::no_grad(|| nets.generator.forward(noise, classes, train))
+        tch::no_grad(|| nets.generator.forward(noise, classes, mode))
     }
 
     fn update_discriminator(
@@ -109,7 +109,8 @@ impl Updates for Autograd {
         noise: &Tensor,
         classes: Option<&Tensor>,
     ) -> Tensor {
-        let (images, tape) = Tape::record(|| nets.generator.forward(noise, classes, true));
+        let (images, tape) =
+            Tape::record(|| nets.generator.forward(noise, classes, Mode::Training));
         let scores = nets.discriminator.forward(&images, classes);
         let loss = loss.generator(&scores);
         let grads = tape.gradients(&loss, nets.generator_part.params());

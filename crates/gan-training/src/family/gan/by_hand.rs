@@ -6,6 +6,7 @@
 //! autograd.
 
 use gan_models::manual::{Chain, Wanted};
+use gan_models::Mode;
 use tch::nn::VarStore;
 use tch::Tensor;
 
@@ -41,8 +42,8 @@ impl ByHand {
 
 impl Updates for ByHand {
     /// Flat images; unconditional networks take no classes.
-    fn fakes(&self, _: &Networks, noise: &Tensor, _: Option<&Tensor>, train: bool) -> Tensor {
-        self.generator.forward(noise, train).0
+    fn fakes(&self, _: &Networks, noise: &Tensor, _: Option<&Tensor>, mode: Mode) -> Tensor {
+        self.generator.forward(noise, mode.is_training()).0
     }
 
     fn update_discriminator(

@@ -17,7 +17,7 @@ mod metrics;
 use gan_data::rng::stream_seed;
 use gan_data::DeviceRng;
 use gan_models::conditioning::{balanced_labels, CLASSES};
-use gan_models::{Discriminator, Generator, OutputActivation, Summary};
+use gan_models::{Discriminator, Generator, Mode, OutputActivation, Summary};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
@@ -96,14 +96,13 @@ struct Networks {
 /// How a step's updates form their gradients, chosen once when the family is built (see
 /// the module docs). Each update is one Adam step of its part.
 trait Updates {
-    /// G's images for `noise` (of `classes`) without gradients, with batch statistics when
-    /// `train`.
+    /// G's images for `noise` (of `classes`) without gradients.
     fn fakes(
         &self,
         nets: &Networks,
         noise: &Tensor,
         classes: Option<&Tensor>,
-        train: bool,
+        mode: Mode,
     ) -> Tensor;
     /// D on `images` as real or fake; returns the loss and the scores, measured before the
     /// update (as Keras' `train_on_batch` reports them).
@@ -315,13 +314,13 @@ impl Family for GanFamily {
             Some(_) => real_classes,
             None => generated_classes.as_ref(),
         };
-        let fake_in_training_mode = self.config.fake_mode == FakeMode::Training;
-        let fake = self.updates.fakes(
-            &self.nets,
-            &noise.get(0),
-            fake_classes,
-            fake_in_training_mode,
-        );
+        let fake_mode = match self.config.fake_mode {
+            FakeMode::Training => Mode::Training,
+            FakeMode::Inference => Mode::Inference,
+        };
+        let fake = self
+            .updates
+            .fakes(&self.nets, &noise.get(0), fake_classes, fake_mode);
         let real = (&batch.images, real_classes);
         let critic = match self.config.discriminator_update {
             DiscriminatorUpdate::Separate => {
@@ -352,7 +351,7 @@ impl Family for GanFamily {
             }
             _ => &self.nets.generator,
         };
-        tch::no_grad(|| network.forward(noise, labels, false))
+        tch::no_grad(|| network.forward(noise, labels, Mode::Inference))
     }
 
     fn steps_per_cycle(&self) -> u32 {
@@ -633,8 +632,8 @@ mod tests {
             .unwrap();
         let (eval, train) = tch::no_grad(|| {
             (
-                shadow.forward(&z, None, false),
-                shadow.forward(&z, None, true),
+                shadow.forward(&z, None, Mode::Inference),
+                shadow.forward(&z, None, Mode::Training),
             )
         });
         // Training mode uses the batch's biased variance, the running one is unbiased: at
