@@ -27,6 +27,35 @@ pub enum TrainError {
     },
     #[error("{path} is in use by another gan process (PID {pid}); wait for it or stop it")]
     Locked { path: PathBuf, pid: u32 },
+    #[error("evaluating {what}")]
+    Evaluating {
+        what: String,
+        #[source]
+        source: gan_eval::EvalError,
+    },
+    #[error(
+        "--seed {seed} --repeats {repeats}: the draws' seeds would pass {}; pass a smaller --seed",
+        u64::MAX
+    )]
+    SeedsOverflow { seed: u64, repeats: u64 },
+    #[error("loading the generator from {path}")]
+    LoadGenerator {
+        path: PathBuf,
+        #[source]
+        source: Box<TrainError>,
+    },
+    #[error("estimating the test log-likelihood")]
+    LikelihoodEstimate {
+        #[source]
+        source: Box<TrainError>,
+    },
+    #[error("--k applies to likelihood models (VAEs); {path} is a GAN")]
+    NoLikelihood { path: PathBuf },
+    #[error(
+        "--training-prior applies to a VAE whose run fitted a prior for sampling \
+         (`prior = fitted-mixture`); {path} samples the prior it was trained with already"
+    )]
+    NoFittedPrior { path: PathBuf },
     #[error("cannot resume {path}")]
     CannotResume {
         path: PathBuf,

@@ -130,6 +130,32 @@ impl TrainedGenerator {
 }
 
 impl TrainedGenerator {
+    /// `EMA weights` or `raw weights` (and the prior where it is not the one sampling by
+    /// default), for what a command prints about its generator.
+    pub fn describe_sampling(&self) -> String {
+        let weights = match (self.has_ema, self.weights) {
+            (false, _) => "weights (no EMA kept)",
+            (true, SampleWeights::Ema) => "EMA weights",
+            (true, SampleWeights::Raw) => "raw weights",
+        };
+        if self.training_prior {
+            format!("{weights}, the training prior N(0, I)")
+        } else {
+            weights.to_owned()
+        }
+    }
+
+    /// Switches to the prior the model was trained with; an error naming `path` for a model
+    /// without a fitted prior, so the request never goes unnoticed.
+    pub fn use_training_prior(&mut self, path: &Path) -> Result<(), TrainError> {
+        if !self.sample_training_prior()? {
+            return Err(TrainError::NoFittedPrior {
+                path: path.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
     /// The noise vector that `seed` gives the first image of [`TrainedGenerator::generate`]
     /// (so a walk from seed 3 starts at the first image of `gan generate --seed 3`).
     pub fn noise(&self, seed: u64) -> Result<Vec<f32>, TrainError> {

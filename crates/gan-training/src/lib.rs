@@ -25,6 +25,7 @@
 //!   lock, the history), in one call ([`session::train_run`]) or step by step.
 //! - [`RunDir`], [`checkpoint`], [`metrics`], [`history`], [`SavedEvaluation`]: the files a
 //!   run leaves behind, written atomically.
+//! - [`scoring`]: a checkpoint scored as `gan eval --checkpoint` does, into `eval.json`.
 //! - [`TrainedGenerator`]: a checkpoint's model, for sampling ([`Samples`]; requested
 //!   [`Digits`] for a conditional model) and for latent walks ([`interpolation`]).
 //!
@@ -68,6 +69,7 @@ pub mod run;
 pub mod run_dir;
 pub mod saved_eval;
 pub mod schedule;
+pub mod scoring;
 pub mod session;
 #[cfg(test)]
 mod test_support;

@@ -4,7 +4,8 @@
 //! step or minute left), then the first writes (lock, config, a replaced run cleared), then
 //! training with the run's history (started or resumed; finished, interrupted or failed).
 //!
-//! [`train_run`] does it all in one call; the steps ([`Session`] → [`Prepared`] →
+//! [`train_run`] does it all in one call, and [`Finished::evaluate`] the evaluation that
+//! ends a run; the report is the caller's (`gan-report` sits above this crate). The steps ([`Session`] → [`Prepared`] →
 //! [`Started`] → [`Finished`]) let a caller act between them (the CLI opens its log and
 //! prints the run directory once it exists).
 
@@ -22,6 +23,7 @@ use crate::matmul_choice::pin_matmul;
 use crate::metrics::UnreadableRows;
 use crate::run::{self, RunOutcome, TrainObserver};
 use crate::run_dir::RunDir;
+use crate::scoring::{score_checkpoint, CheckpointRequest, Scored};
 use crate::trainer::Trainer;
 
 /// A run to train, checked; nothing written yet.
@@ -346,6 +348,31 @@ pub struct Finished {
     pub trainer: Trainer,
     /// The evaluator the run used, for a final evaluation without loading it again.
     pub evaluator: Option<Evaluator>,
+}
+
+impl Finished {
+    /// The evaluation that ends a finished run: `n` images of its newest checkpoint scored as
+    /// `gan eval --checkpoint` scores them (without a likelihood model's likelihood), saved
+    /// as its `eval.json`. The trainer is let go first, to free its memory.
+    pub fn evaluate(self, n: usize, mnist: &Mnist) -> Result<Scored, TrainError> {
+        let device = self.trainer.device();
+        drop(self.trainer);
+        let evaluator = match self.evaluator {
+            Some(evaluator) => evaluator,
+            None => Evaluator::new(&mnist.test, device)?,
+        };
+        let request = CheckpointRequest {
+            path: self.run_dir.root(),
+            n,
+            seed: 0,
+            raw: false,
+            training_prior: false,
+            k: None,
+            likelihood: false,
+            repeats: 1,
+        };
+        score_checkpoint(&request, mnist, &evaluator, device)
+    }
 }
 
 /// What [`train_run`] does.

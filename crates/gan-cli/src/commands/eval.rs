@@ -4,10 +4,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use gan_data::{default_data_dir, Images, Mnist, DATA_DIR_ENV};
-use gan_eval::{
-    train_classifier, uniform_noise, ClassifierTraining, EvalReport, Evaluator, ScoreSpread,
+use gan_eval::{train_classifier, ClassifierTraining, EvalReport, Evaluator, ScoreSpread};
+use gan_training::scoring::{
+    floor_and_ceiling, score_checkpoint, score_samples, slice, CheckpointRequest, Scored,
+    FLOOR_IMAGES,
 };
-use gan_training::{DeviceChoice, LikelihoodReport, Samples, SavedEvaluation, TrainedGenerator};
+use gan_training::{DeviceChoice, Samples};
 
 #[derive(clap::Args, Debug)]
 #[command(allow_negative_numbers = true)]
@@ -152,7 +154,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             let source = path.display().to_string();
             let samples = Samples { images, labels };
             Scored {
-                report: score(&evaluator, &samples, &source)?,
+                report: score_samples(&evaluator, &samples, &source)?,
                 source,
                 likelihood: None,
                 saved_to: None,
@@ -196,26 +198,6 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     Ok(())
 }
 
-/// The spread of the scores over the draws of noise seeds `request.seed..=last`: `first` (the
-/// draw of `request.seed`) and one more for each of the following seeds.
-fn score_draws(
-    generator: &TrainedGenerator,
-    request: &CheckpointRequest<'_>,
-    last: u64,
-    first: &EvalReport,
-    evaluator: &Evaluator,
-) -> Result<ScoreSpread> {
-    let mut reports = vec![first.clone()];
-    for seed in request.seed + 1..=last {
-        let samples = generator.generate(request.n, seed, None)?;
-        let source = format!("{} images of noise seed {seed}", samples.images.count);
-        reports.push(score(evaluator, &samples, &source)?);
-        tracing::info!(seed, "scored another draw");
-    }
-    let draws = format!("noise seeds {}..={last}", request.seed);
-    ScoreSpread::of(draws, &reports).context("at least one draw")
-}
-
 /// The floor's spread over `repeats` disjoint subsets of 10,000 training images (with their
 /// labels): `first` (the first subset, the floor `--reference` prints) and the next ones.
 fn floor_spread(
@@ -246,169 +228,6 @@ fn floor_spread(
     ScoreSpread::of(draws, &reports).context("at least one subset")
 }
 
-/// What to score of a checkpoint.
-pub struct CheckpointRequest<'a> {
-    /// A run directory or one of its checkpoint files.
-    pub path: &'a Path,
-    /// Images to generate.
-    pub n: usize,
-    /// Seed of their noise.
-    pub seed: u64,
-    /// The live weights instead of the EMA.
-    pub raw: bool,
-    /// A fitted prior's model sampling the prior it was trained with instead.
-    pub training_prior: bool,
-    /// Importance samples of a likelihood model's NLL (its config's by default).
-    pub k: Option<u32>,
-    /// Estimate a likelihood model's test ELBO and NLL (the slow part of its evaluation).
-    pub likelihood: bool,
-    /// Draws to score (noise seeds `seed`, `seed + 1`, …); more than one adds their spread.
-    pub repeats: u64,
-}
-
-/// Scores and what they are of.
-pub struct Scored {
-    pub source: String,
-    pub report: EvalReport,
-    pub likelihood: Option<LikelihoodReport>,
-    /// The run's `eval.json`, written for the sampling weights and prior (not for `raw` or
-    /// `training_prior`).
-    pub saved_to: Option<PathBuf>,
-    /// The scores' spread over the request's draws, when it asked for more than one.
-    pub spread: Option<ScoreSpread>,
-}
-
-fn score(evaluator: &Evaluator, samples: &Samples, source: &str) -> Result<EvalReport> {
-    match &samples.labels {
-        Some(labels) => evaluator.evaluate_labelled(&samples.images, labels),
-        None => evaluator.evaluate(&samples.images),
-    }
-    .with_context(|| format!("evaluating {source}"))
-}
-
-/// Generates from a checkpoint and scores the images (and a likelihood model's test
-/// likelihood when asked); for the sampling weights, saves the scores with the floor and the
-/// ceiling as the run's `eval.json`.
-pub fn score_checkpoint(
-    request: &CheckpointRequest<'_>,
-    mnist: &Mnist,
-    evaluator: &Evaluator,
-    device: tch::Device,
-) -> Result<Scored> {
-    let path = request.path;
-    let Some(last_seed) = request.seed.checked_add(request.repeats.saturating_sub(1)) else {
-        bail!(
-            "--seed {} --repeats {}: the draws' seeds would pass {}; pass a smaller --seed",
-            request.seed,
-            request.repeats,
-            u64::MAX
-        );
-    };
-    let weights = super::generate::sample_weights(request.raw);
-    let mut generator = TrainedGenerator::load(path, device, weights)
-        .with_context(|| format!("loading the generator from {}", path.display()))?;
-    if request.training_prior {
-        super::generate::use_training_prior(&mut generator, path)?;
-    }
-    let mut likelihood = None;
-    if generator.is_likelihood_model() && request.likelihood {
-        let started = std::time::Instant::now();
-        let report = generator
-            .likelihood(&mnist.test, request.k, request.seed)
-            .context("estimating the test log-likelihood")?;
-        tracing::info!(
-            seconds = started.elapsed().as_secs_f64(),
-            "likelihood estimated"
-        );
-        likelihood = Some(report);
-    } else if request.k.is_some() && !generator.is_likelihood_model() {
-        bail!(
-            "--k applies to likelihood models (VAEs); {} is a GAN",
-            path.display()
-        );
-    }
-    let samples = generator.generate(request.n, request.seed, None)?;
-    let balanced = if samples.labels.is_some() {
-        ", every digit equally often"
-    } else {
-        ""
-    };
-    let source = format!(
-        "{} (step {}, {}), {} images{balanced}, seed {}",
-        generator.checkpoint.display(),
-        generator.step,
-        super::generate::describe_sampling(&generator),
-        samples.images.count,
-        request.seed
-    );
-    let report = score(evaluator, &samples, &source)?;
-    let mut saved_to = None;
-    if !request.raw && !request.training_prior {
-        let (floor, ceiling) = floor_and_ceiling(evaluator, mnist, request.seed)?;
-        let weights = if generator.has_ema {
-            "EMA"
-        } else {
-            "live (no EMA kept)"
-        };
-        let saved = SavedEvaluation {
-            step: generator.step,
-            checkpoint: generator.checkpoint.clone(),
-            weights: weights.to_owned(),
-            seed: request.seed,
-            report: report.clone(),
-            floor: Some(floor),
-            ceiling: Some(ceiling),
-            likelihood: likelihood.clone(),
-        };
-        saved_to = Some(save_beside_the_run(&saved, &generator.checkpoint)?);
-    }
-    let spread = match request.repeats > 1 {
-        true => Some(score_draws(
-            &generator, request, last_seed, &report, evaluator,
-        )?),
-        false => None,
-    };
-    Ok(Scored {
-        source,
-        report,
-        likelihood,
-        spread,
-        saved_to,
-    })
-}
-
-/// Real images per floor evaluation, as many as a default evaluation generates.
-const FLOOR_IMAGES: usize = 10_000;
-
-/// The floor (10,000 training images, with labels) and the ceiling (10,000 images of uniform
-/// noise from `seed`) of the metrics.
-fn floor_and_ceiling(
-    evaluator: &Evaluator,
-    mnist: &Mnist,
-    seed: u64,
-) -> Result<(EvalReport, EvalReport)> {
-    let floor = subset(&mnist.train.images, FLOOR_IMAGES);
-    let floor_labels = &mnist.train.labels[..floor.count];
-    Ok((
-        evaluator.evaluate_labelled(&floor, floor_labels)?,
-        evaluator.evaluate(&uniform_noise(10_000, seed)?)?,
-    ))
-}
-
-/// Writes `saved` as the run's `eval.json` (the run holding `checkpoint`), for `gan report`
-/// and `gan compare`; returns its path.
-fn save_beside_the_run(saved: &SavedEvaluation, checkpoint: &Path) -> Result<PathBuf> {
-    let run_root = checkpoint
-        .parent()
-        .and_then(Path::parent)
-        .context("a checkpoint lies in its run's checkpoints/ folder")?;
-    let path = run_root.join(gan_training::run_dir::EVAL_FILE);
-    saved
-        .save(&path)
-        .with_context(|| format!("saving the evaluation to {}", path.display()))?;
-    Ok(path)
-}
-
 pub fn load(data_dir: Option<&Path>) -> Result<Mnist> {
     let dir = data_dir
         .map(Path::to_path_buf)
@@ -424,19 +243,6 @@ pub fn load(data_dir: Option<&Path>) -> Result<Mnist> {
 /// The first `count` images (all of them if there are fewer).
 pub fn subset(images: &Images, count: usize) -> Images {
     slice(images, 0, count)
-}
-
-/// `count` images from index `start` on (fewer where the set ends first).
-fn slice(images: &Images, start: usize, count: usize) -> Images {
-    let start = start.min(images.count);
-    let count = count.min(images.count - start);
-    let len = images.image_len();
-    Images {
-        count,
-        rows: images.rows,
-        cols: images.cols,
-        pixels: images.pixels[start * len..(start + count) * len].to_vec(),
-    }
 }
 
 fn train(

@@ -1,8 +1,8 @@
 //! `gan generate`: images from a trained generator, as a grid picture and/or an IDX file.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use gan_data::Images;
 use gan_training::{DeviceChoice, Digits, SampleWeights, TrainedGenerator};
 use gan_viz::{render_grid, GridStyle};
@@ -68,40 +68,12 @@ pub fn sample_weights(raw: bool) -> SampleWeights {
     }
 }
 
-/// `EMA weights` or `raw weights` (and the prior where it is not the one sampling by
-/// default), for what a command prints about its generator.
-pub fn describe_sampling(generator: &TrainedGenerator) -> String {
-    let weights = match (generator.has_ema, generator.weights) {
-        (false, _) => "weights (no EMA kept)",
-        (true, SampleWeights::Ema) => "EMA weights",
-        (true, SampleWeights::Raw) => "raw weights",
-    };
-    if generator.training_prior {
-        format!("{weights}, the training prior N(0, I)")
-    } else {
-        weights.to_owned()
-    }
-}
-
-/// Switches `generator` to the prior it was trained with; an error for a model without a
-/// fitted prior, so the flag never goes unnoticed.
-pub fn use_training_prior(generator: &mut TrainedGenerator, path: &Path) -> Result<()> {
-    if !generator.sample_training_prior()? {
-        bail!(
-            "--training-prior applies to a VAE whose run fitted a prior for sampling \
-             (`prior = fitted-mixture`); {} samples the prior it was trained with already",
-            path.display()
-        );
-    }
-    Ok(())
-}
-
 pub fn run(args: &GenerateArgs) -> Result<()> {
     let device = DeviceChoice::parse(&args.device)?.resolve()?;
     let mut generator = TrainedGenerator::load(&args.checkpoint, device, sample_weights(args.raw))
         .with_context(|| format!("loading the generator from {}", args.checkpoint.display()))?;
     if args.training_prior {
-        use_training_prior(&mut generator, &args.checkpoint)?;
+        generator.use_training_prior(&args.checkpoint)?;
     }
     let digits = match (args.digit, &args.labels_out) {
         (None, Some(_)) => Some(Digits::Balanced),
@@ -155,7 +127,7 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         "generator: {} (step {}, {}), seed {}{asked}",
         generator.checkpoint.display(),
         generator.step,
-        describe_sampling(&generator),
+        generator.describe_sampling(),
         args.seed
     );
     Ok(())

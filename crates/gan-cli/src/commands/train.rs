@@ -8,7 +8,7 @@ use gan_models::MatmulChoice;
 use gan_training::config::MAX_STORED_INTEGER;
 use gan_training::metrics::UnreadableRows;
 use gan_training::run_dir::default_run_name;
-use gan_training::session::Session;
+use gan_training::session::{Finished, Session};
 use gan_training::{presets, Backprop, DeviceChoice, RunDir, TrainConfig, TrainError};
 
 use crate::interrupt::Interrupt;
@@ -205,10 +205,10 @@ pub fn run(args: &TrainArgs, log: &LogFile, interrupt: Interrupt) -> Result<i32>
         );
     }
     let likelihood_model = finished.trainer.family().likelihood_model().is_some();
-    let evaluator = finished.evaluator;
-    drop(finished.trainer);
     if args.final_eval > 0 {
-        final_evaluation(&run_dir, &mnist, evaluator, device, args);
+        final_evaluation(finished, &run_dir, &mnist, args);
+    } else {
+        drop(finished);
     }
     if likelihood_model {
         let written =
@@ -229,35 +229,9 @@ pub fn run(args: &TrainArgs, log: &LogFile, interrupt: Interrupt) -> Result<i32>
 
 /// Scores the finished run as `gan eval --checkpoint` does (no likelihood), into its
 /// `eval.json`, and prints one line. A failure is a warning: the training itself succeeded.
-fn final_evaluation(
-    run_dir: &RunDir,
-    mnist: &Mnist,
-    evaluator: Option<gan_eval::Evaluator>,
-    device: tch::Device,
-    args: &TrainArgs,
-) {
-    let evaluator = match evaluator {
-        Some(e) => e,
-        None => match gan_eval::Evaluator::new(&mnist.test, device) {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::warn!("no final evaluation: the classifier did not load: {e}");
-                return;
-            }
-        },
-    };
-    let request = super::eval::CheckpointRequest {
-        path: run_dir.root(),
-        n: args.final_eval as usize,
-        seed: 0,
-        raw: false,
-        training_prior: false,
-        k: None,
-        likelihood: false,
-        repeats: 1,
-    };
+fn final_evaluation(finished: Finished, run_dir: &RunDir, mnist: &Mnist, args: &TrainArgs) {
     let started = std::time::Instant::now();
-    let scored = super::eval::score_checkpoint(&request, mnist, &evaluator, device);
+    let scored = finished.evaluate(args.final_eval as usize, mnist);
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
         ok = scored.is_ok(),
@@ -281,7 +255,8 @@ fn final_evaluation(
         }
         Ok(_) => {}
         Err(e) => tracing::warn!(
-            "the final evaluation failed: {e:#}; run `gan eval --checkpoint {}`",
+            "the final evaluation failed: {:#}; run `gan eval --checkpoint {}`",
+            anyhow::Error::from(e),
             run_dir.root().display()
         ),
     }
