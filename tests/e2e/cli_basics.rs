@@ -76,3 +76,62 @@ fn presets_are_listed_with_their_family_and_description() {
         assert!(stderr.contains(preset.name), "{stderr}");
     }
 }
+
+/// `gan presets --show` prints a preset's complete config; `--set` changes any field of it,
+/// read back as a file is: the changed model trains, and a bad path or value is refused
+/// naming the setting, with nothing written.
+#[test]
+fn a_preset_is_shown_and_any_field_set() {
+    let out = gan_tests::succeed(gan().args(["presets", "--show", "mlp"]));
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(shown.contains("[model.generator]"), "{shown}");
+    assert!(shown.contains("latent_dim = 100"), "{shown}");
+
+    let s = gan_tests::TinySetup::new();
+    let run = s.root.join("latent2");
+    let args = [
+        "--preset",
+        "mlp",
+        "--set",
+        "model.generator.latent_dim=2",
+        "--set",
+        "model.fake_mode=inference",
+        "--steps",
+        "10",
+    ];
+    gan_tests::train_tiny(env!("CARGO_BIN_EXE_gan"), &s.data, &run, &args);
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(config.contains("latent_dim = 2"), "{config}");
+    assert!(config.contains("fake_mode = \"inference\""), "{config}");
+    assert!(run.join("checkpoints/step-00000010.toml").is_file());
+
+    for (setting, says) in [
+        (
+            "model.generator.latent_size=2",
+            "unknown field `latent_size`, expected one of `latent_dim`",
+        ),
+        (
+            "model.generator.latent_dim=abc",
+            "model.generator.latent_dim is an integer (100), not a string",
+        ),
+        ("model.generator.latent_dim=0", "generator.latent_dim = 0"),
+        (
+            "model.fake_mode=sideways",
+            "unknown variant `sideways`, expected `inference` or `training`",
+        ),
+        ("latent_dim", "expected path.to.field=VALUE"),
+    ] {
+        let out = s.root.join("refused");
+        let stderr = gan_tests::fail(
+            gan()
+                .args(["train", "--preset", "mlp", "--set", setting, "--steps", "2"])
+                .arg("--data-dir")
+                .arg(&s.data)
+                .arg("--out")
+                .arg(&out),
+        );
+        assert!(stderr.contains(setting), "{setting}: {stderr}");
+        assert!(stderr.contains(says), "{setting}: {stderr}");
+        assert!(!out.exists(), "{setting}: a run directory was left behind");
+    }
+}

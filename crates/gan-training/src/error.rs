@@ -56,6 +56,8 @@ pub enum TrainError {
          (`prior = fitted-mixture`); {path} samples the prior it was trained with already"
     )]
     NoFittedPrior { path: PathBuf },
+    #[error("--set {setting}: {why}")]
+    BadSetting { setting: String, why: String },
     #[error("cannot resume {path}")]
     CannotResume {
         path: PathBuf,

@@ -47,7 +47,7 @@ mod atomic;
 mod backprop;
 pub mod checkpoint;
 pub mod config;
-mod config_file;
+pub mod config_file;
 mod data_tensors;
 pub mod ema;
 mod error;

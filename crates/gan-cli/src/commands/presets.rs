@@ -1,8 +1,9 @@
 //! `gan presets`: every preset with its family and one line of description, or as JSON
-//! (what `cargo xtask bench` reads its list of presets and their PyTorch references from).
+//! (what `cargo xtask bench` reads its list of presets and their PyTorch references from),
+//! or one preset's complete config (`--show NAME`).
 
 use anyhow::Result;
-use gan_training::{DEFAULT_PRESET, PRESETS};
+use gan_training::{TrainConfig, DEFAULT_PRESET, PRESETS};
 
 /// The preset names, for clap's `value_parser` (possible values in `--help` and errors).
 pub fn parser() -> clap::builder::PossibleValuesParser {
@@ -11,6 +12,10 @@ pub fn parser() -> clap::builder::PossibleValuesParser {
 
 #[derive(Debug, clap::Args)]
 pub struct PresetsArgs {
+    /// Print this preset's complete config as TOML: what `gan train --preset NAME` trains,
+    /// and the paths `gan train --set` takes
+    #[arg(long, value_name = "NAME", value_parser = parser(), conflicts_with = "json")]
+    pub show: Option<String>,
     /// One JSON object per preset, one per line: name, family, default, description and the
     /// PyTorch eager reference the bench measures it against
     #[arg(long)]
@@ -18,6 +23,10 @@ pub struct PresetsArgs {
 }
 
 pub fn run(args: &PresetsArgs) -> Result<()> {
+    if let Some(name) = &args.show {
+        print!("{}", TrainConfig::preset(name)?.to_toml()?);
+        return Ok(());
+    }
     if args.json {
         for preset in PRESETS {
             let line = serde_json::json!({

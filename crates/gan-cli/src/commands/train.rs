@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use gan_data::{default_data_dir, Fetcher, Mirror, Mnist, DATA_DIR_ENV, DATA_MIRROR_ENV};
 use gan_models::MatmulChoice;
 use gan_training::config::MAX_STORED_INTEGER;
+use gan_training::config_file::Setting;
 use gan_training::metrics::UnreadableRows;
 use gan_training::run_dir::default_run_name;
 use gan_training::session::{Finished, Session};
@@ -24,6 +25,12 @@ pub struct TrainArgs {
     /// A complete config file (TOML, as written into run directories) instead of a preset.
     #[arg(long, value_name = "FILE", conflicts_with = "resume")]
     pub config: Option<PathBuf>,
+    /// Change one setting of the preset or --config file: a dotted path into its TOML (as
+    /// `gan presets --show NAME` prints it) and a value, e.g. `--set
+    /// model.generator.latent_dim=2`; repeatable. Checked like a config file: an unknown field
+    /// or a value of the wrong type is refused, naming the setting.
+    #[arg(long = "set", value_name = "PATH=VALUE", value_parser = parse_setting, conflicts_with = "resume")]
+    pub settings: Vec<Setting>,
     /// Continue the run in this directory from its newest checkpoint (from step 0 if it was
     /// stopped before its first).
     #[arg(long, value_name = "RUN_DIR")]
@@ -102,6 +109,13 @@ pub struct TrainArgs {
 
 /// `steps` of a run bounded by `--minutes` alone.
 const UNLIMITED_STEPS: u64 = 1 << 40;
+
+fn parse_setting(value: &str) -> Result<Setting, String> {
+    Setting::parse(value).map_err(|e| match e {
+        TrainError::BadSetting { why, .. } => why,
+        other => other.to_string(),
+    })
+}
 
 fn positive_number(value: &str) -> Result<f64, String> {
     match value.parse::<f64>() {
@@ -282,6 +296,9 @@ pub fn new_run_config(args: &TrainArgs) -> Result<TrainConfig> {
             TrainConfig::preset(preset.as_deref().unwrap_or(gan_training::DEFAULT_PRESET))?
         }
     };
+    if !args.settings.is_empty() {
+        config = config.with_settings(&args.settings)?;
+    }
     apply_schedule_flags(args, &mut config)?;
     if let Some(b) = args.batch_size {
         config.batch_size = b as usize;
