@@ -135,3 +135,62 @@ fn a_preset_is_shown_and_any_field_set() {
         assert!(!out.exists(), "{setting}: a run directory was left behind");
     }
 }
+
+/// Completions for every shell and the man page come from the same flags as `--help`.
+#[test]
+fn completions_and_the_man_page_are_generated() {
+    for (shell, marker) in [
+        ("bash", "_gan()"),
+        ("zsh", "#compdef gan"),
+        ("fish", "complete -c gan"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let out = gan_tests::succeed(gan().args(["completions", shell]));
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(script.contains(marker), "{shell}: {script}");
+        for word in ["train", "presets", "--preset", "--set"] {
+            assert!(script.contains(word), "{shell} lacks {word}");
+        }
+    }
+    let out = gan_tests::succeed(gan().arg("man"));
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        page.contains(".TH gan 1") && page.contains("completions"),
+        "{page}"
+    );
+    let stderr = gan_tests::fail(gan().args(["completions", "tcsh"]));
+    assert!(stderr.contains("tcsh"), "{stderr}");
+}
+
+/// Commands that write files say where: `generate` with no output refuses instead of writing
+/// into the current folder, and `eval train-classifier` never replaces a file (the shipped
+/// classifier weights included) without --overwrite.
+#[test]
+fn commands_write_only_where_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let stderr = gan_tests::fail(gan().current_dir(dir.path()).args([
+        "generate",
+        "--checkpoint",
+        "no-such-run",
+    ]));
+    assert!(stderr.contains("nothing to write: pass --grid"), "{stderr}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+
+    let weights = dir.path().join("lenet.safetensors");
+    std::fs::write(&weights, b"kept").unwrap();
+    let stderr = gan_tests::fail(
+        gan()
+            .args(["eval", "train-classifier", "--out"])
+            .arg(&weights),
+    );
+    assert!(stderr.contains("pass --overwrite"), "{stderr}");
+    assert_eq!(std::fs::read(&weights).unwrap(), b"kept");
+    let stderr = gan_tests::fail(gan().args(["eval", "train-classifier"]));
+    assert!(stderr.contains("--out"), "{stderr}");
+
+    // `--device auto` is every command's default, bench's too.
+    let out = gan_tests::succeed(gan().args(["bench", "--help"]));
+    let help = String::from_utf8_lossy(&out.stdout);
+    let device = help.lines().find(|l| l.contains("--device")).unwrap_or("");
+    assert!(device.contains("[default: auto]"), "{help}");
+}

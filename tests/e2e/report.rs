@@ -199,7 +199,7 @@ fn a_walk_starts_and_ends_at_the_images_of_its_seeds() {
                 "cpu",
                 "--seeds",
                 "3,17,42",
-                "--steps",
+                "--frames",
                 "5",
             ])
             .arg("--checkpoint")
@@ -267,7 +267,7 @@ fn a_conditional_walk_adds_a_digit_to_digit_walk() {
                     "interpolate",
                     "--device",
                     "cpu",
-                    "--steps",
+                    "--frames",
                     "4",
                     "--checkpoint",
                 ])

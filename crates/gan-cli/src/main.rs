@@ -7,7 +7,7 @@ mod interrupt;
 mod logging;
 mod observer;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -49,6 +49,11 @@ enum Command {
     Info,
     /// Measure training and generation speed as JSON (used by `cargo xtask bench`).
     Bench(commands::bench::BenchArgs),
+    /// Print a shell's completion script for `gan` (e.g. `gan completions bash >
+    /// ~/.local/share/bash-completion/completions/gan`).
+    Completions(commands::completions::CompletionsArgs),
+    /// Print gan's man page (roff; e.g. `gan man > ~/.local/share/man/man1/gan.1`).
+    Man,
 }
 
 fn main() {
@@ -110,6 +115,8 @@ fn run_other(command: &Command) -> anyhow::Result<i32> {
         Command::Presets(args) => commands::presets::run(args).map(|()| 0),
         Command::Info => commands::info::run().map(|()| 0),
         Command::Bench(args) => commands::bench::run(args).map(|()| 0),
+        Command::Completions(args) => commands::completions::run(args, Cli::command()).map(|()| 0),
+        Command::Man => commands::completions::man(Cli::command()).map(|()| 0),
     }
 }
 

@@ -35,7 +35,8 @@ pub struct BenchArgs {
     pub threads: Option<u64>,
     #[arg(long, value_name = "DIR", env = DATA_DIR_ENV)]
     pub data_dir: Option<PathBuf>,
-    #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda", "mps", "auto"])]
+    /// cpu, cuda, mps or auto (CUDA, else MPS, else CPU), as for every command.
+    #[arg(long, default_value = "auto", value_parser = ["cpu", "cuda", "mps", "auto"])]
     pub device: String,
     /// Matrix products in dense layers: auto, blas or onednn (as `gan train --matmul`).
     #[arg(long, default_value = "auto", value_parser = ["auto", "blas", "onednn"])]

@@ -65,8 +65,14 @@ pub struct EvalArgs {
 pub enum EvalAction {
     /// Train the classifier whose features the metrics use and write its weights.
     TrainClassifier {
-        #[arg(long, default_value = "assets/mnist-lenet.safetensors")]
+        /// Where to write the weights (safetensors). The evaluation reads
+        /// `assets/mnist-lenet.safetensors`; an existing file is replaced only with
+        /// --overwrite.
+        #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Replace the file in --out if there is one.
+        #[arg(long)]
+        overwrite: bool,
         #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u64).range(1..=1_000))]
         epochs: u64,
         #[arg(long, default_value_t = 1)]
@@ -80,11 +86,19 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let device = DeviceChoice::parse(&args.device)?.resolve()?;
     if let Some(EvalAction::TrainClassifier {
         out,
+        overwrite,
         epochs,
         seed,
         data_dir,
     }) = &args.action
     {
+        if out.exists() && !overwrite {
+            bail!(
+                "{} exists; pass --overwrite to replace it, or choose another --out (the \
+                 evaluation reads the shipped assets/mnist-lenet.safetensors)",
+                out.display()
+            );
+        }
         return train(out, *epochs as usize, *seed, data_dir.as_deref(), device);
     }
     let mnist = load(args.data_dir.as_deref())?;

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use gan_data::Images;
 use gan_training::{DeviceChoice, Digits, SampleWeights, TrainedGenerator};
 use gan_viz::{render_grid, GridStyle};
@@ -69,6 +69,12 @@ pub fn sample_weights(raw: bool) -> SampleWeights {
 }
 
 pub fn run(args: &GenerateArgs) -> Result<()> {
+    if args.grid.is_none() && args.out.is_none() {
+        bail!(
+            "nothing to write: pass --grid FILE.png for a picture and/or --out FILE.idx.gz for \
+             the images"
+        );
+    }
     let device = DeviceChoice::parse(&args.device)?.resolve()?;
     let mut generator = TrainedGenerator::load(&args.checkpoint, device, sample_weights(args.raw))
         .with_context(|| format!("loading the generator from {}", args.checkpoint.display()))?;
@@ -81,10 +87,7 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     };
     let samples = generator.generate(args.n as usize, args.seed, digits)?;
     let images = &samples.images;
-    let grid_path = match (&args.grid, &args.out) {
-        (None, None) => Some(PathBuf::from("generated.png")),
-        (grid, _) => grid.clone(),
-    };
+    let grid_path = args.grid.clone();
     if let Some(path) = &args.out {
         gan_data::write_images(path, images)
             .with_context(|| format!("writing {}", path.display()))?;

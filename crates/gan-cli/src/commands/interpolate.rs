@@ -21,9 +21,9 @@ pub struct InterpolateArgs {
     /// generate --seed s`).
     #[arg(long, value_delimiter = ',', default_value = "3,17,42")]
     pub seeds: Vec<u64>,
-    /// Images per leg of the walk, both ends included.
+    /// Images (frames) per leg of the walk, both ends included.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(2..=256))]
-    pub steps: u64,
+    pub frames: u64,
     /// Along the great circle between noise vectors (the default: Gaussian noise lives near
     /// a sphere).
     #[arg(long, conflicts_with = "lerp")]
@@ -84,7 +84,7 @@ fn legs(args: &InterpolateArgs, generator: &TrainedGenerator) -> Result<Vec<Leg>
             args.checkpoint.display()
         );
     }
-    let steps = args.steps as usize;
+    let steps = args.frames as usize;
     let noise: Vec<Vec<f32>> = args
         .seeds
         .iter()
@@ -151,7 +151,7 @@ pub fn run(args: &InterpolateArgs) -> Result<()> {
         }
     }
     let images = images.expect("at least one leg");
-    let cols = args.steps as u32;
+    let cols = args.frames as u32;
     if let Some(path) = &args.grid {
         render_grid(gray(&images), GridStyle::new(legs.len() as u32, cols))?.save_png(path)?;
         println!("wrote {} ({} rows of {cols})", path.display(), legs.len());
