@@ -194,3 +194,34 @@ fn commands_write_only_where_told() {
     let device = help.lines().find(|l| l.contains("--device")).unwrap_or("");
     assert!(device.contains("[default: auto]"), "{help}");
 }
+
+/// Under a time budget the lines say how much of it is used, not the step cap that stands
+/// in for "unlimited".
+#[test]
+fn a_time_budget_is_reported_as_time() {
+    let s = gan_tests::TinySetup::new();
+    let run = s.root.join("timed");
+    let out = gan_tests::succeed(
+        gan()
+            .args([
+                "train",
+                "--batch-size",
+                "8",
+                "--device",
+                "cpu",
+                "--threads",
+                "1",
+            ])
+            .args(["--minutes", "0.02", "--sample-every", "2", "--data-dir"])
+            .arg(&s.data)
+            .arg("--out")
+            .arg(&run),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let log = std::fs::read_to_string(run.join("train.log")).unwrap();
+    for text in [&*stdout, &log] {
+        assert!(!text.contains("1099511627776"), "{text}");
+        assert!(text.contains("of 0.02 min"), "{text}");
+    }
+    assert!(log.contains("steps=until the time budget"), "{log}");
+}

@@ -19,6 +19,10 @@ pub struct CliObserver {
     preset: String,
     metrics: &'static [Metric],
     /// A time budget bounds the run rather than its (then huge) step count.
+    /// The run's schedule, for where a line says the run stands.
+    config: TrainConfig,
+    /// Seconds trained before this process (a resume), which the time budget counts.
+    elapsed_before: f64,
     timed: bool,
     style: GridStyle,
     quiet: bool,
@@ -48,6 +52,7 @@ impl CliObserver {
         config: &TrainConfig,
         quiet: bool,
         interrupt: Interrupt,
+        elapsed_before: f64,
     ) -> anyhow::Result<CliObserver> {
         let mut frames = Vec::new();
         let mut samples: Vec<_> = std::fs::read_dir(run.samples_dir())
@@ -70,6 +75,8 @@ impl CliObserver {
             preset: config.preset.clone(),
             metrics: config.model.metrics(),
             timed: config.minutes.is_some(),
+            config: config.clone(),
+            elapsed_before,
             style: GridStyle::new(config.grid[0] as u32, config.grid[1] as u32),
             quiet,
             bar: None,
@@ -132,6 +139,14 @@ impl CliObserver {
         if let Err(e) = gan_report::write_report(self.run.root()) {
             tracing::warn!("could not write the run report: {e}");
         }
+    }
+
+    /// `step 800/10000`, or under a time budget how much of it the run has used.
+    fn progress(&self, step: u64) -> String {
+        let wall = self.wall_seconds();
+        let rate = step.saturating_sub(self.start_step) as f64 / wall;
+        self.config
+            .describe_progress(step, self.elapsed_before + wall, rate)
     }
 
     fn say(&self, line: &str) {
@@ -203,7 +218,7 @@ impl TrainObserver for CliObserver {
         }
         let bar = ProgressBar::new(total);
         let template = if self.timed {
-            "{spinner} step {pos}  {per_sec}  elapsed {elapsed} (time budget)"
+            "{spinner} step {pos}  {per_sec}  {msg}"
         } else {
             "{bar:40} {pos}/{len} steps  {per_sec}  elapsed {elapsed}  eta {eta}"
         };
@@ -226,20 +241,23 @@ impl TrainObserver for CliObserver {
         self.last = Some(metrics.clone());
         if let Some(bar) = &self.bar {
             bar.set_position(metrics.step);
+            if let Some(minutes) = self.config.minutes {
+                let used = self.elapsed_before + self.started.elapsed().as_secs_f64();
+                let left = (minutes * 60.0 - used).max(0.0);
+                bar.set_message(format!(
+                    "{} of {} used, {} left",
+                    clock(used),
+                    clock(minutes * 60.0),
+                    clock(left)
+                ));
+            }
         }
     }
 
     fn on_sample(&mut self, step: u64, grid: &Images, metrics_path: &Path) -> Result<(), BoxError> {
         if let Some(m) = self.last.as_ref().filter(|m| m.step == step) {
-            let total = if self.timed {
-                String::new()
-            } else {
-                format!("/{}", self.total)
-            };
-            self.say(&format!(
-                "step {step}{total} | {}",
-                m.describe(self.metrics)
-            ));
+            let progress = self.progress(step);
+            self.say(&format!("{progress} | {}", m.describe(self.metrics)));
         }
         self.draw(step, grid, metrics_path)?;
         self.write_report();
@@ -262,16 +280,12 @@ impl TrainObserver for CliObserver {
             values.push(("eval/label_accuracy".to_owned(), l.label_accuracy));
         }
         self.log_to_tensorboard(|tb| tb.scalars(step, &values));
-        let total = if self.timed {
-            String::new()
-        } else {
-            format!("/{}", self.total)
-        };
+        let progress = self.progress(step);
         let labels = r.labels.as_ref().map_or_else(String::new, |l| {
             format!(" | label accuracy {:.2}%", 100.0 * l.label_accuracy)
         });
         self.say(&format!(
-            "step {step}{total} | FID (LeNet) {:.3}{} | IS {:.3} | digits {}/10 | precision {:.3} | recall {:.3}{labels}",
+            "{progress} | FID (LeNet) {:.3}{} | IS {:.3} | digits {}/10 | precision {:.3} | recall {:.3}{labels}",
             r.frechet_distance,
             if best { " (best)" } else { "" },
             r.inception_score,
@@ -287,13 +301,9 @@ impl TrainObserver for CliObserver {
             ("eval/test_nll".to_owned(), l.negative_log_likelihood()),
         ];
         self.log_to_tensorboard(|tb| tb.scalars(step, &values));
-        let total = if self.timed {
-            String::new()
-        } else {
-            format!("/{}", self.total)
-        };
+        let progress = self.progress(step);
         self.say(&format!(
-            "step {step}{total} | test ELBO {:.3} nats | test NLL {:.3} nats (k={}, {} images)",
+            "{progress} | test ELBO {:.3} nats | test NLL {:.3} nats (k={}, {} images)",
             l.elbo,
             l.negative_log_likelihood(),
             l.importance_samples,
@@ -317,4 +327,14 @@ pub fn gray(images: &Images) -> GrayImages<'_> {
 
 fn caption_step(caption: &str) -> u64 {
     caption.trim_start_matches("step ").parse().unwrap_or(0)
+}
+
+/// `4m05s` (or `1h02m` past an hour).
+fn clock(seconds: f64) -> String {
+    let seconds = seconds.max(0.0).round() as u64;
+    if seconds >= 3600 {
+        format!("{}h{:02}m", seconds / 3600, seconds % 3600 / 60)
+    } else {
+        format!("{}m{:02}s", seconds / 60, seconds % 60)
+    }
 }

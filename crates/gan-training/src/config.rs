@@ -108,6 +108,30 @@ pub(crate) fn default_eval_samples() -> usize {
     5_000
 }
 
+/// `steps` of a run bounded by its time budget alone (`gan train --minutes` without
+/// `--steps`): more than any budget reaches.
+pub const UNLIMITED_STEPS: u64 = 1 << 40;
+
+impl TrainConfig {
+    /// Where a run stands after `step` steps and `elapsed` seconds, for log lines:
+    /// `step 800/10000`, or under a time budget `step 800 (1.2 of 10 min, 11.1 steps/s)`
+    /// rather than the step cap that stands in for "unlimited".
+    pub fn describe_progress(&self, step: u64, elapsed: f64, rate: f64) -> String {
+        match self.minutes {
+            Some(minutes) if self.steps >= UNLIMITED_STEPS => format!(
+                "step {step} ({:.1} of {minutes} min, {rate:.1} steps/s)",
+                elapsed / 60.0
+            ),
+            Some(minutes) => format!(
+                "step {step}/{} ({:.1} of {minutes} min, {rate:.1} steps/s)",
+                self.steps,
+                elapsed / 60.0
+            ),
+            None => format!("step {step}/{}", self.steps),
+        }
+    }
+}
+
 /// The largest step count, interval or seed a run stores: TOML integers are signed 64-bit, so
 /// `config.toml` and the checkpoint manifests hold nothing above `i64::MAX`.
 pub const MAX_STORED_INTEGER: u64 = i64::MAX as u64;

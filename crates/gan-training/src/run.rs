@@ -164,10 +164,17 @@ fn train_on_schedule(
     let clock = Instant::now();
     let elapsed = || elapsed_before + clock.elapsed().as_secs_f64();
     observer.on_start(trainer.steps_done(), total);
+    let started_at = trainer.steps_done();
+    let steps = if total >= crate::config::UNLIMITED_STEPS {
+        "until the time budget".to_owned()
+    } else {
+        total.to_string()
+    };
     tracing::info!(
         preset = %config.preset,
         family = config.model.name(),
-        steps = total,
+        steps = %steps,
+        minutes = ?config.minutes,
         done = trainer.steps_done(),
         device = ?trainer.device(),
         matmul = trainer.matmul().name(),
@@ -229,7 +236,12 @@ fn train_on_schedule(
         observer.on_step(&m);
         if step % config.sample_every == 0 || last {
             metrics.flush()?;
-            tracing::info!("step {step}/{total} | {}", m.describe(trainer.metrics()));
+            let rate = (step - started_at) as f64 / clock.elapsed().as_secs_f64().max(1e-9);
+            tracing::info!(
+                "{} | {}",
+                config.describe_progress(step, elapsed(), rate),
+                m.describe(trainer.metrics())
+            );
             sample(trainer, run, observer, step)?;
         }
         outcome.last = Some(m);

@@ -282,6 +282,11 @@ impl Started {
         self.resuming
     }
 
+    /// Seconds a resumed run trained before (0 for a new one): what its time budget has used.
+    pub fn elapsed_before(&self) -> f64 {
+        self.elapsed_before
+    }
+
     /// Whether starting replaced a run that was in `out`.
     pub fn replaced(&self) -> bool {
         self.replaced

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use gan_data::{default_data_dir, Fetcher, Mirror, Mnist, DATA_DIR_ENV, DATA_MIRROR_ENV};
 use gan_models::MatmulChoice;
-use gan_training::config::MAX_STORED_INTEGER;
+use gan_training::config::{MAX_STORED_INTEGER, UNLIMITED_STEPS};
 use gan_training::config_file::Setting;
 use gan_training::metrics::UnreadableRows;
 use gan_training::run_dir::default_run_name;
@@ -107,9 +107,6 @@ pub struct TrainArgs {
     pub quiet: bool,
 }
 
-/// `steps` of a run bounded by `--minutes` alone.
-const UNLIMITED_STEPS: u64 = 1 << 40;
-
 fn parse_setting(value: &str) -> Result<Setting, String> {
     Setting::parse(value).map_err(|e| match e {
         TrainError::BadSetting { why, .. } => why,
@@ -172,7 +169,13 @@ pub fn run(args: &TrainArgs, log: &LogFile, interrupt: Interrupt) -> Result<i32>
         }
     }
     interrupt.arm();
-    let mut observer = CliObserver::new(&run_dir, &config, args.quiet, interrupt)?;
+    let mut observer = CliObserver::new(
+        &run_dir,
+        &config,
+        args.quiet,
+        interrupt,
+        started.elapsed_before(),
+    )?;
     let finished = started.train(&mut observer);
     observer.finish();
     let finished = match finished {
