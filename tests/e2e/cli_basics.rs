@@ -27,6 +27,17 @@ fn info_reports_versions_without_library_path() {
     assert!(text.contains("libtorch  2.11.0"), "{text}");
     assert!(text.contains("threads"), "{text}");
     assert!(text.contains("matmul    "), "{text}");
+    // The same facts as one JSON object, for scripts.
+    let out = gan_tests::succeed(gan().args(["info", "--json"]));
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["tch"], "0.24.0");
+    assert!(
+        info["libtorch"].as_str().unwrap().starts_with("2.11.0"),
+        "{info}"
+    );
+    assert!(info["threads"]["intra_op"].as_u64().unwrap() >= 1, "{info}");
+    assert!(info["matmul_auto"]["kernel"].is_string(), "{info}");
+    assert!(info["cuda"]["available"].is_boolean(), "{info}");
 }
 
 #[test]
@@ -224,4 +235,68 @@ fn a_time_budget_is_reported_as_time() {
         assert!(text.contains("of 0.02 min"), "{text}");
     }
     assert!(log.contains("steps=until the time budget"), "{log}");
+}
+
+/// `gan train --json` prints one JSON object per event and nothing else on standard output.
+#[test]
+fn train_json_prints_one_object_per_event() {
+    let s = gan_tests::TinySetup::new();
+    let run = s.root.join("json");
+    let out = gan_tests::succeed(
+        gan()
+            .args([
+                "train",
+                "--batch-size",
+                "8",
+                "--device",
+                "cpu",
+                "--threads",
+                "1",
+            ])
+            .args([
+                "--steps",
+                "4",
+                "--sample-every",
+                "2",
+                "--checkpoint-every",
+                "2",
+            ])
+            .args([
+                "--eval-every",
+                "4",
+                "--eval-samples",
+                "16",
+                "--json",
+                "--data-dir",
+            ])
+            .arg(&s.data)
+            .arg("--out")
+            .arg(&run),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"start"), "{stdout}");
+    for kind in ["sample", "checkpoint", "evaluation", "finish", "report"] {
+        assert!(kinds.contains(&kind), "no {kind} in {kinds:?}");
+    }
+    assert_eq!(events[0]["steps"], 4);
+    assert_eq!(events[0]["resumed"], false);
+    let finish = events.iter().find(|e| e["event"] == "finish").unwrap();
+    assert_eq!(finish["step"], 4);
+    assert!(finish["checkpoint"]
+        .as_str()
+        .unwrap()
+        .ends_with("step-00000004.toml"));
+    let evaluation = events.iter().find(|e| e["event"] == "evaluation").unwrap();
+    assert!(
+        evaluation["report"]["frechet_distance"].is_number(),
+        "{evaluation}"
+    );
 }

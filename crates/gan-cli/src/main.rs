@@ -3,6 +3,7 @@
 
 mod allocator;
 mod commands;
+mod events;
 mod interrupt;
 mod logging;
 mod observer;
@@ -46,7 +47,7 @@ enum Command {
     /// List the presets with their model family and a description.
     Presets(commands::presets::PresetsArgs),
     /// Print versions (gan-rs, tch, libtorch), threads and available devices.
-    Info,
+    Info(commands::info::InfoArgs),
     /// Measure training and generation speed as JSON (used by `cargo xtask bench`).
     Bench(commands::bench::BenchArgs),
     /// Print a shell's completion script for `gan` (e.g. `gan completions bash >
@@ -113,7 +114,7 @@ fn run_other(command: &Command) -> anyhow::Result<i32> {
         Command::Figures(args) => commands::figures::run(args).map(|()| 0),
         Command::Summary(args) => commands::summary::run(args).map(|()| 0),
         Command::Presets(args) => commands::presets::run(args).map(|()| 0),
-        Command::Info => commands::info::run().map(|()| 0),
+        Command::Info(args) => commands::info::run(args).map(|()| 0),
         Command::Bench(args) => commands::bench::run(args).map(|()| 0),
         Command::Completions(args) => commands::completions::run(args, Cli::command()).map(|()| 0),
         Command::Man => commands::completions::man(Cli::command()).map(|()| 0),

@@ -26,6 +26,8 @@ pub struct CliObserver {
     timed: bool,
     style: GridStyle,
     quiet: bool,
+    /// Events as JSON lines (`gan train --json`).
+    json: bool,
     bar: Option<ProgressBar>,
     frames: Vec<(String, Rgb)>,
     last: Option<StepMetrics>,
@@ -79,6 +81,7 @@ impl CliObserver {
             elapsed_before,
             style: GridStyle::new(config.grid[0] as u32, config.grid[1] as u32),
             quiet,
+            json: false,
             bar: None,
             frames,
             last: None,
@@ -90,6 +93,12 @@ impl CliObserver {
             tensorboard_wanted: config.tensorboard,
             report_written: None,
         })
+    }
+
+    /// Also prints each sample, evaluation and checkpoint as a JSON line.
+    pub fn with_json_events(mut self, json: bool) -> Self {
+        self.json = json;
+        self
     }
 
     pub fn exit_code(&self) -> i32 {
@@ -258,6 +267,19 @@ impl TrainObserver for CliObserver {
         if let Some(m) = self.last.as_ref().filter(|m| m.step == step) {
             let progress = self.progress(step);
             self.say(&format!("{progress} | {}", m.describe(self.metrics)));
+            if self.json {
+                let values: serde_json::Map<String, serde_json::Value> = self
+                    .metrics
+                    .iter()
+                    .zip(&m.values)
+                    .map(|(metric, v)| (metric.key.to_owned(), (*v).into()))
+                    .collect();
+                crate::events::emit(serde_json::json!({
+                    "event": "sample",
+                    "step": step,
+                    "metrics": values,
+                }));
+            }
         }
         self.draw(step, grid, metrics_path)?;
         self.write_report();
@@ -266,6 +288,13 @@ impl TrainObserver for CliObserver {
 
     fn on_checkpoint(&mut self, step: u64, manifest: &Path) {
         tracing::debug!(step, path = %manifest.display(), "checkpoint written");
+        if self.json {
+            crate::events::emit(serde_json::json!({
+                "event": "checkpoint",
+                "step": step,
+                "path": manifest,
+            }));
+        }
     }
 
     fn on_eval(&mut self, step: u64, r: &gan_eval::EvalReport, best: bool) {
@@ -280,6 +309,14 @@ impl TrainObserver for CliObserver {
             values.push(("eval/label_accuracy".to_owned(), l.label_accuracy));
         }
         self.log_to_tensorboard(|tb| tb.scalars(step, &values));
+        if self.json {
+            crate::events::emit(serde_json::json!({
+                "event": "evaluation",
+                "step": step,
+                "best": best,
+                "report": r,
+            }));
+        }
         let progress = self.progress(step);
         let labels = r.labels.as_ref().map_or_else(String::new, |l| {
             format!(" | label accuracy {:.2}%", 100.0 * l.label_accuracy)
@@ -301,6 +338,16 @@ impl TrainObserver for CliObserver {
             ("eval/test_nll".to_owned(), l.negative_log_likelihood()),
         ];
         self.log_to_tensorboard(|tb| tb.scalars(step, &values));
+        if self.json {
+            crate::events::emit(serde_json::json!({
+                "event": "likelihood",
+                "step": step,
+                "elbo": l.elbo,
+                "nll": l.negative_log_likelihood(),
+                "k": l.importance_samples,
+                "images": l.images,
+            }));
+        }
         let progress = self.progress(step);
         self.say(&format!(
             "{progress} | test ELBO {:.3} nats | test NLL {:.3} nats (k={}, {} images)",

@@ -11,7 +11,9 @@ use gan_training::metrics::UnreadableRows;
 use gan_training::run_dir::default_run_name;
 use gan_training::session::{Finished, Session};
 use gan_training::{presets, Backprop, DeviceChoice, RunDir, TrainConfig, TrainError};
+use serde_json::json;
 
+use crate::events;
 use crate::interrupt::Interrupt;
 use crate::logging::LogFile;
 use crate::observer::CliObserver;
@@ -105,6 +107,18 @@ pub struct TrainArgs {
     /// Print nothing but errors and the final line.
     #[arg(long, short)]
     pub quiet: bool,
+    /// For scripts: one JSON object per line on standard output for each event (start,
+    /// sample, evaluation, checkpoint, finish or interruption, final evaluation, report) and
+    /// nothing else there; see docs/cli.md for the fields.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl TrainArgs {
+    /// Whether to print lines for people (not under --quiet or --json).
+    fn chatty(&self) -> bool {
+        !self.quiet && !self.json
+    }
 }
 
 fn parse_setting(value: &str) -> Result<Setting, String> {
@@ -143,7 +157,7 @@ pub fn run(args: &TrainArgs, log: &LogFile, interrupt: Interrupt) -> Result<i32>
         }
     };
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
-    let mnist = load_or_fetch(&data_dir, args.quiet)?;
+    let mnist = load_or_fetch(&data_dir, !args.chatty())?;
     let unreadable = if args.drop_bad_metrics {
         UnreadableRows::Drop
     } else {
@@ -153,7 +167,7 @@ pub fn run(args: &TrainArgs, log: &LogFile, interrupt: Interrupt) -> Result<i32>
     let tuning = prepared.matmul_tuning().map(|t| t.reason());
     let started = prepared.start()?;
     let (run_dir, config) = (started.run_dir().clone(), started.config().clone());
-    if started.replaced() && !args.quiet {
+    if started.replaced() && args.chatty() {
         println!("replaced the run in {}", run_dir.root().display());
     }
     log.open(&run_dir.log_path())
@@ -161,7 +175,7 @@ pub fn run(args: &TrainArgs, log: &LogFile, interrupt: Interrupt) -> Result<i32>
     if let Some(reason) = &tuning {
         tracing::info!("matmul auto chose {reason}");
     }
-    if !args.quiet {
+    if args.chatty() {
         println!("run directory: {}", run_dir.root().display());
         let notice = presets::find(&config.preset).ok().and_then(|p| p.notice);
         if let (Some(notice), false) = (notice, started.resuming()) {
@@ -172,10 +186,23 @@ pub fn run(args: &TrainArgs, log: &LogFile, interrupt: Interrupt) -> Result<i32>
     let mut observer = CliObserver::new(
         &run_dir,
         &config,
-        args.quiet,
+        !args.chatty(),
         interrupt,
         started.elapsed_before(),
-    )?;
+    )?
+    .with_json_events(args.json);
+    if args.json {
+        events::emit(json!({
+            "event": "start",
+            "run": run_dir.root(),
+            "preset": config.preset,
+            "family": config.model.name(),
+            "steps": (config.steps < UNLIMITED_STEPS).then_some(config.steps),
+            "minutes": config.minutes,
+            "step": started.trainer().steps_done(),
+            "resumed": started.resuming(),
+        }));
+    }
     let finished = started.train(&mut observer);
     observer.finish();
     let finished = match finished {
@@ -193,6 +220,14 @@ pub fn run(args: &TrainArgs, log: &LogFile, interrupt: Interrupt) -> Result<i32>
             .map_or("none".to_owned(), |p| p.display().to_string());
         tracing::warn!(step = outcome.steps_done, "interrupted");
         write_report(run_dir.root());
+        if args.json {
+            events::emit(json!({
+                "event": "interrupted",
+                "step": outcome.steps_done,
+                "checkpoint": outcome.checkpoint,
+                "resume": format!("gan train --resume {}", run_dir.root().display()),
+            }));
+        }
         eprintln!(
             "interrupted after step {} of {}; checkpoint {checkpoint}\nresume with: gan train --resume {}",
             outcome.steps_done,
@@ -208,12 +243,23 @@ pub fn run(args: &TrainArgs, log: &LogFile, interrupt: Interrupt) -> Result<i32>
         ""
     };
     let device = finished.trainer.device();
-    println!(
-        "trained {} steps in {:.1} s{budget} ({rate:.1} steps/s on {device:?}); run directory {}",
-        outcome.steps_done,
-        outcome.elapsed_seconds,
-        run_dir.root().display()
-    );
+    if args.json {
+        events::emit(json!({
+            "event": "finish",
+            "step": outcome.steps_done,
+            "seconds": outcome.elapsed_seconds,
+            "steps_per_second": rate,
+            "time_budget_reached": outcome.out_of_time,
+            "checkpoint": outcome.checkpoint,
+        }));
+    } else {
+        println!(
+            "trained {} steps in {:.1} s{budget} ({rate:.1} steps/s on {device:?}); run directory {}",
+            outcome.steps_done,
+            outcome.elapsed_seconds,
+            run_dir.root().display()
+        );
+    }
     if let Some(m) = &outcome.last {
         tracing::info!(
             step = m.step,
@@ -231,14 +277,17 @@ pub fn run(args: &TrainArgs, log: &LogFile, interrupt: Interrupt) -> Result<i32>
         let written =
             super::figures::write_all(run_dir.root(), run_dir.root(), &mnist.test, device)
                 .context("drawing the reconstruction figures")?;
-        if !args.quiet {
+        if args.chatty() {
             for path in written {
                 println!("wrote {}", path.display());
             }
         }
     }
     let report = write_report(run_dir.root());
-    if let (Some(report), false) = (report, args.quiet) {
+    if let (Some(report), true) = (&report, args.json) {
+        events::emit(json!({ "event": "report", "path": report }));
+    }
+    if let (Some(report), true) = (report, args.chatty()) {
         println!("report: {} (gan report --open to view)", report.display());
     }
     Ok(0)
@@ -255,7 +304,12 @@ fn final_evaluation(finished: Finished, run_dir: &RunDir, mnist: &Mnist, args: &
         "final evaluation"
     );
     match scored {
-        Ok(scored) if !args.quiet => {
+        Ok(scored) if args.json => events::emit(json!({
+            "event": "final_evaluation",
+            "report": scored.report,
+            "saved_to": scored.saved_to,
+        })),
+        Ok(scored) if args.chatty() => {
             let r = &scored.report;
             let labels = r.labels.as_ref().map_or_else(String::new, |l| {
                 format!(" | label accuracy {:.2}%", 100.0 * l.label_accuracy)
