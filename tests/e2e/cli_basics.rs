@@ -185,19 +185,28 @@ fn commands_write_only_where_told() {
         "no-such-run",
     ]));
     assert!(stderr.contains("nothing to write: pass --grid"), "{stderr}");
+    // An output file is named for what it holds; --out is a run directory, `train`'s alone.
+    for (command, flag) in [("generate", "--images"), ("interpolate", "--images")] {
+        let out = gan_tests::succeed(gan().args([command, "--help"]));
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            help.contains(flag) && !help.contains("--out "),
+            "{command}: {help}"
+        );
+    }
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 
     let weights = dir.path().join("lenet.safetensors");
     std::fs::write(&weights, b"kept").unwrap();
     let stderr = gan_tests::fail(
         gan()
-            .args(["eval", "train-classifier", "--out"])
+            .args(["eval", "train-classifier", "--weights"])
             .arg(&weights),
     );
     assert!(stderr.contains("pass --overwrite"), "{stderr}");
     assert_eq!(std::fs::read(&weights).unwrap(), b"kept");
     let stderr = gan_tests::fail(gan().args(["eval", "train-classifier"]));
-    assert!(stderr.contains("--out"), "{stderr}");
+    assert!(stderr.contains("--weights"), "{stderr}");
 
     // `--device auto` is every command's default, bench's too.
     let out = gan_tests::succeed(gan().args(["bench", "--help"]));

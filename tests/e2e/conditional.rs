@@ -78,7 +78,7 @@ fn cgan_trains_generates_digits_and_evaluates_with_labels() {
             "3",
             "--n",
             "12",
-            "--out",
+            "--images",
             path(&images),
             "--labels-out",
             path(&labels),
@@ -96,7 +96,7 @@ fn cgan_trains_generates_digits_and_evaluates_with_labels() {
             "all",
             "--n",
             "25",
-            "--out",
+            "--images",
             path(&images),
             "--labels-out",
             path(&labels),
@@ -175,7 +175,14 @@ fn digits_are_refused_where_they_mean_nothing() {
         let err = fails(
             gan()
                 .current_dir(tmp.path())
-                .args(["generate", "--device", "cpu", "--checkpoint"])
+                .args([
+                    "generate",
+                    "--device",
+                    "cpu",
+                    "--grid",
+                    "g.png",
+                    "--checkpoint",
+                ])
                 .arg(&run)
                 .args(args),
         );
@@ -222,7 +229,7 @@ fn real_mnist_cgan_draws_the_digit_asked_for() {
                 digit,
                 "--n",
                 "1000",
-                "--out",
+                "--images",
                 path(&images),
                 "--labels-out",
                 path(&labels),

@@ -170,7 +170,7 @@ fn train_with_evaluation_then_eval_the_run_and_its_samples() {
     ok(gan()
         .args(["generate", "--n", "30", "--device", "cpu", "--checkpoint"])
         .arg(&run)
-        .arg("--out")
+        .arg("--images")
         .arg(&samples));
     let out = ok(gan()
         .args(["eval", "--device", "cpu", "--data-dir"])

@@ -39,7 +39,7 @@ fn first_release_checkpoint_generates_and_resumes_exactly() {
     let out = run(gan()
         .args(["generate", "--n", "4", "--device", "cpu", "--checkpoint"])
         .arg(&run_dir)
-        .arg("--out")
+        .arg("--images")
         .arg(tmp.path().join("four.idx")));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(

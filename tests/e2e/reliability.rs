@@ -239,7 +239,7 @@ fn divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint() {
         gan()
             .args(["generate", "--n", "4", "--device", "cpu", "--checkpoint"])
             .arg(&run)
-            .arg("--out")
+            .arg("--images")
             .arg(s.root.join("s.idx")),
     );
     assert!(
@@ -301,7 +301,9 @@ fn damaged_checkpoints_and_configs_are_named() {
     std::fs::write(&newest, &bytes[..bytes.len() / 2]).unwrap();
     let gen = output(
         gan()
-            .args(["generate", "--n", "2", "--device", "cpu", "--checkpoint"])
+            .args(["generate", "--n", "2", "--device", "cpu", "--images"])
+            .arg(s.root.join("never.idx"))
+            .arg("--checkpoint")
             .arg(&newest),
     );
     let stderr = String::from_utf8_lossy(&gen.stderr);
@@ -314,7 +316,7 @@ fn damaged_checkpoints_and_configs_are_named() {
     // The run directory still works from the older checkpoint.
     let gen = output(
         gan()
-            .args(["generate", "--n", "2", "--device", "cpu", "--out"])
+            .args(["generate", "--n", "2", "--device", "cpu", "--images"])
             .arg(s.root.join("x.idx"))
             .arg("--checkpoint")
             .arg(&run),
@@ -341,7 +343,9 @@ fn damaged_checkpoints_and_configs_are_named() {
     }
     let gen = output(
         gan()
-            .args(["generate", "--n", "2", "--device", "cpu", "--checkpoint"])
+            .args(["generate", "--n", "2", "--device", "cpu", "--images"])
+            .arg(s.root.join("never.idx"))
+            .arg("--checkpoint")
             .arg(&other),
     );
     let stderr = String::from_utf8_lossy(&gen.stderr);

@@ -204,7 +204,7 @@ fn a_walk_starts_and_ends_at_the_images_of_its_seeds() {
             ])
             .arg("--checkpoint")
             .arg(&run)
-            .arg("--out")
+            .arg("--images")
             .arg(&walk)
             .arg("--grid")
             .arg(&grid)
@@ -221,7 +221,7 @@ fn a_walk_starts_and_ends_at_the_images_of_its_seeds() {
                 .args(["generate", "--device", "cpu", "--n", "1", "--seed", seed])
                 .arg("--checkpoint")
                 .arg(&run)
-                .arg("--out")
+                .arg("--images")
                 .arg(&out),
         );
         gan_data::read_images(&out).unwrap().pixels
@@ -273,7 +273,7 @@ fn a_conditional_walk_adds_a_digit_to_digit_walk() {
                 ])
                 .arg(&run)
                 .args(extra)
-                .arg("--out")
+                .arg("--images")
                 .arg(&out),
         );
         gan_data::read_images(&out).unwrap().count

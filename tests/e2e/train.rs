@@ -101,7 +101,7 @@ fn train_writes_every_file_of_the_run_dir_then_generate_and_resume() {
             "--checkpoint",
         ])
         .arg(&run_dir)
-        .arg("--out")
+        .arg("--images")
         .arg(&samples)
         .arg("--grid")
         .arg(&grid));
@@ -116,7 +116,7 @@ fn train_writes_every_file_of_the_run_dir_then_generate_and_resume() {
         ])
         .arg("--checkpoint")
         .arg(&run_dir)
-        .arg("--out")
+        .arg("--images")
         .arg(tmp.path().join("raw.idx")));
     assert!(String::from_utf8_lossy(&out.stdout).contains("raw weights"));
     let raw = gan_data::read_images(&tmp.path().join("raw.idx")).unwrap();
@@ -136,7 +136,7 @@ fn train_writes_every_file_of_the_run_dir_then_generate_and_resume() {
             "--checkpoint",
         ])
         .arg(run_dir.join("checkpoints/step-00000006.safetensors"))
-        .arg("--out")
+        .arg("--images")
         .arg(&from_file));
     assert_eq!(gan_data::read_images(&from_file).unwrap(), images);
 
@@ -272,7 +272,7 @@ fn bad_flags_are_refused_naming_the_flag() {
             "a refused device must not leave a run directory"
         );
     }
-    let err = refused(&["generate", "--checkpoint", data]);
+    let err = refused(&["generate", "--grid", "never.png", "--checkpoint", data]);
     assert!(err.contains("not a run directory"), "{err}");
 }
 

@@ -239,7 +239,7 @@ fn a_fitted_prior_samples_and_the_training_prior_is_one_flag_away() {
         let printed = ok(gan()
             .args(["generate", "--device", "cpu", "--n", "10"])
             .args(flag)
-            .arg("--out")
+            .arg("--images")
             .arg(out)
             .arg("--checkpoint")
             .arg(&run));
@@ -268,7 +268,9 @@ fn a_fitted_prior_samples_and_the_training_prior_is_one_flag_away() {
                 "--training-prior",
                 "--checkpoint",
             ])
-            .arg(&plain),
+            .arg(&plain)
+            .arg("--grid")
+            .arg(tmp.path().join("never.png")),
     );
     assert!(err.contains("--training-prior applies to a VAE"), "{err}");
 }

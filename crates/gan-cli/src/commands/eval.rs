@@ -20,7 +20,7 @@ pub struct EvalArgs {
     /// Generate from this run directory (its newest checkpoint) or checkpoint file.
     #[arg(long, value_name = "RUN_DIR|FILE", conflicts_with_all = ["samples", "reference"])]
     pub checkpoint: Option<PathBuf>,
-    /// Evaluate the images of an IDX file (raw or .gz), e.g. from `gan generate --out`.
+    /// Evaluate the images of an IDX file (raw or .gz), e.g. from `gan generate --images`.
     #[arg(long, value_name = "FILE", conflicts_with = "reference")]
     pub samples: Option<PathBuf>,
     /// With --samples: the digit each image was asked to show (IDX labels, e.g. from `gan
@@ -69,8 +69,8 @@ pub enum EvalAction {
         /// `assets/mnist-lenet.safetensors`; an existing file is replaced only with
         /// --overwrite.
         #[arg(long, value_name = "FILE")]
-        out: PathBuf,
-        /// Replace the file in --out if there is one.
+        weights: PathBuf,
+        /// Replace the file in --weights if there is one.
         #[arg(long)]
         overwrite: bool,
         #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u64).range(1..=1_000))]
@@ -85,7 +85,7 @@ pub enum EvalAction {
 pub fn run(args: &EvalArgs) -> Result<()> {
     let device = DeviceChoice::parse(&args.device)?.resolve()?;
     if let Some(EvalAction::TrainClassifier {
-        out,
+        weights: out,
         overwrite,
         epochs,
         seed,
@@ -94,7 +94,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     {
         if out.exists() && !overwrite {
             bail!(
-                "{} exists; pass --overwrite to replace it, or choose another --out (the \
+                "{} exists; pass --overwrite to replace it, or choose another --weights (the \
                  evaluation reads the shipped assets/mnist-lenet.safetensors)",
                 out.display()
             );

@@ -23,7 +23,7 @@ pub struct GenerateArgs {
     pub grid: Option<PathBuf>,
     /// Write the images as an IDX file of uint8 images (gzipped if the name ends in .gz).
     #[arg(long, value_name = "FILE.idx[.gz]")]
-    pub out: Option<PathBuf>,
+    pub images: Option<PathBuf>,
     /// For a conditional model (e.g. preset cgan): the digit to draw, or `all` for every
     /// digit equally often (the default), one grid row per digit.
     #[arg(long, value_name = "0-9|all", value_parser = parse_digits)]
@@ -69,10 +69,10 @@ pub fn sample_weights(raw: bool) -> SampleWeights {
 }
 
 pub fn run(args: &GenerateArgs) -> Result<()> {
-    if args.grid.is_none() && args.out.is_none() {
+    if args.grid.is_none() && args.images.is_none() && args.labels_out.is_none() {
         bail!(
-            "nothing to write: pass --grid FILE.png for a picture and/or --out FILE.idx.gz for \
-             the images"
+            "nothing to write: pass --grid FILE.png for a picture and/or --images FILE.idx.gz \
+             for the images"
         );
     }
     let device = DeviceChoice::parse(&args.device)?.resolve()?;
@@ -88,7 +88,7 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     let samples = generator.generate(args.n as usize, args.seed, digits)?;
     let images = &samples.images;
     let grid_path = args.grid.clone();
-    if let Some(path) = &args.out {
+    if let Some(path) = &args.images {
         gan_data::write_images(path, images)
             .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {} images to {}", images.count, path.display());

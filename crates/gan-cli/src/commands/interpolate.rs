@@ -47,7 +47,7 @@ pub struct InterpolateArgs {
     /// Write the walk's images as an IDX file (gzipped if the name ends in .gz), leg after
     /// leg, for evaluation or other tools.
     #[arg(long, value_name = "FILE.idx[.gz]")]
-    pub out: Option<PathBuf>,
+    pub images: Option<PathBuf>,
     /// Milliseconds per animation frame.
     #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u32).range(10..=10_000))]
     pub frame_ms: u32,
@@ -128,8 +128,8 @@ fn legs(args: &InterpolateArgs, generator: &TrainedGenerator) -> Result<Vec<Leg>
 }
 
 pub fn run(args: &InterpolateArgs) -> Result<()> {
-    if args.grid.is_none() && args.gif.is_none() && args.out.is_none() {
-        bail!("nothing to write: pass --grid FILE.png, --gif FILE.gif and/or --out FILE.idx");
+    if args.grid.is_none() && args.gif.is_none() && args.images.is_none() {
+        bail!("nothing to write: pass --grid FILE.png, --gif FILE.gif and/or --images FILE.idx");
     }
     let device = DeviceChoice::parse(&args.device)?.resolve()?;
     let generator = TrainedGenerator::load(
@@ -156,7 +156,7 @@ pub fn run(args: &InterpolateArgs) -> Result<()> {
         render_grid(gray(&images), GridStyle::new(legs.len() as u32, cols))?.save_png(path)?;
         println!("wrote {} ({} rows of {cols})", path.display(), legs.len());
     }
-    if let Some(path) = &args.out {
+    if let Some(path) = &args.images {
         gan_data::write_images(path, &images)
             .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {} ({} images)", path.display(), images.count);
