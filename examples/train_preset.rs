@@ -18,6 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Plan::Resume {
             dir: out.clone(),
             steps,
+            from_step: None,
         }
     } else {
         let mut config = TrainConfig::preset(&preset)?;

@@ -1,5 +1,6 @@
 //! The `gan` binary runs on its own: no LD_LIBRARY_PATH, no exported LIBTORCH.
 
+use std::path::Path;
 use std::process::Command;
 
 fn gan() -> Command {
@@ -308,4 +309,213 @@ fn train_json_prints_one_object_per_event() {
         evaluation["report"]["frechet_distance"].is_number(),
         "{evaluation}"
     );
+}
+
+/// `--device` takes `cuda:N` on every command; a name it does not know is refused with the
+/// names it knows, and a device this machine lacks is refused before anything is written.
+#[test]
+fn a_cuda_device_can_be_named_by_index() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in [
+        "train",
+        "generate",
+        "eval",
+        "interpolate",
+        "bench",
+        "figures",
+    ] {
+        let out = gan_tests::succeed(gan().args([command, "--help"]));
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("--device <DEVICE>"), "{command}: {help}");
+        let stderr = gan_tests::fail(gan().args([command, "--device", "cuda:x"]));
+        assert!(
+            stderr.contains("choose cpu, cuda, cuda:N, mps or auto"),
+            "{command}: {stderr}"
+        );
+    }
+    // A GPU index far past any machine's: refused however many GPUs this one has.
+    let run = dir.path().join("run");
+    let stderr = gan_tests::fail(
+        gan()
+            .args(["train", "--device", "cuda:4096", "--steps", "1", "--out"])
+            .arg(&run),
+    );
+    assert!(stderr.contains("cuda:4096"), "{stderr}");
+    let stderr = gan_tests::fail(
+        gan()
+            .args([
+                "train",
+                "--set",
+                "device=cuda:4096",
+                "--steps",
+                "1",
+                "--out",
+            ])
+            .arg(&run),
+    );
+    assert!(stderr.contains("cuda:4096"), "{stderr}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+/// `--resume RUN --from-step N` continues from an earlier checkpoint: what the run wrote after
+/// step N goes, and the steps trained again are the steps the run trained the first time.
+#[test]
+fn a_run_resumes_from_an_earlier_checkpoint() {
+    let s = gan_tests::TinySetup::new();
+    let run = s.root.join("rewound");
+    let train = |extra: &[&str]| {
+        let mut cmd = gan();
+        cmd.args(["train", "--device", "cpu", "--threads", "1", "--quiet"])
+            .arg("--data-dir")
+            .arg(&s.data)
+            .args(extra);
+        cmd
+    };
+    let run_arg = run.to_str().unwrap();
+    gan_tests::succeed(&mut train(&[
+        "--batch-size",
+        "8",
+        "--steps",
+        "8",
+        "--checkpoint-every",
+        "2",
+        "--sample-every",
+        "2",
+        "--set",
+        "keep_checkpoints=10",
+        "--out",
+        run_arg,
+    ]));
+    let checkpoint = |step: u64| run.join(format!("checkpoints/step-{step:08}.safetensors"));
+    let first_step_6 = std::fs::read(checkpoint(6)).unwrap();
+
+    let before = gan_tests::snapshot(&run);
+    let stderr = gan_tests::fail(&mut train(&["--resume", run_arg, "--from-step", "5"]));
+    assert!(
+        stderr.contains("no checkpoint of step 5; its checkpoints are of steps 2, 4, 6, 8"),
+        "{stderr}"
+    );
+    assert!(
+        gan_tests::snapshot(&run) == before,
+        "a refused rewind changed the run"
+    );
+    let stderr = gan_tests::fail(&mut train(&["--from-step", "4"]));
+    assert!(stderr.contains("--resume"), "{stderr}");
+
+    gan_tests::succeed(&mut train(&[
+        "--resume",
+        run_arg,
+        "--from-step",
+        "4",
+        "--steps",
+        "6",
+    ]));
+    assert_eq!(std::fs::read(checkpoint(6)).unwrap(), first_step_6);
+    assert!(!checkpoint(8).exists());
+    assert!(!run.join("samples/image_at_epoch_0008.png").exists());
+    let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let steps: Vec<&str> = metrics
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(steps, ["1", "2", "3", "4", "5", "6"]);
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    assert!(
+        history.contains("rewound to the checkpoint of step 4"),
+        "{history}"
+    );
+}
+
+/// Every `gan …` line in the README's and docs' shell blocks names a command and flags that
+/// exist, with values their parsers take (checked by clap with `--help` appended, which stops
+/// before anything runs).
+#[test]
+fn the_documented_commands_exist() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut pages = vec![root.join("README.md")];
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            pages.push(path);
+        }
+    }
+    let mut checked = 0;
+    for page in pages {
+        let text = std::fs::read_to_string(&page).unwrap();
+        for line in documented_commands(&text) {
+            let args: Vec<&str> = line.split_whitespace().skip(1).collect();
+            let out = gan().args(&args).arg("--help").output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}: `{line}`:\n{}",
+                page.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "only {checked} documented commands found");
+}
+
+/// The `gan` command lines of a page's ```sh blocks: continuations joined, comments and
+/// redirections cut off.
+fn documented_commands(page: &str) -> Vec<String> {
+    let mut commands = Vec::new();
+    let mut in_shell = false;
+    let mut pending = String::new();
+    for line in page.lines() {
+        if line.starts_with("```") {
+            in_shell = line == "```sh" || line == "```bash";
+            continue;
+        }
+        if !in_shell {
+            continue;
+        }
+        let code = line.split(" #").next().unwrap_or("").trim_end();
+        let (code, continued) = match code.strip_suffix('\\') {
+            Some(code) => (code, true),
+            None => (code, false),
+        };
+        pending.push_str(code);
+        pending.push(' ');
+        if continued {
+            continue;
+        }
+        let command = pending
+            .split(['>', '|'])
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        pending.clear();
+        if command.starts_with("gan ") || command == "gan" {
+            commands.push(command);
+        }
+    }
+    commands
+}
+
+/// `--preset` with `--config` is refused with the reason and the way to say it, before
+/// anything is written.
+#[test]
+fn a_preset_and_a_config_file_together_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mine.toml");
+    let shown = gan_tests::succeed(gan().args(["presets", "--show", "vae"]));
+    std::fs::write(&config, &shown.stdout).unwrap();
+    let run = dir.path().join("run");
+    let stderr = gan_tests::fail(
+        gan()
+            .args(["train", "--preset", "mlp", "--config"])
+            .arg(&config)
+            .arg("--out")
+            .arg(&run),
+    );
+    assert!(
+        stderr.contains("a config file is complete")
+            && stderr.contains("--preset mlp with --set PATH=VALUE"),
+        "{stderr}"
+    );
+    assert!(!run.exists());
 }

@@ -136,6 +136,52 @@ fn sigint_and_sigterm_checkpoint_print_the_resume_command_and_exit_130_143() {
     }
 }
 
+/// With `--json`, an interruption is one `interrupted` object naming the step, the checkpoint
+/// and the command that resumes; it is the last line on standard output.
+#[test]
+fn sigint_under_json_prints_an_interrupted_event() {
+    let s = TinySetup::new();
+    let run = s.root.join("json-interrupted");
+    let mut child = train_cmd(
+        &s,
+        &run,
+        &[
+            "--steps",
+            "1000000",
+            "--sample-every",
+            "1000000",
+            "--checkpoint-every",
+            "1000000",
+            "--json",
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while metrics_rows(&run) < 3 {
+        assert!(child.try_wait().unwrap().is_none(), "training ended early");
+        assert!(Instant::now() < deadline, "training made no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(&child, "INT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    let event: serde_json::Value =
+        serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(event["event"], "interrupted", "{stdout}");
+    let checkpoint = newest_checkpoint(&run);
+    assert_eq!(event["step"], checkpoint_step(&checkpoint));
+    assert_eq!(event["checkpoint"], checkpoint.to_str().unwrap());
+    assert_eq!(
+        event["resume"],
+        format!("gan train --resume {}", run.display())
+    );
+}
+
 #[test]
 fn kill_9_then_resume_matches_an_uninterrupted_run() {
     let s = TinySetup::new();

@@ -9,6 +9,8 @@
 //! - [`mlp`]: the multilayer perceptrons of the tutorial and their variants.
 //! - [`conv`]: DCGAN's convolutional generator and discriminator, spectral normalisation.
 //! - [`vae`]: encoders and decoders of variational autoencoders (MLP and convolutional).
+//! - [`diffusion`]: denoisers of diffusion and flow models (noised image and noise level in,
+//!   an image-shaped prediction out).
 //! - [`conditioning`]: how class labels enter conditional networks.
 //! - [`config`]: settings shared by architectures (activations, normalisation, output
 //!   range, initialisation).
@@ -45,6 +47,7 @@ mod architecture;
 pub mod conditioning;
 pub mod config;
 pub mod conv;
+pub mod diffusion;
 mod error;
 mod execution;
 mod layers;

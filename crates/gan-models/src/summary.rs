@@ -17,6 +17,23 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The summary of the network stored under `prefix` in a var store that holds others
+    /// too (a VAE's encoder beside its decoder): its layers named `prefix.layer`, its totals
+    /// its own rows', all trainable.
+    pub fn of_network(prefix: &str, layers: Vec<LayerInfo>, vs: &VarStore) -> Summary {
+        let layers = layers
+            .into_iter()
+            .map(|mut layer| {
+                layer.name = format!("{prefix}.{}", layer.name);
+                layer
+            })
+            .collect();
+        let mut summary = Summary::new(prefix, layers, vs);
+        let own: i64 = summary.rows.iter().map(|(_, p)| p).sum();
+        (summary.total, summary.trainable, summary.non_trainable) = (own, own, 0);
+        summary
+    }
+
     /// Counts come from the var store itself, so they are what training really updates.
     /// Non-trainable parameters are those without gradients (BatchNorm running statistics).
     pub fn new(name: &str, layers: Vec<LayerInfo>, vs: &VarStore) -> Summary {

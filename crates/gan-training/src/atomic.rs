@@ -1,11 +1,20 @@
 //! Durable file replacement: write a temporary file beside the target, sync it, rename it over
-//! the target, sync the directory. Readers see the old file or the new one, never a mix.
+//! the target, sync the directory. Readers see the old file or the new one, never a mix. And
+//! the removal of a file that may already be gone.
 
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::TrainError;
+
+/// Removes the file at `path`; one that is not there is already what was asked for.
+pub fn remove_if_present(path: &Path) -> Result<(), TrainError> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(TrainError::io(path, e)),
+        _ => Ok(()),
+    }
+}
 
 /// Replaces `path` with `bytes` atomically and durably.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {

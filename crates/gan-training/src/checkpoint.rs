@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tch::Tensor;
 
-use crate::atomic::{write_atomic, write_atomic_with};
+use crate::atomic::{remove_if_present, write_atomic, write_atomic_with};
 use crate::error::TrainError;
 
 const FORMAT: u32 = 2;
@@ -242,6 +242,71 @@ pub fn latest(dir: &Path) -> Result<Checkpoint, TrainError> {
     })
 }
 
+/// The checkpoint of step `step` in `dir`, loaded and verified; when there is none, the
+/// error lists the steps there are.
+pub fn at_step(dir: &Path, step: u64) -> Result<Checkpoint, TrainError> {
+    load(&manifest_of_step(dir, step)?)
+}
+
+/// The manifest of step `step` in `dir` (not loaded); the error of [`at_step`] when there is
+/// none.
+pub fn manifest_of_step(dir: &Path, step: u64) -> Result<PathBuf, TrainError> {
+    let manifest = dir.join(format!("{}.toml", stem(step)));
+    if manifest.is_file() {
+        return Ok(manifest);
+    }
+    let mut steps: Vec<u64> = list(dir)
+        .iter()
+        .filter_map(|m| read_manifest(m).ok().map(|m| m.step))
+        .collect();
+    steps.sort_unstable();
+    let steps: Vec<String> = steps.iter().map(u64::to_string).collect();
+    Err(TrainError::NoCheckpointAt {
+        path: dir.to_owned(),
+        step,
+        steps: if steps.is_empty() {
+            "none".to_owned()
+        } else {
+            steps.join(", ")
+        },
+    })
+}
+
+/// Deletes the checkpoints of steps after `step` (manifest first, as [`prune`] does), and
+/// `best` when it is from after `step`: they belong to a line of training a rewind abandons.
+/// Returns the steps deleted.
+pub fn discard_after(dir: &Path, step: u64) -> Result<Vec<u64>, TrainError> {
+    let mut discarded = Vec::new();
+    let best = dir.join(format!("{BEST}.toml"));
+    let manifests = list(dir).into_iter().chain([best]);
+    for manifest in manifests {
+        // An unreadable manifest's step is its name's; `best` is kept when unreadable.
+        let later = match read_manifest(&manifest) {
+            Ok(m) => m.step > step,
+            Err(_) => step_of_name(&manifest).is_some_and(|s| s > step),
+        };
+        if !later {
+            continue;
+        }
+        remove_if_present(&manifest)?;
+        remove_if_present(&manifest.with_extension("safetensors"))?;
+        if let Some(s) = step_of_name(&manifest) {
+            discarded.push(s);
+        }
+    }
+    Ok(discarded)
+}
+
+/// `step-00001000.toml` → 1000.
+fn step_of_name(manifest: &Path) -> Option<u64> {
+    manifest
+        .file_stem()?
+        .to_str()?
+        .strip_prefix("step-")?
+        .parse()
+        .ok()
+}
+
 /// Deletes all but the newest `keep` checkpoints (manifest first, so none is half-present).
 pub fn prune(dir: &Path, keep: usize) -> Result<(), TrainError> {
     for manifest in list(dir).into_iter().skip(keep) {
@@ -363,5 +428,40 @@ mod tests {
             latest(dir.path()),
             Err(TrainError::NoCheckpoint { .. })
         ));
+    }
+
+    #[test]
+    fn a_step_is_found_or_the_steps_there_are_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        for step in [2, 4, 6] {
+            save(dir.path(), manifest(step), &tensors()).unwrap();
+        }
+        assert_eq!(at_step(dir.path(), 4).unwrap().manifest.step, 4);
+        let error = at_step(dir.path(), 5).unwrap_err().to_string();
+        assert!(error.contains("no checkpoint of step 5"), "{error}");
+        assert!(error.contains("2, 4, 6"), "{error}");
+    }
+
+    #[test]
+    fn discarding_after_a_step_keeps_it_and_earlier_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        for step in [2, 4, 6, 8] {
+            save(dir.path(), manifest(step), &tensors()).unwrap();
+        }
+        save_as(dir.path(), BEST, manifest(6), &tensors()).unwrap();
+        assert_eq!(discard_after(dir.path(), 4).unwrap(), vec![8, 6]);
+        let steps: Vec<u64> = list(dir.path())
+            .iter()
+            .map(|m| read_manifest(m).unwrap().step)
+            .collect();
+        assert_eq!(steps, vec![4, 2]);
+        assert!(!dir.path().join("best.toml").exists());
+        assert!(!dir.path().join("step-00000006.safetensors").exists());
+        save_as(dir.path(), BEST, manifest(2), &tensors()).unwrap();
+        assert!(discard_after(dir.path(), 2).unwrap().contains(&4));
+        assert!(
+            dir.path().join("best.toml").exists(),
+            "an earlier best stays"
+        );
     }
 }

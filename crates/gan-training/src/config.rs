@@ -8,29 +8,36 @@ use crate::backprop::Backprop;
 use crate::error::TrainError;
 use crate::family::ModelConfig;
 
-/// Where tensors live.
+/// Where tensors live: `cpu`, `cuda` (the first GPU), `cuda:N`, `mps` or `auto`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(try_from = "String", into = "String")]
 pub enum DeviceChoice {
     Cpu,
-    Cuda,
+    /// The CUDA device with this index (`cuda` is `cuda:0`).
+    Cuda(usize),
     Mps,
     /// CUDA if available, else MPS if available, else CPU.
     Auto,
 }
 
 impl DeviceChoice {
+    /// The names `--device` and a config's `device` accept.
+    pub const NAMES: &'static str = "cpu, cuda, cuda:N, mps or auto";
+
     pub fn parse(value: &str) -> Result<Self, TrainError> {
+        let refuse = || TrainError::invalid("device", value, format!("choose {}", Self::NAMES));
         match value {
             "cpu" => Ok(DeviceChoice::Cpu),
-            "cuda" => Ok(DeviceChoice::Cuda),
+            "cuda" => Ok(DeviceChoice::Cuda(0)),
             "mps" => Ok(DeviceChoice::Mps),
             "auto" => Ok(DeviceChoice::Auto),
-            other => Err(TrainError::invalid(
-                "device",
-                other,
-                "choose cpu, cuda, mps or auto",
-            )),
+            other => match other.strip_prefix("cuda:") {
+                // Digits only: `usize::from_str` would also take a leading `+`.
+                Some(index) if !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()) => {
+                    index.parse().map(DeviceChoice::Cuda).map_err(|_| refuse())
+                }
+                _ => Err(refuse()),
+            },
         }
     }
 
@@ -38,8 +45,20 @@ impl DeviceChoice {
     pub fn resolve(self) -> Result<tch::Device, TrainError> {
         match self {
             DeviceChoice::Cpu => Ok(tch::Device::Cpu),
-            DeviceChoice::Cuda if tch::Cuda::is_available() => Ok(tch::Device::Cuda(0)),
-            DeviceChoice::Cuda => Err(TrainError::DeviceUnavailable("cuda".into())),
+            DeviceChoice::Cuda(index) => {
+                let count = if tch::Cuda::is_available() {
+                    tch::Cuda::device_count().max(0) as usize
+                } else {
+                    0
+                };
+                if index < count {
+                    Ok(tch::Device::Cuda(index))
+                } else if count == 0 {
+                    Err(TrainError::DeviceUnavailable(self.to_string()))
+                } else {
+                    Err(TrainError::NoSuchCudaDevice { index, count })
+                }
+            }
             DeviceChoice::Mps if tch::utils::has_mps() => Ok(tch::Device::Mps),
             DeviceChoice::Mps => Err(TrainError::DeviceUnavailable("mps".into())),
             DeviceChoice::Auto => Ok(if tch::Cuda::is_available() {
@@ -50,6 +69,38 @@ impl DeviceChoice {
                 tch::Device::Cpu
             }),
         }
+    }
+}
+
+impl std::fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceChoice::Cpu => f.write_str("cpu"),
+            DeviceChoice::Cuda(0) => f.write_str("cuda"),
+            DeviceChoice::Cuda(index) => write!(f, "cuda:{index}"),
+            DeviceChoice::Mps => f.write_str("mps"),
+            DeviceChoice::Auto => f.write_str("auto"),
+        }
+    }
+}
+
+impl std::str::FromStr for DeviceChoice {
+    type Err = TrainError;
+    fn from_str(value: &str) -> Result<Self, TrainError> {
+        Self::parse(value)
+    }
+}
+
+impl TryFrom<String> for DeviceChoice {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        Self::parse(&value).map_err(|_| format!("unknown device `{value}`: choose {}", Self::NAMES))
+    }
+}
+
+impl From<DeviceChoice> for String {
+    fn from(device: DeviceChoice) -> String {
+        device.to_string()
     }
 }
 
@@ -247,6 +298,43 @@ mod tests {
     use super::*;
     use crate::presets::PRESETS;
     use crate::test_support::{gan, mlp_generator};
+
+    #[test]
+    fn devices_are_named_as_written_and_read_back() {
+        for (name, device) in [
+            ("cpu", DeviceChoice::Cpu),
+            ("cuda", DeviceChoice::Cuda(0)),
+            ("cuda:3", DeviceChoice::Cuda(3)),
+            ("mps", DeviceChoice::Mps),
+            ("auto", DeviceChoice::Auto),
+        ] {
+            assert_eq!(DeviceChoice::parse(name).unwrap(), device);
+            let mut config = TrainConfig::preset("mlp").unwrap();
+            config.device = device;
+            let text = toml::to_string(&config).unwrap();
+            assert!(text.contains(&format!("device = \"{name}\"")), "{text}");
+            assert_eq!(toml::from_str::<TrainConfig>(&text).unwrap(), config);
+        }
+        assert_eq!(DeviceChoice::parse("cuda:0").unwrap().to_string(), "cuda");
+        for bad in [
+            "gpu",
+            "cuda:",
+            "cuda:-1",
+            "cuda:+1",
+            "cuda:1x",
+            "CUDA",
+            "cuda:99999999999999999999",
+        ] {
+            assert!(DeviceChoice::parse(bad).is_err(), "{bad}");
+        }
+        let text = toml::to_string(&TrainConfig::preset("mlp").unwrap())
+            .unwrap()
+            .replace("device = \"auto\"", "device = \"tpu\"");
+        let error = toml::from_str::<TrainConfig>(&text)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("unknown device `tpu`"), "{error}");
+    }
 
     #[test]
     fn bad_values_name_the_field() {

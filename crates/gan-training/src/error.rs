@@ -84,8 +84,16 @@ pub enum TrainError {
         step: u64,
         steps: u64,
     },
+    #[error("{path}: a {family} model samples in one pass; --sample-steps and --guidance are for diffusion models")]
+    NotSampledInSteps { path: PathBuf, family: &'static str },
     #[error("{path} has no complete checkpoint to resume from: each one there is damaged (named above); delete them to start the run again from step 0")]
     NoCheckpoint { path: PathBuf },
+    #[error("{path} holds no checkpoint of step {step}; its checkpoints are of steps {steps}")]
+    NoCheckpointAt {
+        path: PathBuf,
+        step: u64,
+        steps: String,
+    },
     #[error("{path} is not a valid checkpoint: {why}")]
     BadCheckpoint { path: PathBuf, why: String },
     #[error("{path} line {line}: {why}")]
@@ -96,6 +104,8 @@ pub enum TrainError {
     },
     #[error("device {0} is not available on this machine (see `gan info`); use --device cpu")]
     DeviceUnavailable(String),
+    #[error("device cuda:{index} does not exist: this machine has {count} CUDA device(s), cuda:0 to cuda:{last} (see `gan info`)", last = count - 1)]
+    NoSuchCudaDevice { index: usize, count: usize },
     #[error(transparent)]
     Model(#[from] gan_models::ModelError),
     #[error(transparent)]

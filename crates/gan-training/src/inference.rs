@@ -138,11 +138,15 @@ impl TrainedGenerator {
             (true, SampleWeights::Ema) => "EMA weights",
             (true, SampleWeights::Raw) => "raw weights",
         };
+        let mut text = weights.to_owned();
         if self.training_prior {
-            format!("{weights}, the training prior N(0, I)")
-        } else {
-            weights.to_owned()
+            text.push_str(", the training prior N(0, I)");
         }
+        if let Some(sampling) = self.config.model.describe_sampling() {
+            text.push_str(", ");
+            text.push_str(&sampling);
+        }
+        text
     }
 
     /// Switches to the prior the model was trained with; an error naming `path` for a model
@@ -221,13 +225,51 @@ impl TrainedGenerator {
         if !config.model.sample_training_prior() {
             return Ok(false);
         }
+        self.rebuild(config)?;
+        self.training_prior = true;
+        Ok(true)
+    }
+
+    /// Samples in `steps` steps and, for a conditional model, with guidance weight
+    /// `guidance`, instead of its config's (a diffusion model's `--sample-steps`,
+    /// `--guidance`); an error naming the checkpoint for a model that samples in one pass,
+    /// and the config's own error for a value out of its range.
+    pub fn set_sampling(
+        &mut self,
+        steps: Option<u32>,
+        guidance: Option<f64>,
+    ) -> Result<(), TrainError> {
+        if steps.is_none() && guidance.is_none() {
+            return Ok(());
+        }
+        if guidance.is_some() && !self.family.conditional() {
+            return Err(TrainError::invalid(
+                "guidance",
+                guidance.unwrap_or_default(),
+                "guidance weighs a conditional model's digit against its unconditional \
+                 prediction; this model was trained without labels",
+            ));
+        }
+        let mut config = self.config.clone();
+        if !config.model.set_sampling(steps, guidance) {
+            return Err(TrainError::NotSampledInSteps {
+                path: self.checkpoint.clone(),
+                family: config.model.name(),
+            });
+        }
+        config.validate()?;
+        self.rebuild(config)
+    }
+
+    /// The family of `config` with this checkpoint's weights, in place of the current one.
+    fn rebuild(&mut self, config: TrainConfig) -> Result<(), TrainError> {
         let ck = checkpoint::load(&self.checkpoint.with_extension("toml"))?;
         let mut family = crate::execution::build_family_here(&config, self.device)?;
         for part in family.parts_mut() {
             part.restore(&ck)?;
         }
-        (self.config, self.family, self.training_prior) = (config, family, true);
-        Ok(true)
+        (self.config, self.family) = (config, family);
+        Ok(())
     }
 
     /// Trains on images' likelihood (a VAE) rather than only sampling.

@@ -64,20 +64,24 @@ pub struct RunOutcome {
     pub last: Option<StepMetrics>,
 }
 
-/// Restores the newest checkpoint of `run` into `trainer` and checks that the run's metrics
-/// can be continued from it; returns the elapsed seconds it recorded. A run stopped before
-/// its first checkpoint resumes from step 0 (its config is complete). Writes nothing, so a
-/// refused resume leaves the run as it was.
+/// Restores the newest checkpoint of `run` (or the one of step `from`) into `trainer` and
+/// checks that the run's metrics can be continued from it; returns the elapsed seconds it
+/// recorded. A run stopped before its first checkpoint resumes from step 0 (its config is
+/// complete). Writes nothing, so a refused resume leaves the run as it was.
 pub fn resume(
     trainer: &mut Trainer,
     run: &RunDir,
+    from: Option<u64>,
     unreadable_metrics: UnreadableRows,
 ) -> Result<f64, TrainError> {
-    let elapsed = if checkpoint::list(&run.checkpoints_dir()).is_empty() {
+    let elapsed = if from.is_none() && checkpoint::list(&run.checkpoints_dir()).is_empty() {
         tracing::info!(run = %run.root().display(), "no checkpoint yet: starting from step 0");
         0.0
     } else {
-        let checkpoint = checkpoint::latest(&run.checkpoints_dir())?;
+        let checkpoint = match from {
+            Some(step) => checkpoint::at_step(&run.checkpoints_dir(), step)?,
+            None => checkpoint::latest(&run.checkpoints_dir())?,
+        };
         trainer.restore(&checkpoint)?;
         tracing::info!(
             step = checkpoint.manifest.step,

@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::atomic::write_atomic;
+use crate::atomic::{remove_if_present, write_atomic};
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 
@@ -119,13 +119,7 @@ impl RunDir {
         .into_iter()
         .chain(FIGURES.iter().map(|(name, _)| *name));
         for name in files {
-            let path = run.root.join(name);
-            match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(TrainError::io(&path, e))
-                }
-                _ => {}
-            }
+            remove_if_present(&run.root.join(name))?;
         }
         for dir in [
             run.samples_dir(),
@@ -139,6 +133,33 @@ impl RunDir {
                 _ => {}
             }
         }
+        Ok(())
+    }
+
+    /// Deletes what the run wrote after step `step`, for a resume that rewinds to that
+    /// step's checkpoint: later checkpoints (and `best` if later), sample grids of later
+    /// steps and the final evaluation (metrics rows past it are dropped when the metrics log
+    /// is opened). The caller holds the run's lock.
+    pub fn discard_after(&self, step: u64) -> Result<(), TrainError> {
+        let checkpoints = crate::checkpoint::discard_after(&self.checkpoints_dir(), step)?;
+        let grids: Vec<PathBuf> = std::fs::read_dir(self.samples_dir())
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| sample_step(p).is_some_and(|s| s > step))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for path in grids.iter().chain([&self.eval_path()]) {
+            remove_if_present(path)?;
+        }
+        tracing::info!(
+            step,
+            checkpoints = ?checkpoints,
+            grids = grids.len(),
+            "rewound: discarded what the run wrote after this step"
+        );
         Ok(())
     }
 

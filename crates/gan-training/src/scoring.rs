@@ -29,6 +29,10 @@ pub struct CheckpointRequest<'a> {
     pub raw: bool,
     /// A fitted prior's model sampling the prior it was trained with instead.
     pub training_prior: bool,
+    /// A diffusion model's sampler steps and guidance weight instead of its config's
+    /// ([`TrainedGenerator::set_sampling`]); its scores are then not saved as the run's.
+    pub sample_steps: Option<u32>,
+    pub guidance: Option<f64>,
     /// Importance samples of a likelihood model's NLL (its config's by default).
     pub k: Option<u32>,
     /// Estimate a likelihood model's test ELBO and NLL (the slow part of its evaluation).
@@ -99,6 +103,8 @@ pub fn score_checkpoint(
     if request.training_prior {
         generator.use_training_prior(path)?;
     }
+    generator.set_sampling(request.sample_steps, request.guidance)?;
+    let resampled = request.sample_steps.is_some() || request.guidance.is_some();
     let mut likelihood = None;
     if generator.is_likelihood_model() && request.likelihood {
         let started = std::time::Instant::now();
@@ -133,7 +139,7 @@ pub fn score_checkpoint(
     );
     let report = score_samples(evaluator, &samples, &source)?;
     let mut saved_to = None;
-    if !request.raw && !request.training_prior {
+    if !request.raw && !request.training_prior && !resampled {
         let (floor, ceiling) = floor_and_ceiling(evaluator, mnist, request.seed)?;
         let weights = if generator.has_ema {
             "EMA"

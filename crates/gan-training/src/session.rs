@@ -15,6 +15,7 @@ use gan_data::Mnist;
 use gan_eval::Evaluator;
 use gan_models::matmul_tuning::Tuning;
 
+use crate::checkpoint;
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::history::{RunEvent, RunEventKind};
@@ -34,6 +35,8 @@ pub struct Session {
     lock: Option<RunLock>,
     config: TrainConfig,
     resuming: bool,
+    /// A resume's rewind: the checkpoint step it continues from instead of the newest.
+    from_step: Option<u64>,
     overwrite: bool,
 }
 
@@ -55,6 +58,7 @@ impl Session {
             lock: None,
             config,
             resuming: false,
+            from_step: None,
             overwrite,
         })
     }
@@ -80,8 +84,32 @@ impl Session {
             lock: Some(lock),
             config,
             resuming: true,
+            from_step: None,
             overwrite: false,
         })
+    }
+
+    /// Makes a resume continue from the checkpoint of `step` rather than the newest: what the
+    /// run wrote after that step (its later checkpoints, `best` if later, sample grids,
+    /// metrics rows, the final evaluation) is deleted when training starts, so the run reads
+    /// as if it had stopped there. Refused, listing the steps there are, when `step` has no
+    /// checkpoint; refused for a new run.
+    pub fn rewind_to(mut self, step: u64) -> Result<Session, TrainError> {
+        if !self.resuming {
+            return Err(TrainError::invalid(
+                "from-step",
+                step,
+                "a new run has no checkpoints; --from-step goes with --resume",
+            ));
+        }
+        checkpoint::manifest_of_step(&self.run_dir.checkpoints_dir(), step).map_err(|e| {
+            TrainError::CannotResume {
+                path: self.run_dir.root().to_owned(),
+                source: Box::new(e),
+            }
+        })?;
+        self.from_step = Some(step);
+        Ok(self)
     }
 
     pub fn config(&self) -> &TrainConfig {
@@ -117,12 +145,14 @@ impl Session {
         let mut trainer = Trainer::new(&self.config, &mnist.train)?;
         let elapsed_before = if self.resuming {
             let root = self.run_dir.root().to_owned();
-            let elapsed = run::resume(&mut trainer, &self.run_dir, unreadable).map_err(|e| {
-                TrainError::CannotResume {
-                    path: root.clone(),
-                    source: Box::new(e),
-                }
-            })?;
+            let from = self.from_step;
+            let elapsed =
+                run::resume(&mut trainer, &self.run_dir, from, unreadable).map_err(|e| {
+                    TrainError::CannotResume {
+                        path: root.clone(),
+                        source: Box::new(e),
+                    }
+                })?;
             check_budget_left(&trainer, &self.config, &root, elapsed)?;
             elapsed
         } else {
@@ -214,6 +244,9 @@ impl Prepared {
         let lock = match session.lock.take() {
             Some(lock) => {
                 session.run_dir.probe_write()?;
+                if let Some(step) = session.from_step {
+                    session.run_dir.discard_after(step)?;
+                }
                 session.run_dir.write_config(&session.config)?;
                 lock
             }
@@ -241,6 +274,7 @@ impl Prepared {
             run_dir: session.run_dir,
             config: session.config,
             resuming: session.resuming,
+            from_step: session.from_step,
             replaced,
             trainer,
             elapsed_before,
@@ -262,6 +296,7 @@ pub struct Started {
     run_dir: RunDir,
     config: TrainConfig,
     resuming: bool,
+    from_step: Option<u64>,
     replaced: bool,
     trainer: Trainer,
     elapsed_before: f64,
@@ -305,8 +340,12 @@ impl Started {
         } else {
             RunEventKind::Started
         };
+        let detail = match self.from_step {
+            Some(step) => format!("rewound to the checkpoint of step {step}"),
+            None => String::new(),
+        };
         self.run_dir
-            .record(&RunEvent::now(kind, self.trainer.steps_done(), ""))?;
+            .record(&RunEvent::now(kind, self.trainer.steps_done(), detail))?;
         let outcome = run::train(
             &mut self.trainer,
             &self.run_dir,
@@ -372,6 +411,8 @@ impl Finished {
             seed: 0,
             raw: false,
             training_prior: false,
+            sample_steps: None,
+            guidance: None,
             k: None,
             likelihood: false,
             repeats: 1,
@@ -391,8 +432,13 @@ pub enum Plan {
         out: PathBuf,
         overwrite: bool,
     },
-    /// The run in `dir`, continued to `steps` (its own step count when `None`).
-    Resume { dir: PathBuf, steps: Option<u64> },
+    /// The run in `dir`, continued to `steps` (its own step count when `None`) from its
+    /// newest checkpoint, or from the one of step `from_step` (see [`Session::rewind_to`]).
+    Resume {
+        dir: PathBuf,
+        steps: Option<u64>,
+        from_step: Option<u64>,
+    },
 }
 
 /// A run from start to finish in one call: see the module docs.
@@ -407,12 +453,22 @@ pub fn train_run(
             out,
             overwrite,
         } => Session::new_run(config, &out, overwrite)?,
-        Plan::Resume { dir, steps } => Session::resume(&dir, |config| {
-            if let Some(steps) = steps {
-                config.steps = steps;
+        Plan::Resume {
+            dir,
+            steps,
+            from_step,
+        } => {
+            let session = Session::resume(&dir, |config| {
+                if let Some(steps) = steps {
+                    config.steps = steps;
+                }
+                Ok(())
+            })?;
+            match from_step {
+                Some(step) => session.rewind_to(step)?,
+                None => session,
             }
-            Ok(())
-        })?,
+        }
     };
     session
         .prepare(mnist, UnreadableRows::Refuse)?

@@ -23,6 +23,14 @@ pub(crate) fn vae(config: &mut TrainConfig) -> &mut VaeConfig {
     }
 }
 
+/// The diffusion settings of a config.
+pub(crate) fn diffusion(config: &mut TrainConfig) -> &mut crate::family::DiffusionConfig {
+    match &mut config.model {
+        ModelConfig::Diffusion(diffusion) => diffusion,
+        _ => panic!("{} is not a diffusion preset", config.preset),
+    }
+}
+
 /// The MLP generator of a GAN config.
 pub(crate) fn mlp_generator(config: &mut TrainConfig) -> &mut MlpGeneratorConfig {
     match &mut gan(config).generator {
@@ -54,6 +62,10 @@ pub(crate) fn small_config(preset: &str) -> TrainConfig {
         }
         model.latent_dim = 4;
         model.eval_importance_samples = 16;
+    } else if let ModelConfig::Diffusion(model) = &mut c.model {
+        let gan_models::diffusion::DenoiserConfig::Mlp(denoiser) = &mut model.denoiser;
+        (denoiser.width, denoiser.blocks, denoiser.time_features) = (32, 2, 16);
+        model.sampling.steps = 4;
     } else {
         let model = gan(&mut c);
         match &mut model.generator {

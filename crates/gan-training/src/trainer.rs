@@ -480,8 +480,29 @@ mod tests {
             "wgan-gp",
             "vae-binarized",
             "cvae",
+            "flow-mlp",
+            "ddpm-conditional",
         ] {
-            let mut config = small_config(preset);
+            let mut config = small_config(if preset == "ddpm-conditional" {
+                "flow-mlp"
+            } else {
+                preset
+            });
+            if preset == "ddpm-conditional" {
+                // Noise prediction, DDPM's sampler (fresh noise per step) and guidance.
+                use crate::family::diffusion::{process, sampler};
+                let model = crate::test_support::diffusion(&mut config);
+                model.objective = process::Objective::Noise {
+                    schedule: process::Schedule::Cosine,
+                    timesteps: 100,
+                };
+                model.prediction = process::Prediction::Noise;
+                model.velocity_weight_cap = None;
+                model.sampling.sampler = sampler::Sampler::Ddpm;
+                model.sampling.guidance = 2.0;
+                model.conditional = true;
+                model.label_dropout = 0.2;
+            }
             if preset == "dcgan" {
                 // Spectral norm's power-iteration vectors must survive the resume too.
                 if let gan_models::DiscriminatorConfig::Conv(d) =
@@ -539,6 +560,7 @@ mod tests {
             let before = run::resume(
                 &mut second,
                 &resumed_dir,
+                None,
                 crate::metrics::UnreadableRows::Refuse,
             )
             .unwrap();
@@ -561,7 +583,10 @@ mod tests {
                 .filter(|(n, _)| n.starts_with("generator_ema."))
                 .count();
             let manifest = straight.manifest(0.0);
-            if preset.contains("vae") {
+            if preset.contains("flow") || preset.contains("ddpm") {
+                assert_eq!(manifest.parts["denoiser"].optimizer_steps, 40);
+                assert!(a.iter().any(|(n, _)| n.starts_with("denoiser_ema.")));
+            } else if preset.contains("vae") {
                 assert_eq!(manifest.parts["vae"].optimizer_steps, 40);
                 let averaged = a.iter().any(|(n, _)| n.starts_with("vae_ema.decoder."));
                 assert_eq!(averaged, preset == "cvae", "{preset}");
@@ -626,6 +651,7 @@ mod tests {
         let before = run::resume(
             &mut resumed,
             &run_dir,
+            None,
             crate::metrics::UnreadableRows::Refuse,
         )
         .unwrap();
@@ -648,9 +674,14 @@ mod tests {
         let mut wider = config.clone();
         mlp_generator(&mut wider).hidden = vec![24, 32];
         let mut other = Trainer::new(&wider, &data).unwrap();
-        let err = run::resume(&mut other, &run_dir, crate::metrics::UnreadableRows::Refuse)
-            .unwrap_err()
-            .to_string();
+        let err = run::resume(
+            &mut other,
+            &run_dir,
+            None,
+            crate::metrics::UnreadableRows::Refuse,
+        )
+        .unwrap_err()
+        .to_string();
         // Variables are checked in name order: bn1.bias is the first whose shape differs.
         assert!(
             err.contains("tensor generator.bn1.bias has shape [16]"),
@@ -662,11 +693,22 @@ mod tests {
         crate::test_support::gan(&mut with_ema).generator_ema =
             crate::test_support::gan(&mut mlp).generator_ema;
         let mut other = Trainer::new(&with_ema, &data).unwrap();
-        let err = run::resume(&mut other, &run_dir, crate::metrics::UnreadableRows::Refuse)
-            .unwrap_err()
-            .to_string();
+        let err = run::resume(
+            &mut other,
+            &run_dir,
+            None,
+            crate::metrics::UnreadableRows::Refuse,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("no EMA of generator"), "{err}");
-        run::resume(&mut t, &run_dir, crate::metrics::UnreadableRows::Refuse).unwrap();
+        run::resume(
+            &mut t,
+            &run_dir,
+            None,
+            crate::metrics::UnreadableRows::Refuse,
+        )
+        .unwrap();
     }
 
     proptest::proptest! {

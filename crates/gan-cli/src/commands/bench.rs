@@ -35,9 +35,9 @@ pub struct BenchArgs {
     pub threads: Option<u64>,
     #[arg(long, value_name = "DIR", env = DATA_DIR_ENV)]
     pub data_dir: Option<PathBuf>,
-    /// cpu, cuda, mps or auto (CUDA, else MPS, else CPU), as for every command.
-    #[arg(long, default_value = "auto", value_parser = ["cpu", "cuda", "mps", "auto"])]
-    pub device: String,
+    /// cpu, cuda (the first GPU), cuda:N, mps or auto (CUDA, else MPS, else CPU). as for every command.
+    #[arg(long, default_value = "auto", value_name = "DEVICE", value_parser = super::device_arg)]
+    pub device: DeviceChoice,
     /// Matrix products in dense layers: auto, blas or onednn (as `gan train --matmul`).
     #[arg(long, default_value = "auto", value_parser = ["auto", "blas", "onednn"])]
     pub matmul: String,
@@ -64,7 +64,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
 
     let mut config = TrainConfig::preset(&args.preset)?;
     config.batch_size = args.batch_size as usize;
-    config.device = DeviceChoice::parse(&args.device)?;
+    config.device = args.device;
     config.matmul = MatmulChoice::parse(&args.matmul)?;
     config.backprop = Backprop::parse(&args.backprop)
         .with_context(|| format!("--backprop {}: choose fused or autograd", args.backprop))?;

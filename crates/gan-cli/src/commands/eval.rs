@@ -46,8 +46,8 @@ pub struct EvalArgs {
     pub json: bool,
     #[arg(long, value_name = "DIR", env = DATA_DIR_ENV)]
     pub data_dir: Option<PathBuf>,
-    #[arg(long, default_value = "auto", value_parser = ["cpu", "cuda", "mps", "auto"])]
-    pub device: String,
+    #[arg(long, default_value = "auto", value_name = "DEVICE", value_parser = super::device_arg)]
+    pub device: DeviceChoice,
     /// With --checkpoint: sample with the live weights instead of their moving average (EMA).
     #[arg(long, requires = "checkpoint")]
     pub raw: bool,
@@ -59,6 +59,8 @@ pub struct EvalArgs {
     /// estimate [default: the run's eval_importance_samples, 1,000 in the presets].
     #[arg(long, requires = "checkpoint", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub k: Option<u32>,
+    #[command(flatten)]
+    pub sampling: super::SamplingArgs,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -83,7 +85,7 @@ pub enum EvalAction {
 }
 
 pub fn run(args: &EvalArgs) -> Result<()> {
-    let device = DeviceChoice::parse(&args.device)?.resolve()?;
+    let device = args.device.resolve()?;
     if let Some(EvalAction::TrainClassifier {
         weights: out,
         overwrite,
@@ -145,6 +147,8 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 seed: args.seed,
                 raw: args.raw,
                 training_prior: args.training_prior,
+                sample_steps: args.sampling.sample_steps,
+                guidance: args.sampling.guidance,
                 k: args.k,
                 likelihood: true,
                 repeats: args.repeats.unwrap_or(1),

@@ -21,8 +21,8 @@ pub struct FiguresArgs {
     pub out_dir: Option<PathBuf>,
     #[arg(long, value_name = "DIR", env = DATA_DIR_ENV)]
     pub data_dir: Option<PathBuf>,
-    #[arg(long, default_value = "auto", value_parser = ["cpu", "cuda", "mps", "auto"])]
-    pub device: String,
+    #[arg(long, default_value = "auto", value_name = "DEVICE", value_parser = super::device_arg)]
+    pub device: DeviceChoice,
 }
 
 /// Pairs of test image and reconstruction in the picture: five pairs a row, ten rows.
@@ -32,7 +32,7 @@ const PAIRS_PER_ROW: u32 = 5;
 const MANIFOLD_SIDE: usize = 20;
 
 pub fn run(args: &FiguresArgs) -> Result<()> {
-    let device = DeviceChoice::parse(&args.device)?.resolve()?;
+    let device = args.device.resolve()?;
     let mnist = super::eval::load(args.data_dir.as_deref())?;
     let out = match &args.out_dir {
         Some(dir) => dir.clone(),

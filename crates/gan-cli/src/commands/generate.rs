@@ -35,9 +35,9 @@ pub struct GenerateArgs {
     /// Seed of the noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// cpu, cuda, mps or auto.
-    #[arg(long, default_value = "auto", value_parser = ["cpu", "cuda", "mps", "auto"])]
-    pub device: String,
+    /// cpu, cuda, cuda:N, mps or auto.
+    #[arg(long, default_value = "auto", value_name = "DEVICE", value_parser = super::device_arg)]
+    pub device: DeviceChoice,
     /// Sample with the live weights instead of their moving average (EMA), where the model
     /// keeps one.
     #[arg(long)]
@@ -46,6 +46,8 @@ pub struct GenerateArgs {
     /// trained with, instead.
     #[arg(long)]
     pub training_prior: bool,
+    #[command(flatten)]
+    pub sampling: super::SamplingArgs,
 }
 
 /// `3` → one digit, `all` → every digit equally often.
@@ -75,12 +77,13 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
              for the images"
         );
     }
-    let device = DeviceChoice::parse(&args.device)?.resolve()?;
+    let device = args.device.resolve()?;
     let mut generator = TrainedGenerator::load(&args.checkpoint, device, sample_weights(args.raw))
         .with_context(|| format!("loading the generator from {}", args.checkpoint.display()))?;
     if args.training_prior {
         generator.use_training_prior(&args.checkpoint)?;
     }
+    args.sampling.apply(&mut generator)?;
     let digits = match (args.digit, &args.labels_out) {
         (None, Some(_)) => Some(Digits::Balanced),
         (digits, _) => digits,

@@ -51,11 +51,13 @@ pub struct InterpolateArgs {
     /// Milliseconds per animation frame.
     #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u32).range(10..=10_000))]
     pub frame_ms: u32,
-    #[arg(long, default_value = "auto", value_parser = ["cpu", "cuda", "mps", "auto"])]
-    pub device: String,
+    #[arg(long, default_value = "auto", value_name = "DEVICE", value_parser = super::device_arg)]
+    pub device: DeviceChoice,
     /// Sample with the live weights instead of their moving average (EMA).
     #[arg(long)]
     pub raw: bool,
+    #[command(flatten)]
+    pub sampling: super::SamplingArgs,
 }
 
 /// One leg of a walk: its images' noise and class weights.
@@ -131,13 +133,14 @@ pub fn run(args: &InterpolateArgs) -> Result<()> {
     if args.grid.is_none() && args.gif.is_none() && args.images.is_none() {
         bail!("nothing to write: pass --grid FILE.png, --gif FILE.gif and/or --images FILE.idx");
     }
-    let device = DeviceChoice::parse(&args.device)?.resolve()?;
-    let generator = TrainedGenerator::load(
+    let device = args.device.resolve()?;
+    let mut generator = TrainedGenerator::load(
         &args.checkpoint,
         device,
         super::generate::sample_weights(args.raw),
     )
     .with_context(|| format!("loading the generator from {}", args.checkpoint.display()))?;
+    args.sampling.apply(&mut generator)?;
     let legs = legs(args, &generator)?;
     let mut images = None::<gan_data::Images>;
     for leg in &legs {

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use gan_data::{default_data_dir, Fetcher, Mirror, Mnist, DATA_DIR_ENV, DATA_MIRROR_ENV};
 use gan_models::MatmulChoice;
 use gan_training::config::{MAX_STORED_INTEGER, UNLIMITED_STEPS};
@@ -22,9 +22,10 @@ use crate::observer::CliObserver;
 #[command(allow_negative_numbers = true)]
 pub struct TrainArgs {
     /// Starting point [default: mlp]; `gan presets` lists and describes them.
-    #[arg(long, value_parser = super::presets::parser(), conflicts_with_all = ["config", "resume"])]
+    #[arg(long, value_parser = super::presets::parser(), conflicts_with = "resume")]
     pub preset: Option<String>,
-    /// A complete config file (TOML, as written into run directories) instead of a preset.
+    /// A complete config file (TOML, as written into run directories) instead of a preset;
+    /// not with --preset (the file holds every field: change some with --set instead).
     #[arg(long, value_name = "FILE", conflicts_with = "resume")]
     pub config: Option<PathBuf>,
     /// Change one setting of the preset or --config file: a dotted path into its TOML (as
@@ -41,6 +42,11 @@ pub struct TrainArgs {
     /// edit or a copy) instead of refusing to resume.
     #[arg(long, requires = "resume")]
     pub drop_bad_metrics: bool,
+    /// With --resume: continue from the checkpoint of step N instead of the newest. What the
+    /// run wrote after step N (later checkpoints, sample grids, metrics rows, the final
+    /// evaluation) is deleted when training starts.
+    #[arg(long, value_name = "N", requires = "resume", value_parser = clap::value_parser!(u64).range(0..=MAX_STORED_INTEGER))]
+    pub from_step: Option<u64>,
     /// Training steps (for a GAN: two D updates, one G update). With --resume, extends the
     /// run. With --minutes and no --steps, unlimited.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_STORED_INTEGER))]
@@ -69,9 +75,9 @@ pub struct TrainArgs {
     /// Images generated for each evaluation.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(4..=100_000))]
     pub eval_samples: Option<u64>,
-    /// cpu, cuda, mps or auto (CUDA, else MPS, else CPU).
-    #[arg(long, value_parser = ["cpu", "cuda", "mps", "auto"])]
-    pub device: Option<String>,
+    /// cpu, cuda (the first GPU), cuda:N, mps or auto (CUDA, else MPS, else CPU).
+    #[arg(long, value_name = "DEVICE", value_parser = super::device_arg)]
+    pub device: Option<DeviceChoice>,
     /// libtorch intra-op threads (default: libtorch's choice, one per core).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub threads: Option<u64>,
@@ -146,7 +152,13 @@ fn positive_number(value: &str) -> Result<f64, String> {
 /// the VAE figures and the report.
 pub fn run(args: &TrainArgs, log: &LogFile, interrupt: Interrupt) -> Result<i32> {
     let session = match &args.resume {
-        Some(dir) => Session::resume(dir, |config| apply_schedule_flags(args, config))?,
+        Some(dir) => {
+            let session = Session::resume(dir, |config| apply_schedule_flags(args, config))?;
+            match args.from_step {
+                Some(step) => session.rewind_to(step)?,
+                None => session,
+            }
+        }
         None => {
             let config = new_run_config(args)?;
             let out = args
@@ -347,7 +359,13 @@ fn trainer_start(observer: &CliObserver) -> f64 {
 /// The config of a new run: the preset (or `--config` file) with the flags applied, validated.
 pub fn new_run_config(args: &TrainArgs) -> Result<TrainConfig> {
     let mut config = match (&args.config, &args.preset) {
-        (Some(path), _) => TrainConfig::from_toml_file(path)
+        (Some(path), Some(preset)) => bail!(
+            "--preset {preset} and --config {} both give every setting of a run (a config file \
+             is complete and names its own preset), so one would be ignored: pass --config \
+             alone, or --preset {preset} with --set PATH=VALUE for the fields to change",
+            path.display()
+        ),
+        (Some(path), None) => TrainConfig::from_toml_file(path)
             .with_context(|| format!("reading --config {}", path.display()))?,
         (None, preset) => {
             TrainConfig::preset(preset.as_deref().unwrap_or(gan_training::DEFAULT_PRESET))?
@@ -391,8 +409,8 @@ fn apply_schedule_flags(args: &TrainArgs, config: &mut TrainConfig) -> Result<()
     if let Some(n) = args.checkpoint_every {
         config.checkpoint_every = n;
     }
-    if let Some(device) = &args.device {
-        config.device = DeviceChoice::parse(device)?;
+    if let Some(device) = args.device {
+        config.device = device;
     }
     if let Some(threads) = args.threads {
         config.threads = threads as usize;

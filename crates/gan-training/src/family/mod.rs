@@ -9,7 +9,10 @@
 //! - [`gan`](GanFamily): a generator against a discriminator.
 //! - [`vae`]: an encoder and a decoder on the evidence lower bound; also a
 //!   [`LikelihoodModel`], so its test log-likelihood can be estimated.
+//! - [`diffusion`]: a denoiser of noised images (DDPM's noise prediction or flow matching),
+//!   sampled in a chosen number of steps.
 
+pub mod diffusion;
 mod gan;
 pub mod registry;
 #[cfg(test)]
@@ -19,6 +22,7 @@ pub mod vae;
 use gan_models::Summary;
 use tch::{Device, Tensor};
 
+pub use diffusion::{DiffusionConfig, DiffusionFamily};
 pub use gan::{DiscriminatorUpdate, FakeMode, GanConfig, GanFamily};
 pub use registry::{FamilyConfig, ModelConfig};
 pub use vae::{PriorConfig, VaeConfig, VaeFamily};

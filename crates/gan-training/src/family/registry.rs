@@ -30,6 +30,18 @@ pub trait FamilyConfig {
     fn sample_training_prior(&mut self) -> bool {
         false
     }
+    /// Sets how many steps sampling takes and, for a conditional model, its guidance weight
+    /// (`gan generate --sample-steps`, `--guidance`); false, and nothing changes, for a
+    /// family that samples in one pass.
+    fn set_sampling(&mut self, steps: Option<u32>, guidance: Option<f64>) -> bool {
+        let _ = (steps, guidance);
+        false
+    }
+    /// How samples are drawn, where there is a choice (a diffusion model's sampler and
+    /// steps), for what commands print about a generator.
+    fn describe_sampling(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The registry: `Variant(Config) = "name"` per family generates [`ModelConfig`]'s variant
@@ -80,6 +92,7 @@ macro_rules! families {
 families! {
     Gan(super::GanConfig) = "gan",
     Vae(super::VaeConfig) = "vae",
+    Diffusion(super::DiffusionConfig) = "diffusion",
     #[cfg(test)]
     Toy(super::toy::ToyConfig) = "toy",
 }
@@ -118,6 +131,16 @@ impl ModelConfig {
     /// See [`FamilyConfig::set_learning_rate`].
     pub fn set_learning_rate(&mut self, lr: f64) {
         self.family_mut().set_learning_rate(lr)
+    }
+
+    /// See [`FamilyConfig::set_sampling`].
+    pub fn set_sampling(&mut self, steps: Option<u32>, guidance: Option<f64>) -> bool {
+        self.family_mut().set_sampling(steps, guidance)
+    }
+
+    /// See [`FamilyConfig::describe_sampling`].
+    pub fn describe_sampling(&self) -> Option<String> {
+        self.family().describe_sampling()
     }
 
     /// See [`FamilyConfig::sample_training_prior`].

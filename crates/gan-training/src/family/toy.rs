@@ -212,7 +212,7 @@ mod tests {
         run::train(&mut half, &resumed_dir, &mut Silent, 0.0, None).unwrap();
         resumed_dir.write_config(&config).unwrap();
         let mut rest = Trainer::new(&config, &data).unwrap();
-        let before = run::resume(&mut rest, &resumed_dir, UnreadableRows::Refuse).unwrap();
+        let before = run::resume(&mut rest, &resumed_dir, None, UnreadableRows::Refuse).unwrap();
         assert_eq!(rest.steps_done(), 3);
         run::train(&mut rest, &resumed_dir, &mut Silent, before, None).unwrap();
         let (a, b) = (

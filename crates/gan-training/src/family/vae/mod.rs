@@ -442,22 +442,10 @@ impl Family for VaeFamily {
 
     fn summaries(&self) -> Vec<Summary> {
         let vars = self.part.vars();
-        let sub = |prefix: &str, layers: Vec<gan_models::LayerInfo>| {
-            layers
-                .into_iter()
-                .map(|mut l| {
-                    l.name = format!("{prefix}.{}", l.name);
-                    l
-                })
-                .collect::<Vec<_>>()
-        };
-        let mut encoder = Summary::new("encoder", sub("encoder", self.live.encoder.layers()), vars);
-        let mut decoder = Summary::new("decoder", sub("decoder", self.live.decoder.layers()), vars);
-        for summary in [&mut encoder, &mut decoder] {
-            let own: i64 = summary.rows.iter().map(|(_, p)| p).sum();
-            (summary.total, summary.trainable, summary.non_trainable) = (own, own, 0);
-        }
-        let mut summaries = vec![encoder, decoder];
+        let mut summaries = vec![
+            Summary::of_network("encoder", self.live.encoder.layers(), vars),
+            Summary::of_network("decoder", self.live.decoder.layers(), vars),
+        ];
         if let PriorConfig::FittedMixture { components, .. } = self.config.prior {
             let mixture = gan_models::LayerInfo {
                 name: "prior".to_owned(),
