@@ -24,6 +24,9 @@ pub struct ComparedRun {
     pub precision: Option<f64>,
     pub recall: Option<f64>,
     pub label_accuracy: Option<f64>,
+    /// Sampling cost of the evaluation in `eval.json` (absent from older ones).
+    pub evaluations_per_image: Option<u32>,
+    pub images_per_second: Option<f64>,
     /// "gan eval", "during training" or "not evaluated".
     pub source: String,
 }
@@ -51,6 +54,7 @@ impl Comparison {
             .iter()
             .map(|r| {
                 let h = r.headline();
+                let cost = r.evaluation.as_ref().and_then(|e| e.sampling);
                 ComparedRun {
                     run: r.root.display().to_string(),
                     preset: r.preset().to_owned(),
@@ -63,6 +67,8 @@ impl Comparison {
                     precision: h.as_ref().map(|h| h.precision),
                     recall: h.as_ref().map(|h| h.recall),
                     label_accuracy: h.as_ref().and_then(|h| h.label_accuracy),
+                    evaluations_per_image: cost.map(|c| c.evaluations_per_image),
+                    images_per_second: cost.map(|c| c.images_per_second),
                     source: h.map_or("not evaluated".into(), |h| h.source.into()),
                 }
             })
@@ -86,6 +92,8 @@ impl Comparison {
             "IS ↑",
             "precision",
             "recall ↑",
+            "evaluations / image",
+            "images/s",
         ];
         if labels {
             header.push("label accuracy ↑");
@@ -103,6 +111,8 @@ impl Comparison {
                     cell(r.inception_score, |v| format!("{v:.3}")),
                     cell(r.precision, |v| format!("{v:.3}")),
                     cell(r.recall, |v| format!("{v:.3}")),
+                    cell(r.evaluations_per_image, |v| v.to_string()),
+                    cell(r.images_per_second, |v| format!("{v:.0}")),
                 ];
                 if labels {
                     row.push(cell(r.label_accuracy, |a| format!("{:.2}%", 100.0 * a)));

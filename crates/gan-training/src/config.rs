@@ -1,5 +1,8 @@
 //! `TrainConfig`: everything that defines a run, saved as `config.toml` in its directory.
 
+use std::path::PathBuf;
+
+use gan_data::rng::stream_seed;
 use gan_data::{Sampling, Scaling};
 use gan_models::{MatmulChoice, OutputActivation};
 use serde::{Deserialize, Serialize};
@@ -151,8 +154,54 @@ pub struct TrainConfig {
     pub tensorboard: bool,
     pub scaling: Scaling,
     pub sampling: Sampling,
+    /// A reflow run: it learns from pairs a trained flow drew instead of from the data
+    /// ([`crate::reflow`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reflow: Option<ReflowConfig>,
     /// The model family and its networks, optimizers and options.
     pub model: ModelConfig,
+}
+
+/// What a reflow run learns from ([`crate::reflow`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReflowConfig {
+    /// The run directory of the flow that drew the pairs.
+    pub source: PathBuf,
+    /// The step of its checkpoint that drew them (and whose sampling weights start this run).
+    pub source_step: u64,
+    /// How the source sampled the pairs' images (its sampler, steps and evaluations).
+    pub source_sampling: String,
+    /// (noise, image) pairs drawn.
+    pub pairs: u64,
+}
+
+/// The most pairs a run may draw (each costs a full sampling run of the source, and the
+/// pairs and their noise stay in memory while training).
+pub const MAX_PAIRS: u64 = 1_000_000;
+
+/// Pairs drawn when the command does not say: as many as MNIST has training images.
+pub const DEFAULT_PAIRS: u64 = 60_000;
+
+/// Random stream (of the run's seed) of the pairs' noise.
+const PAIRS_STREAM: u64 = u64::MAX - 32;
+
+impl ReflowConfig {
+    pub fn validate(&self) -> Result<(), TrainError> {
+        if !(1..=MAX_PAIRS).contains(&self.pairs) {
+            return Err(TrainError::invalid(
+                "reflow.pairs",
+                self.pairs,
+                format!("must be in 1..={MAX_PAIRS}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The seed of the pairs' noise in a run of `seed`.
+    pub fn noise_seed(seed: u64) -> u64 {
+        stream_seed(seed, PAIRS_STREAM)
+    }
 }
 
 pub(crate) fn default_eval_samples() -> usize {
@@ -275,6 +324,16 @@ impl TrainConfig {
             return Err(TrainError::invalid("threads", self.threads, "at most 1024"));
         }
         self.model.validate()?;
+        if let Some(reflow) = &self.reflow {
+            reflow.validate()?;
+            if !self.model.family().learns_from_pairs() {
+                return Err(TrainError::invalid(
+                    "reflow",
+                    reflow.source.display(),
+                    "only a flow (family diffusion with a flow objective) learns from pairs",
+                ));
+            }
+        }
         let expected = match self.model.output() {
             OutputActivation::Sigmoid => Scaling::ZeroOne,
             OutputActivation::Tanh => Scaling::MinusOneToOne,

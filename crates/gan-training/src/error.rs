@@ -66,6 +66,16 @@ pub enum TrainError {
     },
     #[error("{path} {why}")]
     NothingLeft { path: PathBuf, why: String },
+    #[error("cannot reflow {path}")]
+    CannotReflow {
+        path: PathBuf,
+        #[source]
+        source: Box<TrainError>,
+    },
+    #[error(
+        "{path} (the reflow pairs this run drew when it started) {why}; start the reflow again"
+    )]
+    BadPairs { path: PathBuf, why: String },
     #[error("replacing the run in {path}")]
     CannotReplace {
         path: PathBuf,

@@ -13,6 +13,7 @@ use crate::error::TrainError;
 use crate::family::{Family, LikelihoodModel, SampleWeights};
 use crate::likelihood::{HeldOut, LikelihoodReport};
 use crate::run_dir::{RunDir, CHECKPOINTS_DIR};
+use crate::saved_eval::SamplingCost;
 
 /// Which classes a conditional model is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -108,6 +109,11 @@ impl TrainedGenerator {
         })
     }
 
+    /// The model, for its parts' weights.
+    pub(crate) fn family(&self) -> &dyn Family {
+        self.family.as_ref()
+    }
+
     /// `n` images from noise seeded by `seed`, as bytes. A conditional model draws `digits`
     /// (balanced when `None`) and returns the labels; asking an unconditional one for digits
     /// is an error.
@@ -147,6 +153,58 @@ impl TrainedGenerator {
             text.push_str(&sampling);
         }
         text
+    }
+
+    /// For a model that samples in steps, the way from noise to `rows` samples (the first
+    /// images of [`TrainedGenerator::generate`] for `seed`): `frames` states spread from the
+    /// pure noise to the sample, a row per sample, with the level of each column. `None`
+    /// for a model that samples in one pass.
+    pub fn sampling_path(
+        &self,
+        rows: usize,
+        frames: usize,
+        seed: u64,
+    ) -> Result<Option<(Vec<f64>, Images)>, TrainError> {
+        let noise = noise_rows(seed, rows, self.family.latent_dim(), self.device)?;
+        let labels = self
+            .family
+            .conditional()
+            .then(|| label_tensor(&Digits::Balanced.labels(rows), self.device));
+        let Some(path) = self
+            .family
+            .sampling_path(&noise, labels.as_ref(), self.weights)
+        else {
+            return Ok(None);
+        };
+        let picks = spread(path.len(), frames);
+        let levels = picks.iter().map(|&i| path[i].0).collect();
+        // (frames, rows, …) to (rows, frames, …): a row per sample.
+        let states: Vec<Tensor> = picks.iter().map(|&i| path[i].1.shallow_clone()).collect();
+        let by_row = Tensor::stack(&states, 1).flatten(0, 1);
+        let images = Images::from_tensor(&by_row, self.config.scaling)?;
+        Ok(Some((levels, images)))
+    }
+
+    /// Network evaluations each image takes with the current sampling.
+    pub fn evaluations_per_image(&self) -> u32 {
+        self.config.model.family().evaluations_per_image()
+    }
+
+    /// `n` images as [`TrainedGenerator::generate`] draws them, with what they cost.
+    pub fn generate_timed(
+        &self,
+        n: usize,
+        seed: u64,
+        digits: Option<Digits>,
+    ) -> Result<(Samples, SamplingCost), TrainError> {
+        let started = std::time::Instant::now();
+        let samples = self.generate(n, seed, digits)?;
+        let seconds = started.elapsed().as_secs_f64().max(1e-9);
+        let cost = SamplingCost {
+            evaluations_per_image: self.evaluations_per_image(),
+            images_per_second: samples.images.count as f64 / seconds,
+        };
+        Ok((samples, cost))
     }
 
     /// Switches to the prior the model was trained with; an error naming `path` for a model
@@ -397,6 +455,54 @@ impl TrainedGenerator {
     }
 }
 
+/// `count` indices spread evenly over `0..n`, the first and the last among them (all of
+/// them when there are fewer).
+fn spread(n: usize, count: usize) -> Vec<usize> {
+    match count {
+        _ if n <= count => return (0..n).collect(),
+        0 => return Vec::new(),
+        1 => return vec![n - 1],
+        _ => {}
+    }
+    (0..count)
+        .map(|k| (k * (n - 1) + (count - 1) / 2) / (count - 1))
+        .collect()
+}
+
+/// Rows of noise per random stream in [`generate`] and [`noise_rows`].
+const NOISE_CHUNK: usize = 1024;
+
+fn noise_chunk(
+    seed: u64,
+    chunk: usize,
+    size: i64,
+    latent: i64,
+    device: Device,
+) -> Result<Tensor, TrainError> {
+    Ok(DeviceRng::new(seed).normal(chunk as u64, &[size, latent], device)?)
+}
+
+/// The `(n, latent)` noise that [`generate`] draws `n` images from for `seed`.
+pub(crate) fn noise_rows(
+    seed: u64,
+    n: usize,
+    latent: i64,
+    device: Device,
+) -> Result<Tensor, TrainError> {
+    if n == 0 {
+        return Ok(Tensor::zeros([0, latent], (tch::Kind::Float, device)));
+    }
+    let chunks = (0..n)
+        .step_by(NOISE_CHUNK)
+        .enumerate()
+        .map(|(chunk, start)| {
+            let size = NOISE_CHUNK.min(n - start) as i64;
+            noise_chunk(seed, chunk, size, latent, device)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Tensor::cat(&chunks, 0))
+}
+
 /// `n` images from `family` in inference mode, as bytes, from noise seeded by `seed`
 /// (chunks of 1,024 use streams 0, 1, …), of `digits` for a conditional family.
 pub(crate) fn generate(
@@ -420,7 +526,6 @@ pub(crate) fn generate(
             format!("the model knows classes 0 to {}", CLASSES - 1),
         ));
     }
-    let rng = DeviceRng::new(seed);
     let latent = family.latent_dim();
     let [_, rows, cols] = config.model.image_shape();
     let mut all = Images {
@@ -429,10 +534,9 @@ pub(crate) fn generate(
         cols: cols as usize,
         pixels: Vec::with_capacity(n * (rows * cols) as usize),
     };
-    const CHUNK: usize = 1024;
-    for (chunk, start) in (0..n).step_by(CHUNK).enumerate() {
-        let size = CHUNK.min(n - start) as i64;
-        let noise = rng.normal(chunk as u64, &[size, latent], device)?;
+    for (chunk, start) in (0..n).step_by(NOISE_CHUNK).enumerate() {
+        let size = NOISE_CHUNK.min(n - start) as i64;
+        let noise = noise_chunk(seed, chunk, size, latent, device)?;
         let classes = labels
             .as_ref()
             .map(|l| label_tensor(&l[start..start + size as usize], device));
@@ -445,4 +549,17 @@ pub(crate) fn generate(
         images: all,
         labels,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn spread_picks_the_ends_and_even_steps_between() {
+        use super::spread;
+        assert_eq!(spread(26, 9), vec![0, 3, 6, 9, 13, 16, 19, 22, 25]);
+        assert_eq!(spread(3, 9), vec![0, 1, 2]);
+        assert_eq!(spread(5, 1), vec![4]);
+        assert!(spread(5, 0).is_empty());
+        assert_eq!(spread(5, 2), vec![0, 4]);
+    }
 }

@@ -73,6 +73,7 @@ pub(crate) fn convert_config(text: &str) -> Result<TrainConfig, String> {
         grid: old.grid,
         scaling: old.scaling,
         sampling: old.sampling,
+        reflow: None,
         model: ModelConfig::Gan(GanConfig {
             fake_mode: old.fake_mode,
             discriminator_update: Default::default(),

@@ -25,7 +25,10 @@
 //!   lock, the history), in one call ([`session::train_run`]) or step by step.
 //! - [`RunDir`], [`checkpoint`], [`metrics`], [`history`], [`SavedEvaluation`]: the files a
 //!   run leaves behind, written atomically.
-//! - [`scoring`]: a checkpoint scored as `gan eval --checkpoint` does, into `eval.json`.
+//! - [`reflow`]: a flow relearnt from the pairs of noise and images it draws, to sample in
+//!   a step or two.
+//! - [`scoring`]: a checkpoint scored as `gan eval --checkpoint` does, into `eval.json`;
+//!   [`steps_curve`]: a diffusion model scored at several sampler step counts.
 //! - [`TrainedGenerator`]: a checkpoint's model, for sampling ([`Samples`]; requested
 //!   [`Digits`] for a conditional model) and for latent walks ([`interpolation`]).
 //!
@@ -65,12 +68,14 @@ pub mod metrics;
 pub mod part;
 pub mod presets;
 pub mod probe;
+pub mod reflow;
 pub mod run;
 pub mod run_dir;
 pub mod saved_eval;
 pub mod schedule;
 pub mod scoring;
 pub mod session;
+pub mod steps_curve;
 #[cfg(test)]
 mod test_support;
 mod trainer;
@@ -96,5 +101,5 @@ pub use part::Part;
 pub use presets::{Preset, TorchReference, DEFAULT_PRESET, PRESETS};
 pub use run::{RunOutcome, TrainObserver};
 pub use run_dir::RunDir;
-pub use saved_eval::SavedEvaluation;
+pub use saved_eval::{SamplingCost, SavedEvaluation};
 pub use trainer::{model_summaries, Trainer};

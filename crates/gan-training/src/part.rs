@@ -168,6 +168,20 @@ impl Part {
         Ok(())
     }
 
+    /// Starts from the weights `source` samples with (its EMA where it keeps one): they
+    /// become this part's weights and its EMA's, with the optimizer's state left fresh.
+    /// `path` names the source in errors; nothing changes when a tensor is missing or has
+    /// another shape.
+    pub fn start_from(&mut self, source: &Part, path: &std::path::Path) -> Result<(), TrainError> {
+        let weights = source.ema().map_or(&source.vs, Ema::vars);
+        let tensors = named_tensors(weights, "").into_iter().collect();
+        assign(&self.vs, &tensors, "", path)?;
+        if let Some(ema) = &self.ema {
+            assign(ema.vars(), &tensors, "", path)?;
+        }
+        Ok(())
+    }
+
     /// Fails naming the first tensor (weights, running statistics, EMA) that holds NaN or ±∞.
     pub fn check_finite(&self, step: u64) -> Result<(), TrainError> {
         let mut stores = vec![(format!("{}.", self.name), &self.vs)];
@@ -200,6 +214,7 @@ mod tests {
     use super::*;
     use crate::adam::EpsilonStyle;
     use crate::ema::EmaNormalization;
+    use std::path::Path;
     use tch::{Device, Kind};
 
     fn store() -> VarStore {
@@ -271,6 +286,39 @@ mod tests {
                 "{name} missing from {names:?}"
             );
         }
+    }
+
+    /// A part started from another takes the weights the other samples with (its EMA) into
+    /// both its weights and its EMA, and moves them through its own parameters afterwards;
+    /// its optimizer starts fresh.
+    #[test]
+    fn a_part_starts_from_the_sampling_weights_of_another() {
+        let config = EmaConfig {
+            decay: 0.5,
+            warmup: false,
+            normalization: EmaNormalization::Copy,
+        };
+        let mut source = Part::new("net", store(), adam(), Some((store(), config)));
+        for _ in 0..3 {
+            let grads: Vec<Tensor> = source.params().iter().map(|(_, p)| p.ones_like()).collect();
+            source.apply_gradients(&grads);
+        }
+        let averaged = source.ema().unwrap().vars().variables();
+        let raw = source.vars().variables();
+        assert!(!averaged["w"].equal(&raw["w"]));
+        let mut part = Part::new("net", store(), adam(), Some((store(), config)));
+        part.start_from(&source, Path::new("source")).unwrap();
+        for vs in [part.vars(), part.ema().unwrap().vars()] {
+            let vars = vs.variables();
+            assert!(vars["w"].equal(&averaged["w"]));
+            assert!(vars["b"].equal(&averaged["b"]));
+        }
+        assert_eq!(part.optimizer_steps(), 0);
+        let (_, param) = part.params().iter().find(|(n, _)| n == "w").unwrap();
+        assert!(param.equal(&averaged["w"]), "the optimizer's view of w");
+        let grads: Vec<Tensor> = part.params().iter().map(|(_, p)| p.ones_like()).collect();
+        part.apply_gradients(&grads);
+        assert!(!part.vars().variables()["w"].equal(&averaged["w"]));
     }
 
     /// Named gradients land on their own parameters whatever their order.

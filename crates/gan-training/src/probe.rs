@@ -42,6 +42,7 @@ pub fn step_products(config: &TrainConfig) -> Result<StepProducts, TrainError> {
                     step,
                     images: images.shallow_clone(),
                     labels: labels.as_ref().map(Tensor::shallow_clone),
+                    noise: None,
                 })
                 .map(drop)
         })

@@ -31,14 +31,24 @@ const SAMPLE_PREFIX: &str = "image_at_epoch_";
 pub const EVAL_FILE: &str = "eval.json";
 pub const REPORT_FILE: &str = "report.html";
 pub const TENSORBOARD_DIR: &str = "tb";
+/// A reflow run's pairs: the images its source drew (and their labels).
+pub const PAIRS_DIR: &str = "reflow";
+/// A diffusion model's scores at several sampler step counts (`gan eval --steps-curve`).
+pub const STEPS_CURVE_FILE: &str = "sampling-steps.json";
 /// The loss chart and the animation of the sample grids that `gan train` redraws as it goes.
 pub const LOSS_CHART_FILE: &str = "loss.png";
 pub const PROGRESS_FILE: &str = "progress.gif";
-/// A VAE's pictures (drawn at the end of training and by `gan figures`), with what each shows.
+/// A family's pictures (a VAE's drawn at the end of training and by `gan figures`; a diffusion
+/// model's at the end of training, by `gan figures` and by `gan eval --steps-curve`), with
+/// what each shows.
 pub const RECONSTRUCTIONS_FILE: &str = "reconstructions.png";
 pub const MANIFOLD_FILE: &str = "manifold.png";
 pub const LATENTS_FILE: &str = "latents.png";
-pub const FIGURES: [(&str, &str); 3] = [
+/// A diffusion model's FID against sampling cost (`gan eval --steps-curve`).
+pub const STEPS_CHART_FILE: &str = "sampling-steps.png";
+/// A diffusion model's states from noise to sample (`gan figures`, the end of `gan train`).
+pub const SAMPLING_PATH_FILE: &str = "sampling-path.png";
+pub const FIGURES: [(&str, &str); 5] = [
     (
         RECONSTRUCTIONS_FILE,
         "test digits (left of each pair) and their reconstructions",
@@ -48,6 +58,14 @@ pub const FIGURES: [(&str, &str); 3] = [
         "the decoder over a grid of the prior's quantiles",
     ),
     (LATENTS_FILE, "the test set's codes, coloured by digit"),
+    (
+        SAMPLING_PATH_FILE,
+        "from pure noise (left) to four samples (right): the sampler's states on the way",
+    ),
+    (
+        STEPS_CHART_FILE,
+        "FID against network evaluations per image (gan eval --steps-curve)",
+    ),
 ];
 
 /// The layout of one run's directory.
@@ -99,7 +117,7 @@ impl RunDir {
     }
 
     /// Deletes what a run writes into `root` (config, metrics, samples, checkpoints, logs,
-    /// history, evaluation, report, pictures, TensorBoard events), so that [`RunDir::create`]
+    /// history, evaluation, report, pictures, TensorBoard events, reflow pairs), so that [`RunDir::create`]
     /// can start a new run there; other files are left alone. The caller holds the run's
     /// [`crate::RunLock`].
     pub fn clear(root: &Path) -> Result<(), TrainError> {
@@ -115,6 +133,7 @@ impl RunDir {
             REPORT_FILE,
             LOSS_CHART_FILE,
             PROGRESS_FILE,
+            STEPS_CURVE_FILE,
         ]
         .into_iter()
         .chain(FIGURES.iter().map(|(name, _)| *name));
@@ -125,6 +144,7 @@ impl RunDir {
             run.samples_dir(),
             run.checkpoints_dir(),
             run.tensorboard_dir(),
+            run.root.join(PAIRS_DIR),
         ] {
             match std::fs::remove_dir_all(&dir) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {

@@ -31,6 +31,18 @@ pub struct SavedEvaluation {
     /// Test ELBO and NLL of a likelihood model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub likelihood: Option<LikelihoodReport>,
+    /// What the images cost to draw (absent from evaluations saved before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampling: Option<SamplingCost>,
+}
+
+/// What drawing images cost: network evaluations per image (one for a GAN or a VAE, the
+/// sampler's count for a diffusion model) and images generated per second on the machine
+/// that scored them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SamplingCost {
+    pub evaluations_per_image: u32,
+    pub images_per_second: f64,
 }
 
 impl SavedEvaluation {

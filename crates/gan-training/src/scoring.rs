@@ -14,7 +14,7 @@ use crate::family::SampleWeights;
 use crate::inference::{Samples, TrainedGenerator};
 use crate::likelihood::LikelihoodReport;
 use crate::run_dir::EVAL_FILE;
-use crate::saved_eval::SavedEvaluation;
+use crate::saved_eval::{SamplingCost, SavedEvaluation};
 
 /// What to score of a checkpoint.
 #[derive(Debug, Clone)]
@@ -52,6 +52,8 @@ pub struct Scored {
     pub saved_to: Option<PathBuf>,
     /// The scores' spread over the request's draws, when it asked for more than one.
     pub spread: Option<ScoreSpread>,
+    /// What the images cost to draw, when they were drawn here.
+    pub sampling: Option<SamplingCost>,
 }
 
 /// Real images per floor evaluation, as many as a default evaluation generates.
@@ -123,7 +125,7 @@ pub fn score_checkpoint(
             path: path.to_owned(),
         });
     }
-    let samples = generator.generate(request.n, request.seed, None)?;
+    let (samples, sampling) = generator.generate_timed(request.n, request.seed, None)?;
     let balanced = if samples.labels.is_some() {
         ", every digit equally often"
     } else {
@@ -155,6 +157,7 @@ pub fn score_checkpoint(
             floor: Some(floor),
             ceiling: Some(ceiling),
             likelihood: likelihood.clone(),
+            sampling: Some(sampling),
         };
         saved_to = Some(save_beside_the_run(&saved, &generator.checkpoint)?);
     }
@@ -170,6 +173,7 @@ pub fn score_checkpoint(
         likelihood,
         spread,
         saved_to,
+        sampling: Some(sampling),
     })
 }
 
@@ -211,15 +215,20 @@ pub fn floor_and_ceiling(
 /// Writes `saved` as the run's `eval.json` (the run holding `checkpoint`), for `gan report`
 /// and `gan compare`; returns its path.
 fn save_beside_the_run(saved: &SavedEvaluation, checkpoint: &Path) -> Result<PathBuf, TrainError> {
+    let path = beside_the_run(checkpoint, EVAL_FILE)?;
+    saved.save(&path)?;
+    Ok(path)
+}
+
+/// The file `name` in the run directory of `checkpoint` (a file in its `checkpoints/`).
+pub(crate) fn beside_the_run(checkpoint: &Path, name: &str) -> Result<PathBuf, TrainError> {
     let Some(run_root) = checkpoint.parent().and_then(Path::parent) else {
         return Err(TrainError::NotARun {
             path: checkpoint.to_owned(),
             missing: "checkpoints/ parent directory",
         });
     };
-    let path = run_root.join(EVAL_FILE);
-    saved.save(&path)?;
-    Ok(path)
+    Ok(run_root.join(name))
 }
 
 /// `count` images from index `start` on (fewer where the set ends first).

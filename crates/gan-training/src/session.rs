@@ -11,17 +11,20 @@
 
 use std::path::{Path, PathBuf};
 
-use gan_data::Mnist;
+use gan_data::{Mnist, Split};
 use gan_eval::Evaluator;
 use gan_models::matmul_tuning::Tuning;
+use tch::Device;
 
 use crate::checkpoint;
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::history::{RunEvent, RunEventKind};
+use crate::inference::TrainedGenerator;
 use crate::lock::RunLock;
 use crate::matmul_choice::pin_matmul;
 use crate::metrics::UnreadableRows;
+use crate::reflow::{self, ReflowConfig};
 use crate::run::{self, RunOutcome, TrainObserver};
 use crate::run_dir::RunDir;
 use crate::scoring::{score_checkpoint, CheckpointRequest, Scored};
@@ -49,6 +52,19 @@ impl Session {
         overwrite: bool,
     ) -> Result<Session, TrainError> {
         config.validate()?;
+        if let Some(reflow) = &config.reflow {
+            let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => false,
+            };
+            if same(&reflow.source, out) {
+                return Err(TrainError::invalid(
+                    "out",
+                    out.display(),
+                    "is the run the reflow learns from; give the new run a directory of its own",
+                ));
+            }
+        }
         if !overwrite {
             RunDir::check_free(out)?;
         }
@@ -142,7 +158,16 @@ impl Session {
             let device = self.config.device.resolve()?;
             pin_matmul(&mut self.config, device)?
         };
-        let mut trainer = Trainer::new(&self.config, &mnist.train)?;
+        let device = self.config.device.resolve()?;
+        let reflow = match &self.config.reflow {
+            Some(reflow) => Some(self.reflow_pairs(reflow, device)?),
+            None => None,
+        };
+        let train = reflow.as_ref().map_or(&mnist.train, |r| &r.pairs);
+        let mut trainer = Trainer::new(&self.config, train)?;
+        if let Some(source) = reflow.as_ref().and_then(|r| r.source.as_ref()) {
+            trainer.start_from(source)?;
+        }
         let elapsed_before = if self.resuming {
             let root = self.run_dir.root().to_owned();
             let from = self.from_step;
@@ -154,6 +179,10 @@ impl Session {
                     }
                 })?;
             check_budget_left(&trainer, &self.config, &root, elapsed)?;
+            if let (Some(reflow), 0) = (&self.config.reflow, trainer.steps_done()) {
+                // Stopped before its first checkpoint: it starts again from its source.
+                trainer.start_from(&reflow::load_source(reflow, device)?)?;
+            }
             elapsed
         } else {
             0.0
@@ -165,14 +194,44 @@ impl Session {
         } else {
             None
         };
+        let drawn = reflow.filter(|r| r.drawn_seconds.is_some());
         Ok(Prepared {
             session: self,
             trainer,
             elapsed_before,
             evaluator,
             tuning,
+            drawn,
         })
     }
+
+    /// A reflow run's pairs: drawn by its source for a new run (with the source, which the
+    /// run starts from), read from the run directory for a resumed one.
+    fn reflow_pairs(&self, reflow: &ReflowConfig, device: Device) -> Result<Pairs, TrainError> {
+        if self.resuming {
+            let conditional = self.config.model.conditional();
+            let pairs = reflow::read_pairs(self.run_dir.root(), reflow, conditional)?;
+            return Ok(Pairs {
+                pairs,
+                source: None,
+                drawn_seconds: None,
+            });
+        }
+        let source = reflow::load_source(reflow, device)?;
+        let (pairs, seconds) = reflow::draw_pairs(&source, reflow, self.config.seed)?;
+        Ok(Pairs {
+            pairs,
+            source: Some(source),
+            drawn_seconds: Some(seconds),
+        })
+    }
+}
+
+/// A reflow run's training pairs, with the model that drew them when they were drawn now.
+struct Pairs {
+    pairs: Split,
+    source: Option<TrainedGenerator>,
+    drawn_seconds: Option<f64>,
 }
 
 /// Refuses a resume that would train no step: the run is at its step count or has used its
@@ -213,6 +272,8 @@ pub struct Prepared {
     elapsed_before: f64,
     evaluator: Option<Evaluator>,
     tuning: Option<Tuning>,
+    /// A new reflow run's pairs, written into the run directory when it starts.
+    drawn: Option<Pairs>,
 }
 
 impl Prepared {
@@ -229,6 +290,12 @@ impl Prepared {
         self.tuning.as_ref()
     }
 
+    /// A new reflow run's pairs drawn: how many, in how many seconds.
+    pub fn pairs_drawn(&self) -> Option<(usize, f64)> {
+        let drawn = self.drawn.as_ref()?;
+        Some((drawn.pairs.images.count, drawn.drawn_seconds.unwrap_or(0.0)))
+    }
+
     /// The first writes: the directory's lock, then the config (a resume's with its new
     /// schedule), after clearing the run in `out` for an overwrite.
     pub fn start(self) -> Result<Started, TrainError> {
@@ -238,6 +305,7 @@ impl Prepared {
             elapsed_before,
             evaluator,
             tuning: _,
+            drawn,
         } = self;
         let root = session.run_dir.root().to_owned();
         let mut replaced = false;
@@ -264,6 +332,9 @@ impl Prepared {
                 };
                 session.run_dir =
                     RunDir::create(&root, &session.config).map_err(|e| unusable(&root, e))?;
+                if let Some(drawn) = &drawn {
+                    reflow::write_pairs(&root, &drawn.pairs)?;
+                }
                 match existing {
                     Some(lock) => lock,
                     None => RunLock::acquire(&root)?,

@@ -13,7 +13,7 @@ use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::execution::{build_family, build_family_here};
 use crate::family::{Batch, Family, Metric, SampleWeights};
-use crate::inference::Samples;
+use crate::inference::{Samples, TrainedGenerator};
 use crate::likelihood::{HeldOut, LikelihoodReport};
 use crate::metrics::StepMetrics;
 
@@ -34,6 +34,8 @@ pub struct Trainer {
     /// The data's classes (`i64`), kept only for a conditional family.
     labels: Option<Tensor>,
     sampler: BatchSampler,
+    /// A reflow run's noise of each pair, row for row with `data`.
+    paired_noise: Option<Tensor>,
     fixed_noise: Tensor,
     /// Classes of the grid's samples for a conditional family: row `r` shows digit `r`.
     fixed_labels: Option<Tensor>,
@@ -93,6 +95,25 @@ impl Trainer {
         } else {
             None
         };
+        let paired_noise = match &config.reflow {
+            Some(reflow) => {
+                if images.count as u64 != reflow.pairs {
+                    return Err(TrainError::invalid(
+                        "data",
+                        format!("{} images", images.count),
+                        format!("a reflow run of {} pairs trains on its pairs", reflow.pairs),
+                    ));
+                }
+                let latent = family.latent_dim();
+                Some(crate::reflow::pair_noise(
+                    reflow,
+                    config.seed,
+                    latent,
+                    device,
+                )?)
+            }
+            None => None,
+        };
         let data = images.to_tensor(config.scaling, device)?;
         let sampler = BatchSampler::new(
             images.count,
@@ -119,12 +140,30 @@ impl Trainer {
             data,
             labels,
             sampler,
+            paired_noise,
             fixed_noise,
             fixed_labels,
             held_out: None,
             steps_done: 0,
             sampling_fitted_at: Cell::new(None),
         })
+    }
+
+    /// Starts every part from the weights `source` samples with (a reflow run starts from
+    /// the flow that drew its pairs); the optimizers start fresh.
+    pub fn start_from(&mut self, source: &TrainedGenerator) -> Result<(), TrainError> {
+        let sources = source.family().parts();
+        for part in self.family.parts_mut() {
+            let from = sources
+                .iter()
+                .find(|p| p.name() == part.name())
+                .ok_or_else(|| TrainError::BadCheckpoint {
+                    path: source.checkpoint.clone(),
+                    why: format!("it has no part named {:?}", part.name()),
+                })?;
+            part.start_from(from, &source.checkpoint)?;
+        }
+        Ok(())
     }
 
     /// Keeps the first `eval_samples` images of `split` (MNIST's test set) to score a
@@ -204,10 +243,15 @@ impl Trainer {
             Some(all) => Some(all.f_index_select(0, &indices)?),
             None => None,
         };
+        let noise = match &self.paired_noise {
+            Some(all) => Some(all.f_index_select(0, &indices)?),
+            None => None,
+        };
         let values = self.family.step(&Batch {
             step,
             images,
             labels,
+            noise,
         })?;
         self.steps_done += 1;
         for (metric, &value) in self.family.metrics().iter().zip(&values) {

@@ -6,6 +6,8 @@
 //! - [`render_grid`]: N×M grids of grayscale images with padding and integer upscaling, as
 //!   an [`Rgb`] raster that saves to PNG.
 //! - [`save_chart`]: training curves in stacked [`Panel`]s, raw and smoothed.
+//! - [`save_cost_chart`]: a score against its cost on a logarithmic axis (FID against
+//!   network evaluations per image).
 //! - [`save_gif`]: an animation of grids across training.
 //! - [`save_scatter`]: 2-d points coloured by class (a VAE's latent space).
 //!
@@ -21,6 +23,7 @@
 
 mod animation;
 mod chart;
+mod cost;
 mod error;
 mod font;
 mod grid;
@@ -29,6 +32,7 @@ mod scatter;
 
 pub use animation::save_gif;
 pub use chart::{chart_svg, save_chart, Curve, Panel};
+pub use cost::save_cost_chart;
 pub use error::VizError;
 pub use grid::{render_grid, GrayImages, GridStyle};
 pub use raster::Rgb;

@@ -5,10 +5,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use gan_data::{default_data_dir, Images, Mnist, DATA_DIR_ENV};
 use gan_eval::{train_classifier, ClassifierTraining, EvalReport, Evaluator, ScoreSpread};
+use gan_training::run_dir::STEPS_CHART_FILE;
 use gan_training::scoring::{
     floor_and_ceiling, score_checkpoint, score_samples, slice, CheckpointRequest, Scored,
     FLOOR_IMAGES,
 };
+use gan_training::steps_curve::StepsCurve;
 use gan_training::{DeviceChoice, Samples};
 
 #[derive(clap::Args, Debug)]
@@ -61,6 +63,15 @@ pub struct EvalArgs {
     pub k: Option<u32>,
     #[command(flatten)]
     pub sampling: super::SamplingArgs,
+    /// With --checkpoint of a diffusion model: score it at each of these sampler step counts
+    /// instead (--n images each, with their network evaluations and images per second), into
+    /// the run's sampling-steps.json and sampling-steps.png, which its report shows
+    /// [default: 1,2,4,8,16,32,64].
+    #[arg(long, value_name = "N,N,...", requires = "checkpoint", value_delimiter = ',',
+          num_args = 0..=1, default_missing_values = ["1", "2", "4", "8", "16", "32", "64"],
+          conflicts_with_all = ["sample_steps", "repeats", "raw", "training_prior", "k"],
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub steps_curve: Option<Vec<u32>>,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -139,6 +150,9 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         }
         return Ok(());
     }
+    if let (Some(steps), Some(path)) = (&args.steps_curve, &args.checkpoint) {
+        return steps_curve(args, path, steps, &evaluator, device);
+    }
     let scored = match (&args.checkpoint, &args.samples) {
         (Some(path), _) => {
             let request = CheckpointRequest {
@@ -156,6 +170,12 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             let scored = score_checkpoint(&request, &mnist, &evaluator, device)?;
             if let (Some(saved), false) = (&scored.saved_to, args.json) {
                 println!("saved to {} (gan report, gan compare)", saved.display());
+            }
+            if let (Some(cost), false) = (&scored.sampling, args.json) {
+                println!(
+                    "sampling: {} network evaluation(s) per image, {:.0} images/s",
+                    cost.evaluations_per_image, cost.images_per_second
+                );
             }
             scored
         }
@@ -177,6 +197,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 likelihood: None,
                 saved_to: None,
                 spread: None,
+                sampling: None,
             }
         }
         (None, None) => {
@@ -188,6 +209,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         report,
         likelihood,
         spread,
+        sampling,
         ..
     } = scored;
     if args.json {
@@ -203,6 +225,9 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         if let (Some(spread), Some(object)) = (&spread, value.as_object_mut()) {
             object.insert("repeats".into(), serde_json::to_value(spread)?);
         }
+        if let (Some(cost), Some(object)) = (&sampling, value.as_object_mut()) {
+            object.insert("sampling".into(), serde_json::to_value(cost)?);
+        }
         println!("{value}");
     } else {
         println!("{source}\n{report}");
@@ -213,6 +238,70 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             println!("\n{spread}");
         }
     }
+    Ok(())
+}
+
+/// `gan eval --steps-curve`: the checkpoint scored at each of `steps`, saved beside its run
+/// (JSON and a chart) and printed.
+fn steps_curve(
+    args: &EvalArgs,
+    path: &Path,
+    steps: &[u32],
+    evaluator: &Evaluator,
+    device: tch::Device,
+) -> Result<()> {
+    let curve = StepsCurve::measure(path, steps, args.n as usize, args.seed, evaluator, device)?;
+    let saved = curve.save_beside_the_run()?;
+    let chart = saved.with_file_name(STEPS_CHART_FILE);
+    let points = curve
+        .points
+        .iter()
+        .map(|p| {
+            (
+                f64::from(p.sampling.evaluations_per_image),
+                p.report.frechet_distance,
+            )
+        })
+        .collect();
+    gan_viz::save_cost_chart(
+        &chart,
+        &format!("FID against sampling cost, step {}", curve.step),
+        ("network evaluations per image", "FID (LeNet)"),
+        &[gan_viz::Curve::new("EMA weights", points)],
+        (720, 420),
+    )
+    .with_context(|| format!("drawing {}", chart.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&curve)?);
+        return Ok(());
+    }
+    println!(
+        "{} (step {}; its config: {}), {} images per row, seed {}",
+        curve.checkpoint.display(),
+        curve.step,
+        curve.config_sampling,
+        curve.images,
+        curve.seed
+    );
+    println!("steps  evaluations  FID (LeNet)      IS  precision  recall  images/s");
+    for p in &curve.points {
+        let r = &p.report;
+        println!(
+            "{:>5}  {:>11}  {:>11.3}  {:>6.3}  {:>9.3}  {:>6.3}  {:>8.0}",
+            p.steps,
+            p.sampling.evaluations_per_image,
+            r.frechet_distance,
+            r.inception_score,
+            r.precision,
+            r.recall,
+            p.sampling.images_per_second
+        );
+    }
+    println!(
+        "saved to {} and {} (gan report shows them)",
+        saved.display(),
+        chart.display()
+    );
     Ok(())
 }
 

@@ -1,11 +1,14 @@
-//! `gan figures`: what a VAE learned, in pictures: test images beside their reconstructions,
-//! and for a 2-d latent space the decoded manifold and the test set's codes by digit.
+//! `gan figures`: what a model learned, in pictures. A VAE: test images beside their
+//! reconstructions, and for a 2-d latent space the decoded manifold and the test set's codes
+//! by digit. A diffusion model: the way from pure noise to a few samples.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use gan_data::{Images, Split, DATA_DIR_ENV};
-use gan_training::run_dir::{LATENTS_FILE, MANIFOLD_FILE, RECONSTRUCTIONS_FILE};
+use gan_training::run_dir::{
+    LATENTS_FILE, MANIFOLD_FILE, RECONSTRUCTIONS_FILE, SAMPLING_PATH_FILE,
+};
 use gan_training::{DeviceChoice, SampleWeights, TrainedGenerator};
 use gan_viz::{render_grid, save_scatter, GridStyle};
 
@@ -13,7 +16,8 @@ use crate::observer::gray;
 
 #[derive(clap::Args, Debug)]
 pub struct FiguresArgs {
-    /// A VAE's run directory (its newest checkpoint) or a checkpoint file in its checkpoints/.
+    /// A VAE's or diffusion model's run directory (its newest checkpoint) or a checkpoint
+    /// file in its checkpoints/.
     #[arg(long, value_name = "RUN_DIR|FILE")]
     pub checkpoint: PathBuf,
     /// Where to write the pictures [default: the run directory].
@@ -28,6 +32,9 @@ pub struct FiguresArgs {
 /// Pairs of test image and reconstruction in the picture: five pairs a row, ten rows.
 const PAIRS: usize = 50;
 const PAIRS_PER_ROW: u32 = 5;
+/// Samples (rows) and states from noise to sample (columns) of a diffusion model's path.
+const PATH_ROWS: usize = 4;
+const PATH_FRAMES: usize = 9;
 /// Decoded latent values per side of the manifold picture.
 const MANIFOLD_SIDE: usize = 20;
 
@@ -51,8 +58,9 @@ pub fn run(args: &FiguresArgs) -> Result<()> {
     Ok(())
 }
 
-/// Writes `reconstructions.png` into `out` (and, for a 2-d latent space, `manifold.png` and
-/// `latents.png`) for the VAE at `checkpoint`, using `test`'s images; returns the paths.
+/// Writes the model's pictures into `out`; returns the paths. For the VAE at `checkpoint`,
+/// `reconstructions.png` (and, for a 2-d latent space, `manifold.png` and `latents.png`),
+/// using `test`'s images; for a diffusion model `sampling-path.png`.
 pub fn write_all(
     checkpoint: &Path,
     out: &Path,
@@ -61,6 +69,14 @@ pub fn write_all(
 ) -> Result<Vec<PathBuf>> {
     let model = TrainedGenerator::load(checkpoint, device, SampleWeights::Ema)
         .with_context(|| format!("loading the model from {}", checkpoint.display()))?;
+    if let Some((levels, path)) = model.sampling_path(PATH_ROWS, PATH_FRAMES, 0)? {
+        let file = out.join(SAMPLING_PATH_FILE);
+        let style = GridStyle::new(PATH_ROWS as u32, levels.len() as u32);
+        render_grid(gray(&path), style)?.save_png(&file)?;
+        let levels: Vec<String> = levels.iter().map(|t| format!("{t:.2}")).collect();
+        tracing::info!(levels = levels.join(", "), "drew the sampling path");
+        return Ok(vec![file]);
+    }
     let mut written = Vec::new();
 
     let count = PAIRS.min(test.images.count);

@@ -34,6 +34,17 @@ pub struct TrainArgs {
     /// or a value of the wrong type is refused, naming the setting.
     #[arg(long = "set", value_name = "PATH=VALUE", value_parser = parse_setting, conflicts_with = "resume")]
     pub settings: Vec<Setting>,
+    /// Reflow the flow trained in this run directory: its newest checkpoint draws --pairs
+    /// (noise, image) pairs, then a new run, starting from its weights, learns to carry each
+    /// noise to its image in a straight line, so that a step or two sample what dozens did
+    /// (it samples in 2 Euler steps by default; `--sample-steps` changes that later). The
+    /// flags of a new run apply (--steps, --minutes, --out, --seed, --set, ...).
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["preset", "config", "resume"])]
+    pub reflow: Option<PathBuf>,
+    /// With --reflow: the pairs to draw [default: 60000]. Each costs one sampling run of the
+    /// source (its network evaluations per image); they stay in memory while training.
+    #[arg(long, value_name = "N", requires = "reflow", value_parser = clap::value_parser!(u64).range(1..=gan_training::reflow::MAX_PAIRS))]
+    pub pairs: Option<u64>,
     /// Continue the run in this directory from its newest checkpoint (from step 0 if it was
     /// stopped before its first).
     #[arg(long, value_name = "RUN_DIR")]
@@ -161,10 +172,14 @@ pub fn run(args: &TrainArgs, log: &LogFile, interrupt: Interrupt) -> Result<i32>
         }
         None => {
             let config = new_run_config(args)?;
+            let name = match config.reflow {
+                Some(_) => format!("{}-reflow", config.preset),
+                None => config.preset.clone(),
+            };
             let out = args
                 .out
                 .clone()
-                .unwrap_or_else(|| Path::new("runs").join(default_run_name(&config.preset)));
+                .unwrap_or_else(|| Path::new("runs").join(default_run_name(&name)));
             Session::new_run(config, &out, args.overwrite)?
         }
     };
@@ -175,7 +190,25 @@ pub fn run(args: &TrainArgs, log: &LogFile, interrupt: Interrupt) -> Result<i32>
     } else {
         UnreadableRows::Refuse
     };
+    if let (Some(reflow), false, true) =
+        (&session.config().reflow, session.resuming(), args.chatty())
+    {
+        println!(
+            "drawing {} pairs with {} (step {}; {})",
+            reflow.pairs,
+            reflow.source.display(),
+            reflow.source_step,
+            reflow.source_sampling
+        );
+    }
     let prepared = session.prepare(&mnist, unreadable)?;
+    let drawn = prepared.pairs_drawn();
+    if let (Some((pairs, seconds)), true) = (drawn, args.chatty()) {
+        println!(
+            "drew {pairs} pairs in {seconds:.1} s ({:.0} pairs/s)",
+            pairs as f64 / seconds.max(1e-9)
+        );
+    }
     let tuning = prepared.matmul_tuning().map(|t| t.reason());
     let started = prepared.start()?;
     let (run_dir, config) = (started.run_dir().clone(), started.config().clone());
@@ -186,6 +219,9 @@ pub fn run(args: &TrainArgs, log: &LogFile, interrupt: Interrupt) -> Result<i32>
         .with_context(|| format!("opening {}", run_dir.log_path().display()))?;
     if let Some(reason) = &tuning {
         tracing::info!("matmul auto chose {reason}");
+    }
+    if let Some((pairs, seconds)) = drawn {
+        tracing::info!(pairs, seconds, "drew the reflow pairs");
     }
     if args.chatty() {
         println!("run directory: {}", run_dir.root().display());
@@ -279,13 +315,15 @@ pub fn run(args: &TrainArgs, log: &LogFile, interrupt: Interrupt) -> Result<i32>
             m.describe(finished.trainer.metrics())
         );
     }
-    let likelihood_model = finished.trainer.family().likelihood_model().is_some();
+    // A VAE's reconstructions and latent pictures, a diffusion model's sampling path.
+    let has_figures = finished.trainer.family().likelihood_model().is_some()
+        || config.model.describe_sampling().is_some();
     if args.final_eval > 0 {
         final_evaluation(finished, &run_dir, &mnist, args);
     } else {
         drop(finished);
     }
-    if likelihood_model {
+    if has_figures {
         let written =
             super::figures::write_all(run_dir.root(), run_dir.root(), &mnist.test, device)
                 .context("drawing the reconstruction figures")?;
@@ -359,6 +397,11 @@ fn trainer_start(observer: &CliObserver) -> f64 {
 /// The config of a new run: the preset (or `--config` file) with the flags applied, validated.
 pub fn new_run_config(args: &TrainArgs) -> Result<TrainConfig> {
     let mut config = match (&args.config, &args.preset) {
+        _ if args.reflow.is_some() => {
+            let source = args.reflow.as_deref().unwrap_or(Path::new("."));
+            let pairs = args.pairs.unwrap_or(gan_training::reflow::DEFAULT_PAIRS);
+            gan_training::reflow::reflow_config(source, pairs)?
+        }
         (Some(path), Some(preset)) => bail!(
             "--preset {preset} and --config {} both give every setting of a run (a config file \
              is complete and names its own preset), so one would be ignored: pass --config \

@@ -62,6 +62,9 @@ pub struct Batch {
     pub images: Tensor,
     /// Their classes, `(N,)` `i64`, for a conditional family; `None` for one without labels.
     pub labels: Option<Tensor>,
+    /// The noise each image was generated from, `(N, latent_dim)`, when the run learns from a
+    /// model's own pairs ([`crate::reflow`]); `None`: the family draws its noise.
+    pub noise: Option<Tensor>,
 }
 
 /// Where and how a family is built.
@@ -83,6 +86,18 @@ pub trait Family {
     /// a conditional family takes one class per row in `labels` (`(N,)`, `i64`), an
     /// unconditional one `None`.
     fn generate(&self, noise: &Tensor, labels: Option<&Tensor>, weights: SampleWeights) -> Tensor;
+    /// For a family that samples in steps: [`Family::generate`]'s states on the way, each
+    /// with its noise level (1: pure noise, 0: the sample), as images in the data's range;
+    /// `None` for a family that samples in one pass.
+    fn sampling_path(
+        &self,
+        noise: &Tensor,
+        labels: Option<&Tensor>,
+        weights: SampleWeights,
+    ) -> Option<Vec<(f64, Tensor)>> {
+        let _ = (noise, labels, weights);
+        None
+    }
     fn latent_dim(&self) -> i64;
     /// Trains on labelled images and samples a requested class.
     fn conditional(&self) -> bool;

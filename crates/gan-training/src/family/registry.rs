@@ -37,6 +37,25 @@ pub trait FamilyConfig {
         let _ = (steps, guidance);
         false
     }
+    /// Network evaluations a sample takes (a diffusion model's sampler steps, doubled by
+    /// Heun and by guidance).
+    fn evaluations_per_image(&self) -> u32 {
+        1
+    }
+    /// Readies a trained model's config to learn again from pairs of noise and the images it
+    /// made of that noise ([`crate::reflow`]), and to sample in few steps; refused by a
+    /// family that cannot.
+    fn prepare_reflow(&mut self) -> Result<(), TrainError> {
+        Err(TrainError::invalid(
+            "reflow",
+            "this model",
+            "only a flow (family diffusion with a flow objective) learns from its own pairs",
+        ))
+    }
+    /// Trains on [`super::Batch::noise`] when a batch carries it.
+    fn learns_from_pairs(&self) -> bool {
+        false
+    }
     /// How samples are drawn, where there is a choice (a diffusion model's sampler and
     /// steps), for what commands print about a generator.
     fn describe_sampling(&self) -> Option<String> {

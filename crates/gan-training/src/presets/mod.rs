@@ -202,6 +202,7 @@ pub(super) fn run_defaults(preset: &str, scaling: Scaling, model: ModelConfig) -
         grid: [4, 4],
         scaling,
         sampling: Sampling::WithReplacement,
+        reflow: None,
         model,
     }
 }

@@ -70,6 +70,9 @@ const METRICS: &[Metric] = &[Metric {
     percent: false,
 }];
 
+/// Sampling steps a reflowed flow takes by default.
+const REFLOW_SAMPLE_STEPS: u32 = 2;
+
 /// Random streams of a run's seed above any step's.
 const INIT_STREAM: u64 = u64::MAX - 1;
 const LEVEL_STREAM: u64 = u64::MAX - 2;
@@ -166,6 +169,34 @@ impl FamilyConfig for DiffusionConfig {
             self.sampling.guidance = guidance;
         }
         true
+    }
+
+    /// A flow relearnt from its own pairs follows nearly straight paths: Euler's method in
+    /// few steps on an even grid. It trains on levels drawn uniformly: a few steps evaluate
+    /// the network at the noisiest levels, which a logit-normal draw seldom visits.
+    fn prepare_reflow(&mut self) -> Result<(), TrainError> {
+        if !self.learns_from_pairs() {
+            return Err(TrainError::invalid(
+                "model.objective",
+                "noise",
+                "reflow straightens a flow: train the source with a flow objective",
+            ));
+        }
+        self.objective = Objective::Flow {
+            time_sampling: process::TimeSampling::Uniform,
+        };
+        self.sampling.sampler = sampler::Sampler::Euler;
+        self.sampling.steps = REFLOW_SAMPLE_STEPS;
+        self.sampling.time_exponent = 1.0;
+        Ok(())
+    }
+
+    fn evaluations_per_image(&self) -> u32 {
+        self.sampling.evaluations()
+    }
+
+    fn learns_from_pairs(&self) -> bool {
+        matches!(self.objective, Objective::Flow { .. })
     }
 
     fn describe_sampling(&self) -> Option<String> {
@@ -286,6 +317,44 @@ impl DiffusionFamily {
     }
 }
 
+impl DiffusionFamily {
+    /// The configured sampler from `noise`, showing `visit` each state on the way.
+    fn run_sampler(
+        &self,
+        noise: &Tensor,
+        labels: Option<&Tensor>,
+        weights: SampleWeights,
+        visit: &mut dyn FnMut(f64, &Tensor),
+    ) -> Tensor {
+        let [c, h, w] = self.config.image_shape;
+        let start = noise.view([-1, c, h, w]);
+        let network = self.network(weights);
+        let labels = labels.filter(|_| self.config.conditional);
+        let key = start.flatten(0, -1).get(0).double_value(&[]).to_bits() ^ start.size()[0] as u64;
+        let ancestral = DeviceRng::new(key);
+        let sampling = self.config.sampling;
+        tch::no_grad(|| {
+            sampler::sample_visiting(
+                &self.process,
+                &sampling,
+                &start,
+                &mut |x, t| {
+                    let output = self.predict(network, x, t, labels);
+                    self.process
+                        .sampler_quantity(self.config.prediction, output, x, t)
+                },
+                &mut |k| {
+                    ancestral
+                        .normal(u64::from(k), &start.size(), self.device)
+                        .expect("normal draw on the model's device")
+                },
+                visit,
+            )
+            .clamp(-1.0, 1.0)
+        })
+    }
+}
+
 /// Classifier-free guidance: `uncond + w·(cond − uncond)`, from one pass over the
 /// conditional and the unconditional rows together.
 fn guided(
@@ -334,7 +403,10 @@ impl Family for DiffusionFamily {
     fn step(&mut self, batch: &Batch) -> Result<Vec<f64>, TrainError> {
         let images = &batch.images;
         let n = images.size()[0];
-        let noise = self.noise.normal(batch.step, &images.size(), self.device)?;
+        let noise = match &batch.noise {
+            Some(paired) => paired.view_as(images),
+            None => self.noise.normal(batch.step, &images.size(), self.device)?,
+        };
         let draw = if self.process.draws_normal() {
             self.levels.normal(batch.step, &[n], self.device)?
         } else {
@@ -367,31 +439,21 @@ impl Family for DiffusionFamily {
     /// configured sampler. DDPM's fresh noise at each step is drawn from a stream keyed by
     /// `noise`, so the same noise gives the same images.
     fn generate(&self, noise: &Tensor, labels: Option<&Tensor>, weights: SampleWeights) -> Tensor {
-        let [c, h, w] = self.config.image_shape;
-        let start = noise.view([-1, c, h, w]);
-        let network = self.network(weights);
-        let labels = labels.filter(|_| self.config.conditional);
-        let key = start.flatten(0, -1).get(0).double_value(&[]).to_bits() ^ start.size()[0] as u64;
-        let ancestral = DeviceRng::new(key);
-        let sampling = self.config.sampling;
-        tch::no_grad(|| {
-            sampler::sample(
-                &self.process,
-                &sampling,
-                &start,
-                &mut |x, t| {
-                    let output = self.predict(network, x, t, labels);
-                    self.process
-                        .sampler_quantity(self.config.prediction, output, x, t)
-                },
-                &mut |k| {
-                    ancestral
-                        .normal(u64::from(k), &start.size(), self.device)
-                        .expect("normal draw on the model's device")
-                },
-            )
-            .clamp(-1.0, 1.0)
-        })
+        self.run_sampler(noise, labels, weights, &mut |_, _| {})
+    }
+
+    fn sampling_path(
+        &self,
+        noise: &Tensor,
+        labels: Option<&Tensor>,
+        weights: SampleWeights,
+    ) -> Option<Vec<(f64, Tensor)>> {
+        let mut path = Vec::new();
+        // The last state is the sample itself, recorded by the visit.
+        let _sample = self.run_sampler(noise, labels, weights, &mut |t, x| {
+            path.push((t, x.clamp(-1.0, 1.0)));
+        });
+        Some(path)
     }
 
     fn latent_dim(&self) -> i64 {

@@ -118,14 +118,46 @@ pub fn sample(
     predict: &mut dyn FnMut(&Tensor, f64) -> Tensor,
     fresh_noise: &mut dyn FnMut(u32) -> Tensor,
 ) -> Tensor {
+    sample_visiting(
+        process,
+        sampling,
+        start,
+        predict,
+        fresh_noise,
+        &mut |_, _| {},
+    )
+}
+
+/// [`sample`], showing `visit` each state on the way with its level in [0, 1]: the start
+/// (level 1) and the state after every step (the last, level 0, is the sample).
+pub fn sample_visiting(
+    process: &Process,
+    sampling: &SamplingConfig,
+    start: &Tensor,
+    predict: &mut dyn FnMut(&Tensor, f64) -> Tensor,
+    fresh_noise: &mut dyn FnMut(u32) -> Tensor,
+    visit: &mut dyn FnMut(f64, &Tensor),
+) -> Tensor {
     let (sampler, steps) = (sampling.sampler, sampling.steps);
+    visit(1.0, start);
     match process {
-        Process::Flow { .. } => {
-            integrate_flow(sampler, steps, sampling.time_exponent, start, predict)
-        }
-        Process::Noise { alpha_bars, .. } => {
-            denoise(alpha_bars, sampler, steps, start, predict, fresh_noise)
-        }
+        Process::Flow { .. } => integrate_flow(
+            sampler,
+            steps,
+            sampling.time_exponent,
+            start,
+            predict,
+            visit,
+        ),
+        Process::Noise { alpha_bars, .. } => denoise(
+            alpha_bars,
+            sampler,
+            steps,
+            start,
+            predict,
+            fresh_noise,
+            visit,
+        ),
     }
 }
 
@@ -135,6 +167,7 @@ fn integrate_flow(
     exponent: f64,
     start: &Tensor,
     predict: &mut dyn FnMut(&Tensor, f64) -> Tensor,
+    visit: &mut dyn FnMut(f64, &Tensor),
 ) -> Tensor {
     let level = |k: u32| (1.0 - f64::from(k) / f64::from(steps)).powf(exponent);
     let mut x = start.shallow_clone();
@@ -151,6 +184,7 @@ fn integrate_flow(
             }
             _ => euler,
         };
+        visit(t_next, &x);
     }
     x
 }
@@ -179,6 +213,7 @@ fn denoise(
     start: &Tensor,
     predict: &mut dyn FnMut(&Tensor, f64) -> Tensor,
     fresh_noise: &mut dyn FnMut(u32) -> Tensor,
+    visit: &mut dyn FnMut(f64, &Tensor),
 ) -> Tensor {
     let timesteps = alpha_bars.len();
     let visited = visited_steps(timesteps, steps);
@@ -196,6 +231,10 @@ fn denoise(
             }
             _ => ddim_step(&x, &noise, alpha_bar, alpha_bar_next),
         };
+        let level_next = visited
+            .get(k + 1)
+            .map_or(0.0, |&j| (j + 1) as f64 / timesteps as f64);
+        visit(level_next, &x);
     }
     x
 }

@@ -570,6 +570,7 @@ mod tests {
                         step,
                         images: real.shallow_clone(),
                         labels: None,
+                        noise: None,
                     })
                     .unwrap();
             }
@@ -612,6 +613,7 @@ mod tests {
                 step,
                 images: real.shallow_clone(),
                 labels: None,
+                noise: None,
             })
             .unwrap();
         }
@@ -665,6 +667,7 @@ mod tests {
                     step,
                     images: real.shallow_clone(),
                     labels: None,
+                    noise: None,
                 })
                 .unwrap();
             assert!(values.iter().all(|v| v.is_finite()), "{values:?}");
@@ -725,6 +728,7 @@ mod tests {
                     step: 0,
                     images: real.shallow_clone(),
                     labels: None,
+                    noise: None,
                 })
                 .unwrap();
             assert!(values.iter().all(|v| v.is_finite()) && values[2] >= 0.0);
@@ -766,6 +770,7 @@ mod tests {
                     step: 0,
                     images: real,
                     labels: None,
+                    noise: None,
                 })
                 .unwrap();
             assert_eq!(values.len(), 2);

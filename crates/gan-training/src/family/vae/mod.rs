@@ -579,6 +579,7 @@ mod tests {
                     step,
                     images: images.shallow_clone(),
                     labels: None,
+                    noise: None,
                 };
                 losses.push(f.step(&batch).unwrap()[0]);
             }
@@ -597,6 +598,7 @@ mod tests {
             step,
             images: images.shallow_clone(),
             labels: None,
+            noise: None,
         };
         let a = f.targets(&batch(3)).unwrap();
         assert!(a.eq(0.0).logical_or(&a.eq(1.0)).all().int64_value(&[]) == 1);
@@ -614,6 +616,7 @@ mod tests {
             step: 0,
             images: images.shallow_clone(),
             labels: None,
+            noise: None,
         };
         let err = f.step(&batch).unwrap_err().to_string();
         assert!(err.contains("labelled images"), "{err}");
@@ -647,6 +650,7 @@ mod tests {
                 step,
                 images: images.narrow(0, 0, 16),
                 labels: None,
+                noise: None,
             };
             f.step(&batch).unwrap();
         }
